@@ -1,0 +1,52 @@
+# kubectl-oadp_sts. `make help` lists the targets.
+
+MODULE   := github.com/oadp-sts/kubectl-oadp_sts
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT   ?= $(shell git rev-parse --short HEAD 2>/dev/null)
+LDFLAGS  := -s -w -X $(MODULE)/pkg/version.Version=$(VERSION) -X $(MODULE)/pkg/version.Commit=$(COMMIT)
+GO       ?= go
+SHELL    := /bin/bash
+BIN      := bin/kubectl-oadp_sts
+
+# The OADP and CLI Manager CRD fixtures. In this repository's workplace they sit
+# beside it in ../shared/crds; elsewhere `make crds` downloads the same pinned files.
+OADP_STS_CRDS ?= $(if $(wildcard $(CURDIR)/../shared/crds/oadp-1.4),$(abspath $(CURDIR)/../shared/crds),$(HOME)/.cache/kubectl-oadp_sts/crds)
+export OADP_STS_CRDS
+
+.PHONY: help build test test-unit lint rig-tools bench crds clean
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+build: ## build bin/kubectl-oadp_sts
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/kubectl-oadp_sts
+
+rig-tools: ## build the test rig's kube-apiserver, kube-controller-manager and etcd (once, cached)
+	@hack/rig-tools.sh controlplane >/dev/null
+
+test: rig-tools build ## run every test: unit, and integration against the real servers
+	@set -o pipefail; $(GO) test -count=1 -timeout 60m -json ./... | $(GO) run ./hack/testreport
+
+test-unit: ## run the tests that need no servers (integration tests skip outside CI)
+	$(GO) test -count=1 -short ./...
+
+lint: ## gofmt and go vet
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+bench: rig-tools build ## measure the plugin against the manual procedure on the rig
+	$(GO) run ./hack/bench
+
+# Pinned upstream commits of the fixture CRDs (see ../shared/README.md).
+CRD_BASE := https://raw.githubusercontent.com/openshift/oadp-operator
+crds: ## download the OADP CRD fixtures into $(OADP_STS_CRDS) (not needed beside ../shared)
+	@for v in 1.3:e7c20f10 1.4:27e0a94c 1.5:5073cee7; do \
+	  d=$(OADP_STS_CRDS)/oadp-$${v%%:*}; mkdir -p $$d; \
+	  for c in dataprotectionapplications cloudstorages; do \
+	    curl -fsSL -o $$d/oadp.openshift.io_$$c.yaml $(CRD_BASE)/$${v##*:}/config/crd/bases/oadp.openshift.io_$$c.yaml || exit 1; \
+	  done; done
+	@mkdir -p $(OADP_STS_CRDS)/cli-manager && curl -fsSL -o $(OADP_STS_CRDS)/cli-manager/config.openshift.io_plugins.yaml \
+	  https://raw.githubusercontent.com/openshift/cli-manager-operator/main/manifests/config.openshift.io_plugins.yaml
+
+clean: ## remove build output
+	rm -rf bin dist

@@ -1,0 +1,98 @@
+package rig
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sync"
+	"testing"
+	"time"
+)
+
+var (
+	sharedMu   sync.Mutex
+	sharedOpts Options
+	sharedRig  *Rig
+	sharedErr  error
+	sharedDone bool
+)
+
+// Main runs a test package's tests with one shared rig, started by the first
+// test that asks for it and stopped when the package's tests end.
+//
+//	func TestMain(m *testing.M) { rig.Main(m, rig.Options{}) }
+func Main(m *testing.M, opts Options) {
+	sharedOpts = opts
+	code := m.Run()
+	sharedMu.Lock()
+	sharedRig.Stop()
+	sharedMu.Unlock()
+	os.Exit(code)
+}
+
+// Get returns the package's shared rig. When a prerequisite is missing the
+// test is skipped with the way to get it, except under CI=true, where it fails:
+// CI must never pass by skipping the real servers.
+func Get(t testing.TB) *Rig {
+	t.Helper()
+	sharedMu.Lock()
+	defer sharedMu.Unlock()
+	if !sharedDone {
+		sharedDone = true
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		start := time.Now()
+		sharedRig, sharedErr = Start(ctx, sharedOpts)
+		cancel()
+		if sharedErr == nil {
+			fmt.Fprintf(os.Stderr, "rig: kube-apiserver %s at %s, moto at %s, up in %s\n", KubeVersion, sharedRig.APIServerURL, orNone(sharedRig.AWSEndpoint), time.Since(start).Round(time.Millisecond))
+		}
+	}
+	if sharedErr != nil {
+		SkipOrFail(t, sharedErr)
+	}
+	return sharedRig
+}
+
+// SkipOrFail skips t for a missing prerequisite outside CI and fails it otherwise.
+func SkipOrFail(t testing.TB, err error) {
+	t.Helper()
+	if IsMissing(err) && os.Getenv("CI") != "true" {
+		t.Skipf("integration test skipped: %v", err)
+	}
+	t.Fatalf("test rig: %v", err)
+}
+
+// UseEnv points the process environment at the rig for the rest of the test
+// (KUBECONFIG, and AWS at moto); tests using it cannot run in parallel.
+func (r *Rig) UseEnv(t testing.TB) {
+	t.Helper()
+	for k, v := range r.Env() {
+		t.Setenv(k, v)
+	}
+}
+
+// Fresh restores the seeded cluster objects and empties AWS when the test ends,
+// so one test's changes never leak into the next.
+func (r *Rig) Fresh(t testing.TB) {
+	t.Helper()
+	reset := func() {
+		ctx := context.Background()
+		if err := r.Seed(ctx); err != nil {
+			t.Errorf("reseed: %v", err)
+		}
+		if r.AWSEndpoint != "" {
+			if err := r.ResetAWS(ctx); err != nil {
+				t.Errorf("reset AWS: %v", err)
+			}
+		}
+	}
+	reset()
+	t.Cleanup(reset)
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "<none>"
+	}
+	return s
+}

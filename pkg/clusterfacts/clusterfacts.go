@@ -1,0 +1,229 @@
+// Package clusterfacts reads what the plugin needs to know about an OpenShift
+// cluster: the facts the manual procedure gathers with `oc get ... -o jsonpath`.
+// It only reads.
+package clusterfacts
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/gvr"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/kube"
+)
+
+// Facts are the cluster's identity and STS configuration.
+type Facts struct {
+	// Name is the name used in IAM and bucket names: --cluster-name, else the
+	// infrastructure name.
+	Name               string `json:"name"`
+	InfrastructureName string `json:"infrastructureName"`
+	ID                 string `json:"id"`
+	Version            string `json:"version"`
+	Platform           string `json:"platform"`
+	Region             string `json:"region"`
+	// OIDCIssuer is spec.serviceAccountIssuer as set, with its scheme.
+	OIDCIssuer           string `json:"oidcIssuer"`
+	CredentialsMode      string `json:"credentialsMode"`
+	ControlPlaneTopology string `json:"controlPlaneTopology,omitempty"`
+	// STS is true when the cluster hands out web-identity tokens: credentials
+	// mode Manual with an issuer set (the Cloud Credential Operator's own test).
+	STS bool `json:"sts"`
+}
+
+// OIDCHost is the issuer without its scheme or trailing slash: the IAM OIDC
+// provider's name and the trust policy's condition-key prefix.
+func (f *Facts) OIDCHost() string { return IssuerHost(f.OIDCIssuer) }
+
+// IssuerHost strips the scheme and any trailing slash from an issuer URL.
+func IssuerHost(issuer string) string {
+	s := strings.TrimPrefix(strings.TrimPrefix(issuer, "https://"), "http://")
+	return strings.TrimSuffix(s, "/")
+}
+
+// OADP is what is known about the installed operator.
+type OADP struct {
+	Installed bool   `json:"installed"`
+	Version   string `json:"version,omitempty"`
+	CSV       string `json:"csv,omitempty"`
+	CSVPhase  string `json:"csvPhase,omitempty"`
+}
+
+// ErrNotOpenShift means the config.openshift.io API is missing.
+var ErrNotOpenShift = errors.New("this cluster does not serve the config.openshift.io API, so it is not OpenShift: point --kubeconfig/--context at an OpenShift cluster")
+
+// Discover reads ClusterVersion, Infrastructure, Authentication and
+// CloudCredential, all at once.
+func Discover(ctx context.Context, c dynamic.Interface, clusterName string) (*Facts, error) {
+	type read struct {
+		r    schema.GroupVersionResource
+		name string
+		obj  *unstructured.Unstructured
+		err  error
+	}
+	reads := []*read{
+		{r: gvr.ClusterVersion, name: "version"},
+		{r: gvr.Infrastructure, name: "cluster"},
+		{r: gvr.Authentication, name: "cluster"},
+		{r: gvr.CloudCredential, name: "cluster"},
+	}
+	var wg sync.WaitGroup
+	for _, rd := range reads {
+		wg.Go(func() {
+			rd.obj, rd.err = c.Resource(rd.r).Get(ctx, rd.name, metav1.GetOptions{})
+		})
+	}
+	wg.Wait()
+
+	// Report the most fundamental problem first: no cluster, then no
+	// OpenShift, then permissions.
+	for _, rd := range reads {
+		if rd.err != nil && kube.IsUnreachable(rd.err) {
+			return nil, kube.Explain(rd.err, rd.r, rd.name)
+		}
+	}
+	for _, rd := range reads[:3] {
+		if rd.err != nil && kube.IsTypeMissing(rd.err) {
+			return nil, ErrNotOpenShift
+		}
+	}
+	for i, rd := range reads {
+		// CloudCredential is optional: clusters without the Cloud Credential
+		// Operator capability have no such object.
+		if i == 3 && rd.err != nil && apierrors.IsNotFound(rd.err) {
+			rd.obj, rd.err = nil, nil
+		}
+		if rd.err != nil {
+			return nil, kube.Explain(rd.err, rd.r, rd.name)
+		}
+	}
+
+	cv, infra, auth := reads[0].obj.Object, reads[1].obj.Object, reads[2].obj.Object
+	f := &Facts{
+		ID:                   kube.Str(cv, "spec", "clusterID"),
+		Version:              kube.Str(cv, "status", "desired", "version"),
+		InfrastructureName:   kube.Str(infra, "status", "infrastructureName"),
+		Platform:             kube.Str(infra, "status", "platformStatus", "type"),
+		Region:               kube.Str(infra, "status", "platformStatus", "aws", "region"),
+		ControlPlaneTopology: kube.Str(infra, "status", "controlPlaneTopology"),
+		OIDCIssuer:           kube.Str(auth, "spec", "serviceAccountIssuer"),
+	}
+	if f.Platform == "" {
+		f.Platform = kube.Str(infra, "status", "platform")
+	}
+	if reads[3].obj != nil {
+		f.CredentialsMode = kube.Str(reads[3].obj.Object, "spec", "credentialsMode")
+	}
+	f.STS = f.CredentialsMode == "Manual" && f.OIDCIssuer != ""
+	f.Name = clusterName
+	if f.Name == "" {
+		f.Name = f.InfrastructureName
+	}
+	return f, nil
+}
+
+// DiscoverOADP finds the installed OADP operator in namespace ns: its CSV when
+// OLM installed it, else just the presence of its CRD.
+func DiscoverOADP(ctx context.Context, c dynamic.Interface, ns string) (*OADP, error) {
+	var (
+		wg             sync.WaitGroup
+		csvs           *unstructured.UnstructuredList
+		csvErr, crdErr error
+	)
+	wg.Go(func() { csvs, csvErr = c.Resource(gvr.CSV).Namespace(ns).List(ctx, metav1.ListOptions{}) })
+	wg.Go(func() { _, crdErr = c.Resource(gvr.CRD).Get(ctx, gvr.OADPCRDName, metav1.GetOptions{}) })
+	wg.Wait()
+
+	o := &OADP{}
+	if csvErr == nil {
+		if csv := newestOADPCSV(csvs.Items); csv != nil {
+			o.Installed = true
+			o.CSV = csv.GetName()
+			o.Version = kube.Str(csv.Object, "spec", "version")
+			o.CSVPhase = kube.Str(csv.Object, "status", "phase")
+		}
+	} else if !kube.IsTypeMissing(csvErr) && !apierrors.IsForbidden(csvErr) {
+		return nil, kube.Explain(csvErr, gvr.CSV, "")
+	}
+	switch {
+	case crdErr == nil:
+		o.Installed = true
+	case apierrors.IsNotFound(crdErr) || apierrors.IsForbidden(crdErr):
+		// Not installed, or we may not read CRDs: the CSV answer stands.
+	default:
+		return nil, kube.Explain(crdErr, gvr.CRD, gvr.OADPCRDName)
+	}
+	return o, nil
+}
+
+// newestOADPCSV picks the OADP operator's CSV (upstream and Red Hat bundles
+// both name it oadp-operator.vX.Y.Z); during an upgrade two exist briefly.
+func newestOADPCSV(items []unstructured.Unstructured) *unstructured.Unstructured {
+	var found []*unstructured.Unstructured
+	for i := range items {
+		if strings.HasPrefix(items[i].GetName(), "oadp-operator.") {
+			found = append(found, &items[i])
+		}
+	}
+	if len(found) == 0 {
+		return nil
+	}
+	sort.Slice(found, func(i, j int) bool {
+		return CompareVersions(kube.Str(found[i].Object, "spec", "version"), kube.Str(found[j].Object, "spec", "version")) > 0
+	})
+	return found[0]
+}
+
+// CompareVersions compares dotted numeric versions ("1.4.2" vs "1.10"),
+// ignoring a leading "v" and any pre-release suffix.
+func CompareVersions(a, b string) int {
+	pa, pb := versionParts(a), versionParts(b)
+	for i := 0; i < len(pa) || i < len(pb); i++ {
+		var x, y int
+		if i < len(pa) {
+			x = pa[i]
+		}
+		if i < len(pb) {
+			y = pb[i]
+		}
+		if x != y {
+			if x < y {
+				return -1
+			}
+			return 1
+		}
+	}
+	return 0
+}
+
+func versionParts(v string) []int {
+	v = strings.TrimPrefix(v, "v")
+	if i := strings.IndexAny(v, "-+"); i >= 0 {
+		v = v[:i]
+	}
+	var out []int
+	for _, p := range strings.Split(v, ".") {
+		n := 0
+		fmt.Sscanf(p, "%d", &n)
+		out = append(out, n)
+	}
+	return out
+}
+
+// MinorVersion returns "X.Y" of a version like "1.4.2" or "4.16.8".
+func MinorVersion(v string) string {
+	p := versionParts(v)
+	if len(p) < 2 {
+		return ""
+	}
+	return fmt.Sprintf("%d.%d", p[0], p[1])
+}

@@ -1,0 +1,69 @@
+// Package cmd assembles the plugin's command tree.
+package cmd
+
+import (
+	"flag"
+
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/klog/v2"
+	"k8s.io/kubectl/pkg/util/templates"
+
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/awsclient"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmd/status"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmd/version"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmdutil"
+)
+
+// NewRootCmd builds the whole command tree over the given streams. Nothing is
+// global, so tests build as many independent trees as they like.
+func NewRootCmd(streams genericiooptions.IOStreams) *cobra.Command {
+	configFlags := genericclioptions.NewConfigFlags(true)
+	awsOpts := awsclient.NewOptions()
+	f := cmdutil.NewFactory(configFlags, awsOpts)
+
+	root := &cobra.Command{
+		Use:   "kubectl-oadp_sts",
+		Short: "Set up and run OADP (Velero) on an AWS STS OpenShift cluster",
+		Long: templates.LongDesc(`
+			Set up and run OADP, Red Hat's Velero operator, on an OpenShift cluster that
+			uses AWS STS: the IAM policy and role trusted by the cluster's OIDC issuer, the
+			credentials, the operator, the CloudStorage and the DataProtectionApplication;
+			then back up, restore and clean up.
+
+			Works as 'kubectl oadp-sts' and 'oc oadp-sts', with the current kubeconfig
+			context and the AWS SDK's default credentials (AWS_PROFILE, --aws-profile).
+			The OADP namespace is openshift-adp unless -n says otherwise.`),
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Annotations: map[string]string{
+			cobra.CommandDisplayNameAnnotation: "kubectl oadp-sts",
+		},
+	}
+	root.SetIn(streams.In)
+	root.SetOut(streams.Out)
+	root.SetErr(streams.ErrOut)
+
+	flags := root.PersistentFlags()
+	configFlags.AddFlags(flags)
+	awsOpts.AddFlags(flags)
+	addKlogFlags(root)
+
+	root.AddCommand(
+		status.NewCmd(f, streams),
+		version.NewCmd(streams),
+	)
+	return root
+}
+
+// addKlogFlags exposes klog's -v so `-v=6` shows every API request, as in kubectl.
+func addKlogFlags(root *cobra.Command) {
+	fs := flag.NewFlagSet("klog", flag.ContinueOnError)
+	klog.InitFlags(fs)
+	for _, name := range []string{"v", "vmodule"} {
+		if fl := fs.Lookup(name); fl != nil {
+			root.PersistentFlags().AddGoFlag(fl)
+		}
+	}
+}

@@ -1,0 +1,118 @@
+package cmdutil
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/awsclient"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/version"
+)
+
+// DefaultNamespace is where OADP is installed unless -n says otherwise. The
+// kubeconfig context's namespace is deliberately not used: it is usually the
+// user's project, not the operator's.
+const DefaultNamespace = "openshift-adp"
+
+// Factory builds each client of a run once, on first use, so commands that
+// never touch AWS never load AWS config and nothing is constructed twice.
+type Factory struct {
+	ConfigFlags *genericclioptions.ConfigFlags
+	AWS         *awsclient.Options
+
+	restOnce sync.Once
+	rest     *rest.Config
+	restErr  error
+
+	dynOnce sync.Once
+	dyn     dynamic.Interface
+	dynErr  error
+
+	kubeOnce sync.Once
+	kube     kubernetes.Interface
+	kubeErr  error
+
+	awsOnce sync.Once
+	awsCfg  aws.Config
+	awsErr  error
+}
+
+// NewFactory returns a Factory over the standard kubectl flags and the AWS options.
+func NewFactory(flags *genericclioptions.ConfigFlags, awsOpts *awsclient.Options) *Factory {
+	return &Factory{ConfigFlags: flags, AWS: awsOpts}
+}
+
+// Namespace is the OADP namespace: -n when given, else openshift-adp.
+func (f *Factory) Namespace() string {
+	if f.ConfigFlags.Namespace != nil && *f.ConfigFlags.Namespace != "" {
+		return *f.ConfigFlags.Namespace
+	}
+	return DefaultNamespace
+}
+
+// RESTConfig is the user's kubeconfig as resolved by the standard flags.
+func (f *Factory) RESTConfig() (*rest.Config, error) {
+	f.restOnce.Do(func() {
+		cfg, err := f.ConfigFlags.ToRESTConfig()
+		if err != nil {
+			f.restErr = fmt.Errorf("cannot load a kubeconfig: %w (set --kubeconfig or KUBECONFIG, or log in with 'oc login')", err)
+			return
+		}
+		cfg = rest.CopyConfig(cfg)
+		cfg.UserAgent = version.UserAgent()
+		// Setup and cleanup issue dozens of small requests at once; the
+		// client-go default of 5 QPS would make them queue.
+		if cfg.QPS == 0 {
+			cfg.QPS, cfg.Burst = 50, 100
+		}
+		f.rest = cfg
+	})
+	return f.rest, f.restErr
+}
+
+// Dynamic returns the dynamic client used for every custom resource.
+func (f *Factory) Dynamic() (dynamic.Interface, error) {
+	f.dynOnce.Do(func() {
+		cfg, err := f.RESTConfig()
+		if err != nil {
+			f.dynErr = err
+			return
+		}
+		f.dyn, f.dynErr = dynamic.NewForConfig(cfg)
+	})
+	return f.dyn, f.dynErr
+}
+
+// Kube returns the typed clientset for core objects.
+func (f *Factory) Kube() (kubernetes.Interface, error) {
+	f.kubeOnce.Do(func() {
+		cfg, err := f.RESTConfig()
+		if err != nil {
+			f.kubeErr = err
+			return
+		}
+		f.kube, f.kubeErr = kubernetes.NewForConfig(cfg)
+	})
+	return f.kube, f.kubeErr
+}
+
+// Discovery returns a discovery client (cached on disk by the standard flags).
+func (f *Factory) Discovery() (discovery.CachedDiscoveryInterface, error) {
+	return f.ConfigFlags.ToDiscoveryClient()
+}
+
+// AWSConfig loads the AWS configuration once (profile, region, endpoint and
+// credentials from the SDK's default chain).
+func (f *Factory) AWSConfig(ctx context.Context) (aws.Config, error) {
+	f.awsOnce.Do(func() {
+		f.awsCfg, f.awsErr = f.AWS.Load(ctx)
+	})
+	return f.awsCfg, f.awsErr
+}

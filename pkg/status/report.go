@@ -1,0 +1,136 @@
+// Package status turns discovered facts into a report: the facts themselves and
+// a list of checks, each ok, warning, failed or skipped, with a cause and a fix
+// when it is not ok. Building the report is pure; the command does the reads.
+package status
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/awsfacts"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/clusterfacts"
+)
+
+// Result is a check's outcome.
+type Result string
+
+const (
+	OK      Result = "ok"
+	Warning Result = "warning"
+	Failed  Result = "failed"
+	Skipped Result = "skipped"
+)
+
+// Check is one link of the STS chain.
+type Check struct {
+	Name    string `json:"name"`
+	Result  Result `json:"result"`
+	Message string `json:"message,omitempty"`
+	Cause   string `json:"cause,omitempty"`
+	Fix     string `json:"fix,omitempty"`
+}
+
+// Report is what `status` prints.
+type Report struct {
+	Cluster *clusterfacts.Facts `json:"cluster"`
+	AWS     *awsfacts.Facts     `json:"aws,omitempty"`
+	OADP    *clusterfacts.OADP  `json:"oadp,omitempty"`
+	Checks  []Check             `json:"checks"`
+	// Ready is true when no check failed: the cluster is an AWS STS cluster
+	// the plugin can set up.
+	Ready bool `json:"ready"`
+}
+
+// Failed returns the checks that failed.
+func (r *Report) Failed() []Check {
+	var out []Check
+	for _, c := range r.Checks {
+		if c.Result == Failed {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// Inputs are the results of discovery; AWSErr is set when AWS could not be read.
+type Inputs struct {
+	Cluster *clusterfacts.Facts
+	OADP    *clusterfacts.OADP
+	AWS     *awsfacts.Facts
+	AWSErr  error
+}
+
+// Build evaluates the readiness checks of an AWS STS cluster.
+func Build(in Inputs) *Report {
+	r := &Report{Cluster: in.Cluster, AWS: in.AWS, OADP: in.OADP}
+	f := in.Cluster
+	add := func(c Check) { r.Checks = append(r.Checks, c) }
+
+	if f.Platform == "AWS" {
+		add(Check{Name: "platform", Result: OK, Message: "AWS, region " + orNone(f.Region)})
+	} else {
+		add(Check{Name: "platform", Result: Failed, Message: "platform " + orNone(f.Platform),
+			Cause: fmt.Sprintf("the cluster runs on %s, and this plugin sets up OADP for AWS STS only", orNone(f.Platform)),
+			Fix:   "use the OADP documentation for this platform, or point --context at an AWS cluster"})
+	}
+	if f.Platform == "AWS" && f.Region == "" {
+		add(Check{Name: "region", Result: Failed, Message: "no region",
+			Cause: "Infrastructure cluster has no status.platformStatus.aws.region",
+			Fix:   "the cluster's installation is incomplete; check 'oc get infrastructure cluster -o yaml'"})
+	}
+
+	issuerOK := f.OIDCIssuer != ""
+	if issuerOK {
+		add(Check{Name: "oidc issuer", Result: OK, Message: f.OIDCIssuer})
+	} else {
+		add(Check{Name: "oidc issuer", Result: Failed, Message: "not set",
+			Cause: "Authentication cluster has no spec.serviceAccountIssuer, so pods get no web-identity tokens AWS can trust",
+			Fix:   "install the cluster with short-term credentials (ccoctl, credentialsMode Manual) or use ROSA with STS"})
+	}
+
+	switch f.CredentialsMode {
+	case "Manual":
+		add(Check{Name: "credentials mode", Result: OK, Message: "Manual"})
+	default:
+		mode := f.CredentialsMode
+		if mode == "" {
+			mode = "default (Mint)"
+		}
+		add(Check{Name: "credentials mode", Result: Failed, Message: mode,
+			Cause: fmt.Sprintf("credentials mode is %s: the cluster uses long-lived IAM keys, not STS", mode),
+			Fix:   "on this cluster use OADP's standard AWS setup with an access key secret; the plugin needs credentialsMode Manual with an OIDC issuer"})
+	}
+
+	switch {
+	case in.AWSErr != nil:
+		add(Check{Name: "aws identity", Result: Failed, Message: "unknown", Cause: in.AWSErr.Error(),
+			Fix: "make AWS credentials for the cluster's account available (--aws-profile, AWS_PROFILE, 'aws sso login')"})
+	case in.AWS != nil:
+		add(Check{Name: "aws identity", Result: OK, Message: in.AWS.ARN})
+	}
+
+	switch {
+	case in.AWS == nil || !issuerOK:
+		add(Check{Name: "oidc provider", Result: Skipped, Message: "needs the AWS identity and the cluster's issuer"})
+	case !in.AWS.OIDCProviderExists:
+		add(Check{Name: "oidc provider", Result: Failed, Message: in.AWS.OIDCProviderARN + " missing",
+			Cause: "IAM has no OIDC provider for the cluster's issuer in account " + in.AWS.AccountID + ", so STS answers \"No OpenIDConnect provider found\"",
+			Fix:   awsfacts.CreateProviderHint(f.OIDCIssuer)})
+	case !in.AWS.HasOpenShiftAudience():
+		add(Check{Name: "oidc provider", Result: Failed, Message: "client IDs " + strings.Join(in.AWS.OIDCClientIDs, ","),
+			Cause: "the provider does not list the client ID \"openshift\", the audience of OpenShift's projected tokens",
+			Fix:   fmt.Sprintf("aws iam add-client-id-to-open-id-connect-provider --open-id-connect-provider-arn %s --client-id openshift", in.AWS.OIDCProviderARN)})
+	default:
+		add(Check{Name: "oidc provider", Result: OK, Message: in.AWS.OIDCProviderARN})
+	}
+
+	r.Ready = len(r.Failed()) == 0
+	return r
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "<none>"
+	}
+	return s
+}
