@@ -13,7 +13,7 @@ BIN      := bin/kubectl-oadp_sts
 OADP_STS_CRDS ?= $(if $(wildcard $(CURDIR)/../shared/crds/oadp-1.4),$(abspath $(CURDIR)/../shared/crds),$(HOME)/.cache/kubectl-oadp_sts/crds)
 export OADP_STS_CRDS
 
-.PHONY: help build test test-unit lint rig-tools bench crds clean
+.PHONY: help build test test-unit lint rig-tools krew-tools bench crds clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -24,7 +24,10 @@ build: ## build bin/kubectl-oadp_sts
 rig-tools: ## build the test rig's kube-apiserver, kube-controller-manager and etcd (once, cached)
 	@hack/rig-tools.sh controlplane >/dev/null
 
-test: rig-tools build ## run every test: unit, and integration against the real servers
+krew-tools: ## build krew and validate-krew-manifest v0.4.3 for the distribution tests (once, cached)
+	@hack/rig-tools.sh krew >/dev/null
+
+test: rig-tools krew-tools build ## run every test: unit, and integration against the real servers
 	@set -o pipefail; $(GO) test -count=1 -timeout 60m -json ./... | $(GO) run ./hack/testreport
 
 test-unit: ## run the tests that need no servers (integration tests skip outside CI)
