@@ -1,0 +1,346 @@
+// Package manifests builds every Kubernetes object `setup` creates, as pure
+// functions of the cluster's facts and the user's options. Nothing here talks to
+// a server: `setup --dry-run=client -o yaml` prints exactly what `setup` applies.
+package manifests
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+)
+
+// Names and paths fixed by OADP and OpenShift.
+const (
+	SecretName       = "cloud-credentials"
+	SecretKey        = "credentials"
+	WebIdentityToken = "/var/run/secrets/openshift/serviceaccount/token"
+	// CredentialsFile is where Velero materialises the BSL credential secret;
+	// the VSL points its credentialsFile there.
+	CredentialsFileFormat = "/tmp/credentials/%s/" + SecretName + "-" + SecretKey
+	PackageName           = "redhat-oadp-operator"
+	DefaultCatalogSource  = "redhat-operators"
+	DefaultCatalogNS      = "openshift-marketplace"
+	DefaultPrefix         = "velero"
+	// ManagedByLabel marks every object the plugin creates, so cleanup and
+	// status can find them.
+	ManagedByLabel = "app.kubernetes.io/managed-by"
+	ManagedByValue = "kubectl-oadp_sts"
+	// CloudStorageDeleteAnnotation makes the operator delete the bucket (and
+	// release its finalizer) when the CloudStorage is deleted.
+	CloudStorageDeleteAnnotation = "oadp.openshift.io/cloudstorage-delete"
+	CloudStorageFinalizer        = "oadp.openshift.io/bucket-protection"
+)
+
+// Snapshot modes.
+const (
+	SnapshotsCSI    = "csi"
+	SnapshotsNative = "native"
+)
+
+// Options are everything the builders need.
+type Options struct {
+	Namespace   string
+	ClusterName string
+	ClusterID   string
+	Region      string
+	RoleARN     string
+	// OADPVersion is the operator's minor version: "1.2" to "1.5".
+	OADPVersion string
+
+	Bucket           string
+	CloudStorageName string
+	DPAName          string
+	Prefix           string
+	Snapshots        string
+	BackupImages     bool
+	// SnapshotRegion is the VSL's region in native mode; it must be the cluster's.
+	SnapshotRegion string
+
+	VeleroRequests     map[string]string // cpu, memory
+	VeleroLimits       map[string]string
+	VeleroNodeSelector map[string]string
+
+	// InstallOperator adds the OperatorGroup and Subscription.
+	InstallOperator        bool
+	Channel                string
+	CatalogSource          string
+	CatalogSourceNamespace string
+	// SubscriptionRoleARN puts ROLEARN in the Subscription: the Cloud
+	// Credential Operator then writes the secret (OpenShift 4.14+).
+	SubscriptionRoleARN bool
+	// WriteSecret makes the plugin write the credentials secret itself.
+	WriteSecret bool
+
+	Tags map[string]string
+}
+
+// WithDefaults fills the names derived from the cluster name.
+func (o Options) WithDefaults() Options {
+	if o.Namespace == "" {
+		o.Namespace = "openshift-adp"
+	}
+	if o.Bucket == "" && o.ClusterName != "" {
+		o.Bucket = o.ClusterName + "-oadp"
+	}
+	if o.CloudStorageName == "" {
+		o.CloudStorageName = o.Bucket
+	}
+	if o.DPAName == "" && o.ClusterName != "" {
+		o.DPAName = o.ClusterName + "-dpa"
+	}
+	if o.Prefix == "" {
+		o.Prefix = DefaultPrefix
+	}
+	if o.Snapshots == "" {
+		o.Snapshots = SnapshotsCSI
+	}
+	if o.SnapshotRegion == "" {
+		o.SnapshotRegion = o.Region
+	}
+	if o.CatalogSource == "" {
+		o.CatalogSource = DefaultCatalogSource
+	}
+	if o.CatalogSourceNamespace == "" {
+		o.CatalogSourceNamespace = DefaultCatalogNS
+	}
+	if o.Channel == "" {
+		o.Channel = DefaultChannel(o.OADPVersion)
+	}
+	return o
+}
+
+// BSLName is the BackupStorageLocation the operator generates for the DPA's
+// first location.
+func BSLName(dpa string) string { return dpa + "-1" }
+
+// DefaultChannel is the OLM channel of an OADP minor version: stable-1.x up to
+// 1.4, "stable" again from 1.5.
+func DefaultChannel(oadp string) string {
+	if oadp == "" || compareMinor(oadp, "1.5") >= 0 {
+		return "stable"
+	}
+	return "stable-" + oadp
+}
+
+// DefaultOADPVersion picks the OADP minor version supported on an OpenShift
+// version: 1.3 before 4.14, 1.5 from 4.19, 1.4 between and when unknown.
+func DefaultOADPVersion(openshift string) string {
+	switch {
+	case openshift == "":
+		return "1.4"
+	case compareMinor(openshift, "4.14") < 0:
+		return "1.3"
+	case compareMinor(openshift, "4.19") >= 0:
+		return "1.5"
+	}
+	return "1.4"
+}
+
+// Build returns every object in the order it must be applied.
+func Build(o Options) []*unstructured.Unstructured {
+	o = o.WithDefaults()
+	objs := []*unstructured.Unstructured{Namespace(o)}
+	if o.InstallOperator {
+		objs = append(objs, OperatorGroup(o), Subscription(o))
+	}
+	if o.WriteSecret {
+		objs = append(objs, Secret(o))
+	}
+	return append(objs, CloudStorage(o), DPA(o))
+}
+
+func labels() map[string]any { return map[string]any{ManagedByLabel: ManagedByValue} }
+
+func object(apiVersion, kind, ns, name string) map[string]any {
+	md := map[string]any{"name": name, "labels": labels()}
+	if ns != "" {
+		md["namespace"] = ns
+	}
+	return map[string]any{"apiVersion": apiVersion, "kind": kind, "metadata": md}
+}
+
+// Namespace is the OADP namespace. OpenShift's cluster-monitoring label lets
+// the platform Prometheus scrape Velero's metrics, as the operator's docs advise.
+func Namespace(o Options) *unstructured.Unstructured {
+	m := object("v1", "Namespace", "", o.Namespace)
+	m["metadata"].(map[string]any)["labels"].(map[string]any)["openshift.io/cluster-monitoring"] = "true"
+	return &unstructured.Unstructured{Object: m}
+}
+
+// CredentialsFile is the web-identity profile OADP's pods use.
+func CredentialsFile(roleARN, region string) string {
+	return fmt.Sprintf("[default]\nrole_arn = %s\nweb_identity_token_file = %s\nregion = %s\nsts_regional_endpoints = regional\n",
+		roleARN, WebIdentityToken, region)
+}
+
+// Secret is cloud-credentials with the profile under key "credentials".
+func Secret(o Options) *unstructured.Unstructured {
+	m := object("v1", "Secret", o.Namespace, SecretName)
+	m["type"] = "Opaque"
+	m["stringData"] = map[string]any{SecretKey: CredentialsFile(o.RoleARN, o.Region)}
+	return &unstructured.Unstructured{Object: m}
+}
+
+// OperatorGroup targets the OADP namespace alone (OADP supports OwnNamespace only).
+func OperatorGroup(o Options) *unstructured.Unstructured {
+	m := object("operators.coreos.com/v1", "OperatorGroup", o.Namespace, o.Namespace)
+	m["spec"] = map[string]any{"targetNamespaces": []any{o.Namespace}}
+	return &unstructured.Unstructured{Object: m}
+}
+
+// Subscription installs redhat-oadp-operator; with SubscriptionRoleARN the
+// operator gets ROLEARN and the Cloud Credential Operator writes the secret.
+func Subscription(o Options) *unstructured.Unstructured {
+	m := object("operators.coreos.com/v1alpha1", "Subscription", o.Namespace, PackageName)
+	spec := map[string]any{
+		"name":                PackageName,
+		"source":              o.CatalogSource,
+		"sourceNamespace":     o.CatalogSourceNamespace,
+		"channel":             o.Channel,
+		"installPlanApproval": "Automatic",
+	}
+	if o.SubscriptionRoleARN {
+		spec["config"] = map[string]any{"env": []any{map[string]any{"name": "ROLEARN", "value": o.RoleARN}}}
+	}
+	m["spec"] = spec
+	return &unstructured.Unstructured{Object: m}
+}
+
+// CloudStorage asks the operator to create the bucket. enableSharedConfig lets
+// it read the web-identity profile.
+func CloudStorage(o Options) *unstructured.Unstructured {
+	m := object("oadp.openshift.io/v1alpha1", "CloudStorage", o.Namespace, o.CloudStorageName)
+	spec := map[string]any{
+		"name":               o.Bucket,
+		"provider":           "aws",
+		"region":             o.Region,
+		"enableSharedConfig": true,
+		"creationSecret":     map[string]any{"name": SecretName, "key": SecretKey},
+	}
+	if tags := o.bucketTags(); len(tags) > 0 {
+		spec["tags"] = tags
+	}
+	m["spec"] = spec
+	return &unstructured.Unstructured{Object: m}
+}
+
+func (o Options) bucketTags() map[string]any {
+	tags := map[string]any{}
+	for k, v := range o.Tags {
+		tags[k] = v
+	}
+	return tags
+}
+
+// DPA is the DataProtectionApplication for the OADP version, without the
+// fields that version rejects (see Validate).
+func DPA(o Options) *unstructured.Unstructured {
+	m := object("oadp.openshift.io/v1alpha1", "DataProtectionApplication", o.Namespace, o.DPAName)
+	plugins := []any{"openshift", "aws"}
+	if o.Snapshots == SnapshotsCSI {
+		plugins = append(plugins, "csi")
+	}
+	velero := map[string]any{"defaultPlugins": plugins}
+	if pc := o.podConfig(); pc != nil {
+		velero["podConfig"] = pc
+	}
+	config := map[string]any{"velero": velero}
+	// Restic and Kopia file-system backup are unsupported on STS: the node
+	// agent stays off. OADP 1.2 names it restic, 1.3+ nodeAgent (1.5 rejects restic).
+	if o.OADPVersion == "1.2" {
+		config["restic"] = map[string]any{"enable": false}
+	} else {
+		config["nodeAgent"] = map[string]any{"enable": false, "uploaderType": "kopia"}
+	}
+	bucket := map[string]any{
+		"cloudStorageRef": map[string]any{"name": o.CloudStorageName},
+		"credential":      map[string]any{"name": SecretName, "key": SecretKey},
+		"default":         true,
+		"config":          map[string]any{"region": o.Region},
+	}
+	if o.Prefix != "" {
+		bucket["prefix"] = o.Prefix
+	}
+	spec := map[string]any{
+		"backupImages":    o.BackupImages,
+		"backupLocations": []any{map[string]any{"bucket": bucket}},
+		"configuration":   config,
+	}
+	if o.Snapshots == SnapshotsNative {
+		spec["snapshotLocations"] = []any{map[string]any{"velero": map[string]any{
+			"provider": "aws",
+			"config": map[string]any{
+				"region":             o.SnapshotRegion,
+				"profile":            "default",
+				"enableSharedConfig": "true",
+				"credentialsFile":    fmt.Sprintf(CredentialsFileFormat, o.Namespace),
+			},
+		}}}
+	}
+	m["spec"] = spec
+	return &unstructured.Unstructured{Object: m}
+}
+
+func (o Options) podConfig() map[string]any {
+	pc := map[string]any{}
+	ra := map[string]any{}
+	if len(o.VeleroRequests) > 0 {
+		ra["requests"] = stringMap(o.VeleroRequests)
+	}
+	if len(o.VeleroLimits) > 0 {
+		ra["limits"] = stringMap(o.VeleroLimits)
+	}
+	if len(ra) > 0 {
+		pc["resourceAllocations"] = ra
+	}
+	if len(o.VeleroNodeSelector) > 0 {
+		pc["nodeSelector"] = stringMap(o.VeleroNodeSelector)
+	}
+	if len(pc) == 0 {
+		return nil
+	}
+	return pc
+}
+
+func stringMap(in map[string]string) map[string]any {
+	out := make(map[string]any, len(in))
+	for k, v := range in {
+		out[k] = v
+	}
+	return out
+}
+
+// compareMinor compares "X.Y[.Z]" versions by their first two numbers.
+func compareMinor(a, b string) int {
+	var a1, a2, b1, b2 int
+	fmt.Sscanf(strings.TrimPrefix(a, "v"), "%d.%d", &a1, &a2)
+	fmt.Sscanf(strings.TrimPrefix(b, "v"), "%d.%d", &b1, &b2)
+	switch {
+	case a1 != b1:
+		return cmp(a1, b1)
+	default:
+		return cmp(a2, b2)
+	}
+}
+
+func cmp(a, b int) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// SortedKeys returns m's keys in order, for stable output.
+func SortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,253 @@
+package manifests
+
+import (
+	"strings"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/yaml"
+)
+
+func opts(version, snapshots string) Options {
+	return Options{
+		Namespace: "openshift-adp", ClusterName: "prod", ClusterID: "id-1", Region: "us-east-2",
+		RoleARN:     "arn:aws:iam::123456789012:role/prod-openshift-oadp-aws-cloud-credentials",
+		OADPVersion: version, Snapshots: snapshots, BackupImages: true, WriteSecret: true,
+	}
+}
+
+func TestDPAForEveryVersionAndModePassesTheOperatorRules(t *testing.T) {
+	for _, v := range SupportedOADPVersions {
+		for _, mode := range []string{SnapshotsCSI, SnapshotsNative} {
+			o := opts(v, mode)
+			dpa := DPA(o.WithDefaults())
+			if errs := ValidateDPA(dpa, v); len(errs) > 0 {
+				t.Errorf("OADP %s %s: generated DPA breaks rules: %v", v, mode, errs)
+			}
+			if err := ValidateOptions(o, "us-east-2"); err != nil {
+				t.Errorf("OADP %s %s: %v", v, mode, err)
+			}
+			spec := dpa.Object["spec"].(map[string]any)
+			if _, found := spec["features"]; found {
+				t.Errorf("OADP %s: spec.features emitted", v)
+			}
+			cfg := spec["configuration"].(map[string]any)
+			_, hasRestic := cfg["restic"]
+			_, hasNodeAgent := cfg["nodeAgent"]
+			if v == "1.2" != hasRestic || v == "1.2" == hasNodeAgent {
+				t.Errorf("OADP %s: restic=%v nodeAgent=%v; want restic only on 1.2", v, hasRestic, hasNodeAgent)
+			}
+			plugins, _, _ := unstructured.NestedStringSlice(spec, "configuration", "velero", "defaultPlugins")
+			wantPlugins := "openshift,aws"
+			if mode == SnapshotsCSI {
+				wantPlugins += ",csi"
+			}
+			if strings.Join(plugins, ",") != wantPlugins {
+				t.Errorf("OADP %s %s: plugins %v, want %s", v, mode, plugins, wantPlugins)
+			}
+			_, hasVSL := spec["snapshotLocations"]
+			if hasVSL != (mode == SnapshotsNative) {
+				t.Errorf("OADP %s %s: snapshotLocations present=%v", v, mode, hasVSL)
+			}
+		}
+	}
+}
+
+func TestDPAMatchesTheChapter(t *testing.T) {
+	dpa := DPA(opts("1.4", SnapshotsNative).WithDefaults())
+	if dpa.GetName() != "prod-dpa" || dpa.GetNamespace() != "openshift-adp" {
+		t.Errorf("name %s/%s, want openshift-adp/prod-dpa", dpa.GetNamespace(), dpa.GetName())
+	}
+	loc := dpa.Object["spec"].(map[string]any)["backupLocations"].([]any)[0].(map[string]any)["bucket"].(map[string]any)
+	want := map[string]any{
+		"cloudStorageRef": map[string]any{"name": "prod-oadp"},
+		"credential":      map[string]any{"name": "cloud-credentials", "key": "credentials"},
+		"prefix":          "velero", "default": true,
+		"config": map[string]any{"region": "us-east-2"},
+	}
+	if a, b := mustYAML(t, loc), mustYAML(t, want); a != b {
+		t.Errorf("backup location:\n%s\nwant:\n%s", a, b)
+	}
+	vsl, _, _ := unstructured.NestedStringMap(dpa.Object["spec"].(map[string]any)["snapshotLocations"].([]any)[0].(map[string]any), "velero", "config")
+	if vsl["credentialsFile"] != "/tmp/credentials/openshift-adp/cloud-credentials-credentials" || vsl["profile"] != "default" ||
+		vsl["enableSharedConfig"] != "true" || vsl["region"] != "us-east-2" {
+		t.Errorf("snapshot location config = %v", vsl)
+	}
+}
+
+// The chapter's own DPAs (section 4.11.1.2) carry spec.features.dataMover, which
+// OADP 1.3+ rejects; the CSI-only one also uses restic, which 1.5 rejects.
+func TestChaptersDPAIsRejected(t *testing.T) {
+	chapterCSI := `
+apiVersion: oadp.openshift.io/v1alpha1
+kind: DataProtectionApplication
+metadata: {name: prod-dpa, namespace: openshift-adp}
+spec:
+  backupImages: true
+  features:
+    dataMover:
+      enable: false
+  backupLocations:
+  - bucket:
+      cloudStorageRef: {name: prod-oadp}
+      credential: {key: credentials, name: cloud-credentials}
+      prefix: velero
+      default: true
+      config: {region: us-east-2}
+  configuration:
+    velero:
+      defaultPlugins: [openshift, aws, csi]
+    restic:
+      enable: false
+`
+	var m map[string]any
+	if err := yaml.Unmarshal([]byte(chapterCSI), &m); err != nil {
+		t.Fatal(err)
+	}
+	dpa := &unstructured.Unstructured{Object: m}
+	if errs := ValidateDPA(dpa, "1.2"); len(errs) != 0 {
+		t.Errorf("OADP 1.2 accepts the chapter's DPA, got %v", errs)
+	}
+	for _, v := range []string{"1.3", "1.4", "1.5"} {
+		errs := ValidateDPA(dpa, v)
+		if !hasRule(errs, "no-datamover") {
+			t.Errorf("OADP %s: chapter's dataMover block not rejected: %v", v, errs)
+		}
+		if v == "1.5" && !hasRule(errs, "no-restic") {
+			t.Errorf("OADP 1.5: restic not rejected: %v", errs)
+		}
+	}
+}
+
+func TestRules(t *testing.T) {
+	base := func() *unstructured.Unstructured { return DPA(opts("1.4", SnapshotsNative).WithDefaults()) }
+	cases := []struct {
+		name   string
+		mutate func(spec map[string]any)
+		rule   string
+	}{
+		{"no prefix with images", func(s map[string]any) { delete(loc(s), "prefix") }, "prefix-required"},
+		{"no credential", func(s map[string]any) { delete(loc(s), "credential") }, "credential-required"},
+		{"no region", func(s map[string]any) { delete(loc(s), "config") }, "region-required"},
+		{"two kinds", func(s map[string]any) {
+			s["backupLocations"].([]any)[0].(map[string]any)["velero"] = map[string]any{"provider": "aws"}
+		}, "bucket-xor-velero"},
+		{"no default", func(s map[string]any) { loc(s)["default"] = false }, "one-default"},
+		{"vsm", func(s map[string]any) { velero(s)["defaultPlugins"] = []any{"openshift", "aws", "vsm"} }, "no-vsm"},
+		{"aws twice", func(s map[string]any) { velero(s)["defaultPlugins"] = []any{"aws", "legacy-aws"} }, "aws-xor-legacy-aws"},
+		{"vsl key", func(s map[string]any) { vslConfig(s)["s3Url"] = "x" }, "vsl-config-keys"},
+		{"vsl no aws plugin", func(s map[string]any) { velero(s)["defaultPlugins"] = []any{"openshift"} }, "vsl-needs-aws-plugin"},
+		{"restic and nodeAgent", func(s map[string]any) {
+			s["configuration"].(map[string]any)["restic"] = map[string]any{"enable": false}
+		}, "restic-xor-nodeagent"},
+		{"restic on STS", func(s map[string]any) {
+			s["configuration"].(map[string]any)["nodeAgent"] = map[string]any{"enable": true, "uploaderType": "restic"}
+		}, "no-restic-on-sts"},
+		{"no uploader type", func(s map[string]any) {
+			s["configuration"].(map[string]any)["nodeAgent"] = map[string]any{"enable": false}
+		}, "uploader-type-required"},
+		{"no default location flag with images", func(s map[string]any) { velero(s)["noDefaultBackupLocation"] = true }, "no-default-means-no-images"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			d := base()
+			tc.mutate(d.Object["spec"].(map[string]any))
+			if errs := ValidateDPA(d, "1.4"); !hasRule(errs, tc.rule) {
+				t.Errorf("want rule %s, got %v", tc.rule, errs)
+			}
+		})
+	}
+}
+
+func TestValidateOptions(t *testing.T) {
+	cases := []struct {
+		name    string
+		mutate  func(*Options)
+		wantErr string
+	}{
+		{"unknown version", func(o *Options) { o.OADPVersion = "1.9" }, `unknown OADP version "1.9": use --oadp-version with one of 1.2, 1.3, 1.4, 1.5`},
+		{"bad mode", func(o *Options) { o.Snapshots = "ebs" }, `unknown snapshot mode "ebs"`},
+		{"native other region", func(o *Options) { o.Snapshots = SnapshotsNative; o.SnapshotRegion = "eu-west-1" }, `--snapshot-region "eu-west-1" differs from the cluster's region "us-east-2"`},
+		{"bucket upper case", func(o *Options) { o.Bucket = "Prod_Backups" }, `bucket name "Prod_Backups" is not valid for S3`},
+		{"bucket too short", func(o *Options) { o.Bucket = "ab" }, "3 to 63 characters"},
+		{"bucket ip", func(o *Options) { o.Bucket = "192.168.1.1" }, "IP address"},
+		{"bucket dots", func(o *Options) { o.Bucket = "a..b" }, "adjacent dots"},
+		{"bad quantity", func(o *Options) { o.VeleroRequests = map[string]string{"cpu": "lots"} }, `velero cpu "lots" is not a quantity`},
+		{"no region", func(o *Options) { o.Region = "" }, "pass --region"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			o := opts("1.4", SnapshotsCSI)
+			tc.mutate(&o)
+			err := ValidateOptions(o, "us-east-2")
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("error %v, want it to contain %q", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestSecretAndSubscription(t *testing.T) {
+	o := opts("1.4", SnapshotsCSI)
+	o.InstallOperator, o.SubscriptionRoleARN, o.WriteSecret = true, true, false
+	objs := Build(o)
+	var kinds []string
+	for _, obj := range objs {
+		kinds = append(kinds, obj.GetKind())
+	}
+	if got := strings.Join(kinds, ","); got != "Namespace,OperatorGroup,Subscription,CloudStorage,DataProtectionApplication" {
+		t.Errorf("objects %s", got)
+	}
+	sub := objs[2].Object["spec"].(map[string]any)
+	if sub["name"] != "redhat-oadp-operator" || sub["source"] != "redhat-operators" || sub["sourceNamespace"] != "openshift-marketplace" || sub["channel"] != "stable-1.4" {
+		t.Errorf("subscription spec %v", sub)
+	}
+	env := sub["config"].(map[string]any)["env"].([]any)[0].(map[string]any)
+	if env["name"] != "ROLEARN" || env["value"] != o.RoleARN {
+		t.Errorf("ROLEARN env %v", env)
+	}
+	want := "[default]\nrole_arn = " + o.RoleARN + "\nweb_identity_token_file = /var/run/secrets/openshift/serviceaccount/token\nregion = us-east-2\nsts_regional_endpoints = regional\n"
+	if got := Secret(o.WithDefaults()).Object["stringData"].(map[string]any)["credentials"]; got != want {
+		t.Errorf("credentials:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	for os, want := range map[string]string{"4.12.3": "1.3", "4.14.0": "1.4", "4.18.9": "1.4", "4.19.1": "1.5", "4.20.0": "1.5", "": "1.4"} {
+		if got := DefaultOADPVersion(os); got != want {
+			t.Errorf("DefaultOADPVersion(%q) = %s, want %s", os, got, want)
+		}
+	}
+	for v, want := range map[string]string{"1.3": "stable-1.3", "1.4": "stable-1.4", "1.5": "stable"} {
+		if got := DefaultChannel(v); got != want {
+			t.Errorf("DefaultChannel(%s) = %s, want %s", v, got, want)
+		}
+	}
+}
+
+func hasRule(errs []RuleError, rule string) bool {
+	for _, e := range errs {
+		if e.Rule == rule {
+			return true
+		}
+	}
+	return false
+}
+
+func loc(s map[string]any) map[string]any {
+	return s["backupLocations"].([]any)[0].(map[string]any)["bucket"].(map[string]any)
+}
+func velero(s map[string]any) map[string]any {
+	return s["configuration"].(map[string]any)["velero"].(map[string]any)
+}
+func vslConfig(s map[string]any) map[string]any {
+	return s["snapshotLocations"].([]any)[0].(map[string]any)["velero"].(map[string]any)["config"].(map[string]any)
+}
+
+func mustYAML(t *testing.T, v any) string {
+	b, err := yaml.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
