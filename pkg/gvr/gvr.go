@@ -18,6 +18,8 @@ var (
 	OperatorGroup  = schema.GroupVersionResource{Group: "operators.coreos.com", Version: "v1", Resource: "operatorgroups"}
 	CredentialsReq = schema.GroupVersionResource{Group: "cloudcredential.openshift.io", Version: "v1", Resource: "credentialsrequests"}
 
+	Secret       = schema.GroupVersionResource{Version: "v1", Resource: "secrets"}
+	Namespace    = schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}
 	DPA          = schema.GroupVersionResource{Group: "oadp.openshift.io", Version: "v1alpha1", Resource: "dataprotectionapplications"}
 	CloudStorage = schema.GroupVersionResource{Group: "oadp.openshift.io", Version: "v1alpha1", Resource: "cloudstorages"}
 
@@ -30,3 +32,26 @@ var (
 
 // OADPCRDName is the CRD whose presence means the OADP operator is installed.
 const OADPCRDName = "dataprotectionapplications.oadp.openshift.io"
+
+// kinds maps the kinds the plugin applies to their resources, so applying
+// needs no discovery round trip.
+var kinds = map[schema.GroupKind]struct {
+	r          schema.GroupVersionResource
+	namespaced bool
+}{
+	{Kind: "Namespace"}: {schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}, false},
+	{Kind: "Secret"}:    {schema.GroupVersionResource{Version: "v1", Resource: "secrets"}, true},
+	{Group: "operators.coreos.com", Kind: "OperatorGroup"}:          {OperatorGroup, true},
+	{Group: "operators.coreos.com", Kind: "Subscription"}:           {Subscription, true},
+	{Group: "oadp.openshift.io", Kind: "CloudStorage"}:              {CloudStorage, true},
+	{Group: "oadp.openshift.io", Kind: "DataProtectionApplication"}: {DPA, true},
+	{Group: "velero.io", Kind: "Backup"}:                            {Backup, true},
+	{Group: "velero.io", Kind: "Restore"}:                           {Restore, true},
+	{Group: "velero.io", Kind: "DeleteBackupRequest"}:               {DeleteBackupRequest, true},
+}
+
+// ForKind returns the resource of a kind the plugin writes.
+func ForKind(gk schema.GroupKind) (r schema.GroupVersionResource, namespaced, ok bool) {
+	k, ok := kinds[gk]
+	return k.r, k.namespaced, ok
+}
