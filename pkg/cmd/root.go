@@ -11,9 +11,13 @@ import (
 	"k8s.io/kubectl/pkg/util/templates"
 
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/awsclient"
+	completioncmd "github.com/oadp-sts/kubectl-oadp_sts/pkg/cmd/completion"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmd/policy"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmd/setup"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmd/status"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmd/version"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmdutil"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/completion"
 )
 
 // NewRootCmd builds the whole command tree over the given streams. Nothing is
@@ -49,10 +53,14 @@ func NewRootCmd(streams genericiooptions.IOStreams) *cobra.Command {
 	configFlags.AddFlags(flags)
 	awsOpts.AddFlags(flags)
 	addKlogFlags(root)
+	completion.RegisterGlobalFlags(root, f)
 
 	root.AddCommand(
 		status.NewCmd(f, streams),
+		setup.NewCmd(f, streams),
+		policy.NewCmd(f, streams),
 		version.NewCmd(streams),
+		completioncmd.NewCmd(streams),
 	)
 	return root
 }
