@@ -1,0 +1,226 @@
+// Package install puts the cluster side of OADP in place: it checks the
+// namespace before anything is sent, applies the objects built by
+// pkg/manifests in order, and waits until Velero's storage location works.
+package install
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/dynamic"
+
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/apply"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmdutil"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/gvr"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/kube"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/manifests"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/wait"
+)
+
+// Installer applies and waits.
+type Installer struct {
+	Client dynamic.Interface
+	// Out receives one line per object and the progress of waits.
+	Out io.Writer
+	// Live shows waits as one line rewritten in place (a terminal).
+	Live bool
+	// DryRun is --dry-run=server: everything is sent with dryRun=All.
+	DryRun bool
+	// Force is --force-conflicts.
+	Force bool
+	// Timeout bounds each wait.
+	Timeout time.Duration
+}
+
+// Preflight checks the namespace before anything is sent: another DPA would
+// fight ours over the same Velero (OADP 1.5 refuses it outright).
+func (i *Installer) Preflight(ctx context.Context, o manifests.Options) error {
+	o = o.WithDefaults()
+	list, err := i.Client.Resource(gvr.DPA).Namespace(o.Namespace).List(ctx, metav1.ListOptions{})
+	switch {
+	case kube.IsTypeMissing(err), apierrors.IsNotFound(err):
+		return nil // operator not installed yet: nothing to collide with
+	case err != nil:
+		return kube.Explain(err, gvr.DPA, "")
+	}
+	for _, d := range list.Items {
+		if d.GetName() != o.DPAName {
+			return fmt.Errorf("namespace %q already has DataProtectionApplication %q: OADP runs one DPA per namespace; "+
+				"reuse it with --dpa-name %s, or delete it first ('oc -n %s delete dpa %s')", o.Namespace, d.GetName(), d.GetName(), o.Namespace, d.GetName())
+		}
+	}
+	return nil
+}
+
+// Apply sends objs in order. Objects whose API is served only once the
+// operator is installed (CloudStorage, DPA) wait for their CRDs when
+// installOperator is set.
+func (i *Installer) Apply(ctx context.Context, objs []*unstructured.Unstructured, installOperator bool) ([]apply.Result, error) {
+	a := &apply.Applier{Client: i.Client, DryRun: i.DryRun, Force: i.Force}
+	existing, err := a.Existing(ctx, objs)
+	if err != nil {
+		return nil, err
+	}
+	var results []apply.Result
+	crdsReady := !installOperator || i.DryRun
+	for n, obj := range objs {
+		if obj.GroupVersionKind().Group == "oadp.openshift.io" && !crdsReady {
+			if err := i.waitForCRDs(ctx); err != nil {
+				return results, err
+			}
+			crdsReady = true
+		}
+		res, err := a.Apply(ctx, obj, existing[n])
+		if err != nil {
+			return results, err
+		}
+		fmt.Fprintln(i.Out, res.String()+dryRunSuffix(i.DryRun))
+		results = append(results, res)
+	}
+	return results, nil
+}
+
+func dryRunSuffix(dry bool) string {
+	if dry {
+		return " (server dry run)"
+	}
+	return ""
+}
+
+// waitForCRDs waits for OLM to install the operator's CRDs.
+func (i *Installer) waitForCRDs(ctx context.Context) error {
+	for _, name := range []string{"cloudstorages.oadp.openshift.io", gvr.OADPCRDName} {
+		_, err := wait.For(ctx, i.Client.Resource(gvr.CRD), name, func(o *unstructured.Unstructured) (bool, error) {
+			st, _, _, _ := kube.Condition(o.Object, "Established")
+			return st == "True", nil
+		}, i.waitOpts("the OADP operator's CRD "+name, func(*unstructured.Unstructured) string { return "installing" }))
+		if err != nil {
+			return withCode(err)
+		}
+	}
+	return nil
+}
+
+func (i *Installer) waitOpts(what string, progress func(*unstructured.Unstructured) string) wait.Options {
+	return wait.Options{What: what, Timeout: i.Timeout, Progress: progress, Out: i.Out, Live: i.Live}
+}
+
+// WaitOperator waits until OLM has installed the Subscription's CSV.
+func (i *Installer) WaitOperator(ctx context.Context, ns, subscription string) (csvName string, err error) {
+	sub, err := wait.For(ctx, i.Client.Resource(gvr.Subscription).Namespace(ns), subscription, func(o *unstructured.Unstructured) (bool, error) {
+		return kube.Str(o.Object, "status", "installedCSV") != "", nil
+	}, i.waitOpts(fmt.Sprintf("subscription %q to resolve", subscription), func(o *unstructured.Unstructured) string {
+		if s := kube.Str(o.Object, "status", "state"); s != "" {
+			return s
+		}
+		return "resolving"
+	}))
+	if err != nil {
+		return "", withCode(err)
+	}
+	csvName = kube.Str(sub.Object, "status", "installedCSV")
+	_, err = wait.For(ctx, i.Client.Resource(gvr.CSV).Namespace(ns), csvName, func(o *unstructured.Unstructured) (bool, error) {
+		switch kube.Str(o.Object, "status", "phase") {
+		case "Succeeded":
+			return true, nil
+		case "Failed":
+			return false, fmt.Errorf("operator install failed: CSV %s is Failed: %s (see 'oc -n %s describe csv %s')",
+				csvName, kube.Str(o.Object, "status", "message"), ns, csvName)
+		}
+		return false, nil
+	}, i.waitOpts("CSV "+csvName, func(o *unstructured.Unstructured) string {
+		return orPending(kube.Str(o.Object, "status", "phase"))
+	}))
+	return csvName, withCode(err)
+}
+
+// WaitDPA waits for the operator to reconcile the DPA. A False condition is
+// final: the operator has said why it will not reconcile.
+func (i *Installer) WaitDPA(ctx context.Context, ns, name string) error {
+	_, err := wait.For(ctx, i.Client.Resource(gvr.DPA).Namespace(ns), name, func(o *unstructured.Unstructured) (bool, error) {
+		st, reason, msg, _ := kube.Condition(o.Object, "Reconciled")
+		switch st {
+		case "True":
+			return true, nil
+		case "False":
+			return false, fmt.Errorf("the OADP operator rejected DataProtectionApplication %q (%s): %s", name, reason, msg)
+		}
+		return false, nil
+	}, i.waitOpts(fmt.Sprintf("DataProtectionApplication %q to reconcile", name), func(o *unstructured.Unstructured) string {
+		if st, _, _, ok := kube.Condition(o.Object, "Reconciled"); ok {
+			return "Reconciled=" + st
+		}
+		return "waiting for the operator"
+	}))
+	return withCode(err)
+}
+
+// WaitBSL waits for Velero to validate the storage location; Unavailable
+// fails at once with Velero's message and the usual STS causes.
+func (i *Installer) WaitBSL(ctx context.Context, ns, name string) error {
+	_, err := wait.For(ctx, i.Client.Resource(gvr.BSL).Namespace(ns), name, func(o *unstructured.Unstructured) (bool, error) {
+		switch kube.Str(o.Object, "status", "phase") {
+		case "Available":
+			return true, nil
+		case "Unavailable":
+			return false, &UnavailableError{Name: name, Message: kube.Str(o.Object, "status", "message")}
+		}
+		return false, nil
+	}, i.waitOpts(fmt.Sprintf("BackupStorageLocation %q", name), func(o *unstructured.Unstructured) string {
+		return orPending(kube.Str(o.Object, "status", "phase"))
+	}))
+	return withCode(err)
+}
+
+// UnavailableError is a storage location Velero could not use.
+type UnavailableError struct{ Name, Message string }
+
+func (e *UnavailableError) Error() string {
+	return fmt.Sprintf("BackupStorageLocation %q is Unavailable: %s\nlikely causes on STS:\n%s\nrun 'kubectl oadp-sts status' to check each link",
+		e.Name, orPending(e.Message), "  - "+strings.Join(LikelyCauses(e.Message), "\n  - "))
+}
+
+// LikelyCauses maps Velero's error text to the known STS pitfalls
+// (procedure.md, steps 3 and 5).
+func LikelyCauses(msg string) []string {
+	m := strings.ToLower(msg)
+	var out []string
+	switch {
+	case strings.Contains(m, "no openidconnect provider"):
+		out = append(out, "IAM has no OIDC provider for the cluster's issuer in this account")
+	case strings.Contains(m, "incorrect token audience"):
+		out = append(out, "the OIDC provider does not list the client ID \"openshift\", or the trust policy has an aud condition other than openshift")
+	case strings.Contains(m, "not authorized to perform sts:assumerolewithwebidentity"), strings.Contains(m, "accessdenied"):
+		out = append(out, "the role's trust policy does not name this cluster's issuer or the velero service account")
+	case strings.Contains(m, "nosuchbucket"), strings.Contains(m, "bucket does not exist"):
+		out = append(out, "the bucket does not exist yet (the CloudStorage has not created it) or is in another account")
+	case strings.Contains(m, "region"), strings.Contains(m, "permanentredirect"), strings.Contains(m, "authorizationheadermalformed"):
+		out = append(out, "the bucket is in another region than config.region of the location")
+	}
+	return append(out,
+		"the secret's role_arn names another role, or its key is not \"credentials\"",
+		"the role lacks the S3 permissions of the policy (policy detached or edited)")
+}
+
+// withCode gives a wait's timeout its exit code.
+func withCode(err error) error {
+	var te *wait.TimeoutError
+	if errors.As(err, &te) {
+		return cmdutil.WithExitCode(cmdutil.ExitTimeout, err)
+	}
+	return err
+}
+
+func orPending(s string) string {
+	if s == "" {
+		return "pending"
+	}
+	return s
+}
