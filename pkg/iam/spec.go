@@ -1,0 +1,99 @@
+package iam
+
+import (
+	"fmt"
+)
+
+// DefaultPolicyName is the chapter's policy name.
+const DefaultPolicyName = "OadpVer1"
+
+// RoleSuffix follows the cluster name in the chapter's role name.
+const RoleSuffix = "-openshift-oadp-aws-cloud-credentials"
+
+// DefaultRoleName is the chapter's role name for a cluster.
+func DefaultRoleName(clusterName string) string { return clusterName + RoleSuffix }
+
+// Inputs are the facts and choices a Spec is built from.
+type Inputs struct {
+	Partition        string
+	AccountID        string
+	OIDCIssuer       string
+	Namespace        string
+	ClusterID        string
+	OpenShiftVersion string
+
+	PolicyName string
+	RoleName   string
+	// RolePath is "/" unless --role-path says otherwise.
+	RolePath            string
+	PermissionsBoundary string
+}
+
+// Spec is the desired IAM state: a policy, a role, the attachment.
+type Spec struct {
+	PolicyName string
+	PolicyARN  string
+	Policy     Document
+	PolicyTags Tags
+
+	RoleName            string
+	RolePath            string
+	RoleARN             string
+	Trust               Document
+	RoleTags            Tags
+	PermissionsBoundary string
+
+	// ClusterID is whose role this is; a role tagged for another cluster is
+	// never taken over.
+	ClusterID string
+	// OwnerTags go on what is created, never onto what already exists.
+	OwnerTags Tags
+}
+
+// Validate checks every name and value before any call to IAM.
+func (in Inputs) Validate() error {
+	if err := ValidatePolicyName(in.PolicyName, "set a shorter or plainer --policy-name"); err != nil {
+		return err
+	}
+	if err := ValidateRoleName(in.RoleName, "set --role-name, or a shorter --cluster-name (the default role name is <cluster-name>"+RoleSuffix+")"); err != nil {
+		return err
+	}
+	if err := ValidatePath(in.RolePath); err != nil {
+		return err
+	}
+	if err := ValidateBoundary(in.PermissionsBoundary); err != nil {
+		return err
+	}
+	for _, f := range []struct{ v, flag string }{
+		{in.AccountID, "--account-id"}, {in.Partition, "--partition"}, {in.OIDCIssuer, "--oidc-issuer"}, {in.Namespace, "-n"},
+	} {
+		if f.v == "" {
+			return fmt.Errorf("no value for %s: give it, or let the plugin read it from the cluster and AWS", f.flag)
+		}
+	}
+	return nil
+}
+
+// NewSpec validates in and builds the desired state.
+func NewSpec(in Inputs) (*Spec, error) {
+	if in.RolePath == "" {
+		in.RolePath = "/"
+	}
+	if err := in.Validate(); err != nil {
+		return nil, err
+	}
+	return &Spec{
+		PolicyName:          in.PolicyName,
+		PolicyARN:           PolicyARN(in.Partition, in.AccountID, in.PolicyName),
+		Policy:              PermissionsPolicy(),
+		PolicyTags:          PolicyTags(in.OpenShiftVersion, in.Namespace),
+		RoleName:            in.RoleName,
+		RolePath:            in.RolePath,
+		RoleARN:             RoleARN(in.Partition, in.AccountID, in.RolePath, in.RoleName),
+		Trust:               TrustPolicy(in.Partition, in.AccountID, in.OIDCIssuer, in.Namespace),
+		RoleTags:            RoleTags(in.ClusterID, in.OpenShiftVersion, in.Namespace),
+		PermissionsBoundary: in.PermissionsBoundary,
+		ClusterID:           in.ClusterID,
+		OwnerTags:           OwnershipTags(in.ClusterID),
+	}, nil
+}
