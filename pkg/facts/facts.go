@@ -1,0 +1,165 @@
+// Package facts resolves what a command needs to know about the cluster and
+// the AWS caller: each fact from its flag when given, else discovered. When
+// flags give every fact a command needs, nothing is read at all, so plans and
+// documents can be produced offline.
+package facts
+
+import (
+	"context"
+	"sync"
+
+	"github.com/spf13/pflag"
+
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/awsclient"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/awsfacts"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/clusterfacts"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmdutil"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/iam"
+)
+
+// Need is a set of facts a command needs.
+type Need uint
+
+const (
+	ClusterName Need = 1 << iota
+	ClusterID
+	OIDCIssuer
+	Region
+	OpenShiftVersion
+	AccountID
+	Partition
+	// OADPVersion is reserved for the OADP version flag of the cluster side.
+	OADPVersion
+	// ClusterChecks reads the cluster even when flags give every value, so
+	// its STS configuration can be checked before anything is changed.
+	ClusterChecks
+)
+
+const (
+	clusterNeeds = ClusterName | ClusterID | OIDCIssuer | Region | OpenShiftVersion | ClusterChecks
+	awsNeeds     = AccountID | Partition
+)
+
+// Flags override each fact.
+type Flags struct {
+	ClusterName      string
+	ClusterID        string
+	OIDCIssuer       string
+	Region           string
+	OpenShiftVersion string
+	AccountID        string
+	Partition        string
+}
+
+// AddFlags binds the fact flags.
+func (f *Flags) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&f.ClusterName, "cluster-name", f.ClusterName, "name used in IAM and bucket names (default: the cluster's infrastructure name)")
+	fs.StringVar(&f.ClusterID, "cluster-id", f.ClusterID, "the cluster's ID (default: read from ClusterVersion spec.clusterID)")
+	fs.StringVar(&f.OIDCIssuer, "oidc-issuer", f.OIDCIssuer, "the cluster's service-account issuer URL (default: read from Authentication spec.serviceAccountIssuer)")
+	fs.StringVar(&f.Region, "region", f.Region, "the cluster's AWS region (default: read from Infrastructure status)")
+	fs.StringVar(&f.OpenShiftVersion, "openshift-version", f.OpenShiftVersion, "the cluster's OpenShift version (default: read from ClusterVersion status)")
+	fs.StringVar(&f.AccountID, "account-id", f.AccountID, "the AWS account ID (default: the caller's, from sts get-caller-identity)")
+	fs.StringVar(&f.Partition, "partition", f.Partition, "the AWS partition: aws, aws-us-gov or aws-cn (default: the caller's, else the region's)")
+}
+
+// Facts are the resolved facts.
+type Facts struct {
+	Cluster  clusterfacts.Facts
+	Identity awsfacts.Identity
+	// ClusterRead and AWSRead say what was actually read: the STS checks can
+	// only be made on a cluster that was read.
+	ClusterRead bool
+	AWSRead     bool
+}
+
+// Offline reports whether nothing was read.
+func (f *Facts) Offline() bool { return !f.ClusterRead && !f.AWSRead }
+
+// Missing returns the needs the flags leave open.
+func (fl *Flags) Missing(need Need) Need {
+	var m Need
+	has := func(n Need, v string) {
+		if need&n != 0 && v == "" {
+			m |= n
+		}
+	}
+	has(ClusterName, fl.ClusterName)
+	has(ClusterID, fl.ClusterID)
+	has(OIDCIssuer, fl.OIDCIssuer)
+	has(Region, fl.Region)
+	has(OpenShiftVersion, fl.OpenShiftVersion)
+	has(AccountID, fl.AccountID)
+	// The partition follows from the region when the caller is not asked.
+	if need&Partition != 0 && fl.Partition == "" && fl.AccountID == "" {
+		m |= Partition
+	}
+	m |= need & ClusterChecks
+	return m
+}
+
+// Resolve returns the facts need asks for: flags first, then the cluster and
+// the AWS caller identity, read at once and only when a flag is missing.
+func Resolve(ctx context.Context, f *cmdutil.Factory, fl Flags, need Need) (*Facts, error) {
+	missing := fl.Missing(need)
+	out := &Facts{}
+	var (
+		wg            sync.WaitGroup
+		clErr, awsErr error
+		cluster       *clusterfacts.Facts
+	)
+	if missing&clusterNeeds != 0 {
+		dyn, err := f.Dynamic()
+		if err != nil {
+			return nil, err
+		}
+		wg.Go(func() { cluster, clErr = clusterfacts.Discover(ctx, dyn, fl.ClusterName) })
+	}
+	if missing&awsNeeds != 0 {
+		wg.Go(func() {
+			cfg, err := f.AWSConfig(ctx)
+			if err != nil {
+				awsErr = err
+				return
+			}
+			out.Identity, awsErr = awsfacts.WhoAmI(ctx, awsclient.New(cfg).STS)
+		})
+	}
+	wg.Wait()
+	if clErr != nil {
+		return nil, clErr
+	}
+	if awsErr != nil {
+		return nil, awsErr
+	}
+	if cluster != nil {
+		out.Cluster = *cluster
+		out.ClusterRead = true
+	}
+	out.AWSRead = missing&awsNeeds != 0
+	fl.apply(out)
+	return out, nil
+}
+
+// apply lets each flag override its fact.
+func (fl Flags) apply(out *Facts) {
+	c := &out.Cluster
+	set := func(dst *string, v string) {
+		if v != "" {
+			*dst = v
+		}
+	}
+	set(&c.Name, fl.ClusterName)
+	set(&c.ID, fl.ClusterID)
+	set(&c.OIDCIssuer, fl.OIDCIssuer)
+	set(&c.Region, fl.Region)
+	set(&c.Version, fl.OpenShiftVersion)
+	set(&out.Identity.AccountID, fl.AccountID)
+	set(&out.Identity.Partition, fl.Partition)
+	if out.Identity.Partition == "" {
+		out.Identity.Partition = iam.PartitionForRegion(c.Region)
+	}
+	if c.OIDCIssuer != "" && !out.ClusterRead {
+		// Given by flag, the issuer is trusted to be the cluster's.
+		c.STS = true
+	}
+}
