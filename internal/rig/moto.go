@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -160,6 +161,8 @@ func parseRecording(rd io.Reader) ([]AWSRequest, error) {
 			Method string          `json:"method"`
 			URL    string          `json:"url"`
 			Body   json.RawMessage `json:"body"`
+			// moto base64-encodes bodies it records as bytes (all SDK v2 query calls).
+			BodyEncoded bool `json:"body_encoded"`
 		}
 		if err := json.Unmarshal(line, &rec); err != nil {
 			return nil, fmt.Errorf("moto recording: %w", err)
@@ -180,6 +183,10 @@ func parseRecording(rd io.Reader) ([]AWSRequest, error) {
 		_ = json.Unmarshal(rec.Body, &body)
 		if body == "" {
 			body = string(rec.Body)
+		} else if rec.BodyEncoded {
+			if b, err := base64.StdEncoding.DecodeString(body); err == nil {
+				body = string(b)
+			}
 		}
 		if i := strings.Index(body, "Action="); i >= 0 {
 			a := body[i+len("Action="):]
