@@ -1,0 +1,180 @@
+package setup
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/awsclient"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/awsfacts"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/iam"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/status"
+)
+
+// runAWS converges the IAM policy, the role and the attachment, or in a dry
+// run prints what it would do, and returns the role's ARN either way: the ARN
+// follows from the account, path and name, so the cluster side can be
+// planned before the role exists.
+func (o *Options) runAWS(ctx context.Context) (string, error) {
+	log := o.ErrOut
+	spec, err := o.iamSpec()
+	if err != nil {
+		return "", err
+	}
+	if err := o.checkCluster(); err != nil {
+		return "", err
+	}
+	if o.DryRun == DryRunServer {
+		fmt.Fprintln(log, "AWS has no server-side dry run: IAM is only read, as with --dry-run=client")
+	}
+
+	var plan *iam.Plan
+	if o.dryRun() && !o.facts.AWSRead && !o.facts.ClusterRead {
+		// Every fact came from flags: a plan without reading anything.
+		plan = iam.FreshPlan(spec)
+	} else {
+		cfg, err := o.factory.AWSConfig(ctx)
+		if err != nil {
+			return "", err
+		}
+		c := awsclient.New(cfg).IAM
+		if err := o.checkProvider(ctx, c); err != nil {
+			return "", err
+		}
+		fmt.Fprintf(log, "oidc provider %s: found\n", iam.OIDCProviderARN(o.facts.Identity.Partition, o.facts.Identity.AccountID, o.facts.Cluster.OIDCIssuer))
+		if plan, err = iam.NewPlan(ctx, c, spec); err != nil {
+			return "", err
+		}
+		if !o.dryRun() {
+			return spec.RoleARN, o.apply(ctx, c, plan)
+		}
+	}
+
+	if plan.Assumed {
+		fmt.Fprintln(log, "plan from flags only, AWS not read: assuming none of the objects exists yet")
+	}
+	for _, st := range plan.Steps {
+		fmt.Fprintln(log, st.Line(false))
+	}
+	fmt.Fprintf(log, "role ARN: %s\n", spec.RoleARN)
+	if o.OutputDir != "" {
+		files, err := iam.WriteCLIInputs(o.OutputDir, spec)
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(log, "wrote the IAM plan to %s; apply it in this order:\n", o.OutputDir)
+		for _, f := range files {
+			fmt.Fprintf(log, "  %s\n", f.Command)
+		}
+	}
+	fmt.Fprintln(log, "dry run: AWS not changed")
+	return spec.RoleARN, nil
+}
+
+// apply asks (or refuses) when the plan changes anything, then applies it.
+func (o *Options) apply(ctx context.Context, c awsclient.IAMAPI, plan *iam.Plan) error {
+	log := o.ErrOut
+	if plan.Changes() && !o.Yes {
+		if !o.isTerminal() {
+			for _, st := range plan.Steps {
+				fmt.Fprintln(log, st.Line(false))
+			}
+			return fmt.Errorf("setup would change IAM in AWS account %s and there is no terminal to confirm it: rerun with --yes to apply, or with --dry-run=client or --output-dir DIR to only see the plan",
+				o.facts.Identity.AccountID)
+		}
+		ok, err := o.confirm(plan)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return errors.New("setup cancelled: AWS not changed")
+		}
+	}
+	err := plan.Apply(ctx, c, func(st *iam.Step) { fmt.Fprintln(log, st.Line(true)) })
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(log, "role ARN: %s\n", plan.Spec.RoleARN)
+	return nil
+}
+
+// confirm prints the plan and reads y/N from In.
+func (o *Options) confirm(plan *iam.Plan) (bool, error) {
+	for _, st := range plan.Steps {
+		fmt.Fprintln(o.ErrOut, st.Line(false))
+	}
+	fmt.Fprintf(o.ErrOut, "Change IAM in AWS account %s? [y/N] ", o.facts.Identity.AccountID)
+	line, err := bufio.NewReader(o.In).ReadString('\n')
+	if err != nil && line == "" {
+		fmt.Fprintln(o.ErrOut)
+		return false, nil
+	}
+	switch strings.ToLower(strings.TrimSpace(line)) {
+	case "y", "yes":
+		return true, nil
+	}
+	return false, nil
+}
+
+// iamSpec builds the desired IAM state from the facts; every name is checked
+// here, before the first AWS call.
+func (o *Options) iamSpec() (*iam.Spec, error) {
+	f := o.facts
+	role := o.RoleName
+	if role == "" {
+		if f.Cluster.Name == "" {
+			return nil, errors.New("no cluster name to build the role name from: set --cluster-name or --role-name")
+		}
+		role = iam.DefaultRoleName(f.Cluster.Name)
+	}
+	if f.Cluster.OIDCIssuer == "" && !f.ClusterRead {
+		return nil, errors.New("no OIDC issuer: set --oidc-issuer, or let setup read it from the cluster")
+	}
+	return iam.NewSpec(iam.Inputs{
+		Partition:           f.Identity.Partition,
+		AccountID:           f.Identity.AccountID,
+		OIDCIssuer:          f.Cluster.OIDCIssuer,
+		Namespace:           o.factory.Namespace(),
+		ClusterID:           f.Cluster.ID,
+		OpenShiftVersion:    f.Cluster.Version,
+		PolicyName:          o.PolicyName,
+		RoleName:            role,
+		RolePath:            o.RolePath,
+		PermissionsBoundary: o.PermissionsBoundary,
+	})
+}
+
+// checkCluster refuses a cluster that is not an AWS STS cluster, with the
+// status command's cause and fix. A cluster known only from flags is trusted.
+func (o *Options) checkCluster() error {
+	if !o.facts.ClusterRead {
+		return nil
+	}
+	rep := status.Build(status.Inputs{Cluster: &o.facts.Cluster})
+	if failed := rep.Failed(); len(failed) > 0 {
+		c := failed[0]
+		return fmt.Errorf("this cluster is not ready for OADP with STS (%s): %s; fix: %s", c.Name, c.Cause, c.Fix)
+	}
+	return nil
+}
+
+// checkProvider stops early when IAM does not know the cluster's issuer: the
+// role would be created but never assumable.
+func (o *Options) checkProvider(ctx context.Context, c awsclient.IAMAPI) error {
+	f := o.facts
+	af, err := awsfacts.DiscoverProvider(ctx, c, f.Identity, f.Cluster.OIDCIssuer)
+	if err != nil {
+		return err
+	}
+	switch {
+	case !af.OIDCProviderExists:
+		return fmt.Errorf("IAM has no OIDC provider %s for the cluster's issuer in account %s, so the role could never be assumed: %s",
+			af.OIDCProviderARN, f.Identity.AccountID, awsfacts.CreateProviderHint(f.Cluster.OIDCIssuer))
+	case !af.HasOpenShiftAudience():
+		return fmt.Errorf("the OIDC provider %s does not list the client ID \"openshift\", the audience of OpenShift's tokens: run 'aws iam add-client-id-to-open-id-connect-provider --open-id-connect-provider-arn %s --client-id openshift'",
+			af.OIDCProviderARN, af.OIDCProviderARN)
+	}
+	return nil
+}
