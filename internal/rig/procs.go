@@ -32,6 +32,8 @@ func (r *Rig) start(name, bin string, args []string, env []string) (*proc, error
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = lf, lf
 	cmd.Env = append(os.Environ(), env...)
+	// Servers write scratch files (moto its recording) to their working directory.
+	cmd.Dir = r.Dir
 	cmd.SysProcAttr = sysProcAttr()
 	if err := cmd.Start(); err != nil {
 		lf.Close()

@@ -11,6 +11,7 @@ import (
 	"k8s.io/kubectl/pkg/util/templates"
 
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/awsclient"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmd/cleanup"
 	completioncmd "github.com/oadp-sts/kubectl-oadp_sts/pkg/cmd/completion"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmd/policy"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmd/setup"
@@ -58,6 +59,7 @@ func NewRootCmd(streams genericiooptions.IOStreams) *cobra.Command {
 	root.AddCommand(
 		status.NewCmd(f, streams),
 		setup.NewCmd(f, streams),
+		cleanup.NewCmd(f, streams),
 		policy.NewCmd(f, streams),
 		version.NewCmd(streams),
 		completioncmd.NewCmd(streams),

@@ -1,0 +1,453 @@
+// Package cleanup undoes what setup made, in an order that never hangs on a
+// finalizer: backups and restores, the DPA, the CloudStorage and its bucket,
+// the operator, the CRDs, the namespace, then IAM. It first discovers
+// everything into a Plan (read-only, printable), then executes it.
+//
+// Only what is ours is deleted: cluster objects carrying the plugin's
+// managed-by label and AWS resources tagged for this cluster ID. Anything else
+// is listed as skipped with the reason; --force deletes it anyway.
+package cleanup
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsiam "github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/awsclient"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/gvr"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/iam"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/kube"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/manifests"
+)
+
+// Options choose what cleanup removes.
+type Options struct {
+	Namespace string
+	// Workloads are application namespaces to delete first (the chapter's
+	// hello-world).
+	Workloads []string
+	ClusterID string
+
+	KeepBackups  bool
+	KeepBucket   bool
+	KeepOperator bool
+	KeepCRDs     bool
+	KeepIAM      bool
+	// Force deletes what lacks our label or tags.
+	Force bool
+	// Timeout is how long each wait on a deletion or finalizer may take
+	// before the plugin steps in.
+	Timeout time.Duration
+
+	RoleName   string
+	PolicyARN  string
+	PolicyName string
+}
+
+// Clients are what cleanup reads and writes.
+type Clients struct {
+	Kube dynamic.Interface
+	// IAM and S3 are nil when AWS is out of scope (--keep-iam and --keep-bucket).
+	IAM awsclient.IAMAPI
+	S3  awsclient.S3API
+}
+
+// Action of an item.
+const (
+	Delete = "delete"
+	Keep   = "keep"
+	Skip   = "skip"
+)
+
+// Item is one line of the plan.
+type Item struct {
+	Action string `json:"action"`
+	What   string `json:"what"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// Plan is what cleanup found and will do.
+type Plan struct {
+	Items []Item
+
+	workloads     []string
+	backups       []*unstructured.Unstructured
+	restores      []*unstructured.Unstructured
+	dpas          []*unstructured.Unstructured
+	cloudStorages []cloudStorage
+	subscriptions []*unstructured.Unstructured
+	csvs          []string
+	opGroups      []string
+	crds          []string
+	namespace     bool
+	role          *roleState
+	policy        *policyState
+}
+
+type cloudStorage struct {
+	obj          *unstructured.Unstructured
+	bucket       string
+	region       string
+	deleteBucket bool // ours (or --force), and not --keep-bucket
+	bucketExists bool
+}
+
+type roleState struct {
+	name           string
+	attachedPolicy bool
+	delete         bool
+}
+
+type policyState struct {
+	arn    string
+	detach bool
+	delete bool
+}
+
+// Empty reports whether there is nothing to delete.
+func (p *Plan) Empty() bool {
+	for _, it := range p.Items {
+		if it.Action == Delete {
+			return false
+		}
+	}
+	return true
+}
+
+// Print writes the plan, one line an item.
+func (p *Plan) Print(w io.Writer) {
+	for _, it := range p.Items {
+		line := fmt.Sprintf("  %-7s %s", it.Action, it.What)
+		if it.Reason != "" {
+			line += " (" + it.Reason + ")"
+		}
+		fmt.Fprintln(w, line)
+	}
+}
+
+func (p *Plan) add(action, what, reason string) {
+	p.Items = append(p.Items, Item{Action: action, What: what, Reason: reason})
+}
+
+func ours(o *unstructured.Unstructured) bool {
+	return o.GetLabels()[manifests.ManagedByLabel] == manifests.ManagedByValue
+}
+
+// Discover reads the cluster and AWS, changing nothing, and builds the plan.
+func Discover(ctx context.Context, c Clients, o Options) (*Plan, error) {
+	p := &Plan{}
+	var (
+		mu   sync.Mutex
+		wg   sync.WaitGroup
+		errs []error
+	)
+	list := func(r schema.GroupVersionResource, ns string) []unstructured.Unstructured {
+		var l *unstructured.UnstructuredList
+		var err error
+		if ns == "" {
+			l, err = c.Kube.Resource(r).List(ctx, metav1.ListOptions{})
+		} else {
+			l, err = c.Kube.Resource(r).Namespace(ns).List(ctx, metav1.ListOptions{})
+		}
+		if err != nil {
+			if kube.IsTypeMissing(err) || apierrors.IsNotFound(err) {
+				return nil
+			}
+			mu.Lock()
+			errs = append(errs, kube.Explain(err, r, ""))
+			mu.Unlock()
+			return nil
+		}
+		return l.Items
+	}
+	var (
+		workloadNS                              []string
+		backups, restores, dpas, css, subs, ogs []unstructured.Unstructured
+		csvs, crds                              []unstructured.Unstructured
+		ns                                      *unstructured.Unstructured
+	)
+	for _, w := range o.Workloads {
+		wg.Go(func() {
+			if _, err := c.Kube.Resource(gvr.Namespace).Get(ctx, w, metav1.GetOptions{}); err == nil {
+				mu.Lock()
+				workloadNS = append(workloadNS, w)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Go(func() { backups = list(gvr.Backup, o.Namespace) })
+	wg.Go(func() { restores = list(gvr.Restore, o.Namespace) })
+	wg.Go(func() { dpas = list(gvr.DPA, o.Namespace) })
+	wg.Go(func() { css = list(gvr.CloudStorage, o.Namespace) })
+	wg.Go(func() { subs = list(gvr.Subscription, o.Namespace) })
+	wg.Go(func() { csvs = list(gvr.CSV, o.Namespace) })
+	wg.Go(func() { ogs = list(gvr.OperatorGroup, o.Namespace) })
+	wg.Go(func() { crds = list(gvr.CRD, "") })
+	wg.Go(func() {
+		got, err := c.Kube.Resource(gvr.Namespace).Get(ctx, o.Namespace, metav1.GetOptions{})
+		if err == nil {
+			ns = got
+		}
+	})
+	wg.Wait()
+	if len(errs) > 0 {
+		return nil, errs[0]
+	}
+
+	slices.Sort(workloadNS)
+	for _, w := range workloadNS {
+		p.workloads = append(p.workloads, w)
+		p.add(Delete, "namespace "+w, "workload")
+	}
+	if len(backups) > 0 {
+		names := itemNames(backups)
+		if o.KeepBackups {
+			p.add(Keep, fmt.Sprintf("%d backups: %s", len(backups), names), "--keep-backups; their data stays in the bucket")
+		} else {
+			p.backups = ptrs(backups)
+			p.add(Delete, fmt.Sprintf("%d backups with their data (DeleteBackupRequest): %s", len(backups), names), "")
+		}
+	}
+	if len(restores) > 0 {
+		p.restores = ptrs(restores)
+		p.add(Delete, fmt.Sprintf("%d restores: %s", len(restores), itemNames(restores)), "")
+	}
+	for i := range dpas {
+		if ours(&dpas[i]) || o.Force {
+			p.dpas = append(p.dpas, &dpas[i])
+			p.add(Delete, "dataprotectionapplication "+dpas[i].GetName(), "")
+		} else {
+			p.add(Skip, "dataprotectionapplication "+dpas[i].GetName(), "not created by kubectl-oadp_sts; --force deletes it")
+		}
+	}
+	for i := range css {
+		cs := cloudStorage{obj: &css[i], bucket: kube.Str(css[i].Object, "spec", "name"), region: kube.Str(css[i].Object, "spec", "region")}
+		if !ours(cs.obj) && !o.Force {
+			p.add(Skip, "cloudstorage "+cs.obj.GetName(), "not created by kubectl-oadp_sts; --force deletes it")
+			continue
+		}
+		what := "cloudstorage " + cs.obj.GetName()
+		switch {
+		case o.KeepBucket:
+			p.add(Delete, what, "released without deleting bucket "+cs.bucket+" (--keep-bucket)")
+		case c.S3 == nil:
+			p.add(Delete, what, "bucket "+cs.bucket+" left alone: no AWS access")
+		default:
+			exists, owned, reason := bucketState(ctx, c.S3, cs.bucket, cs.region, o.ClusterID)
+			cs.bucketExists = exists
+			switch {
+			case !exists:
+				p.add(Delete, what, "its bucket "+cs.bucket+" does not exist")
+			case owned || o.Force:
+				cs.deleteBucket = true
+				p.add(Delete, what+" and its bucket "+cs.bucket, "emptied first: every object version and delete marker")
+			default:
+				p.add(Delete, what, "keeps bucket "+cs.bucket+": "+reason+"; --force deletes it")
+			}
+		}
+		p.cloudStorages = append(p.cloudStorages, cs)
+	}
+	if o.KeepOperator {
+		if len(subs) > 0 || len(csvs) > 0 {
+			p.add(Keep, "the OADP operator", "--keep-operator")
+		}
+	} else {
+		for i := range subs {
+			if pkg := kube.Str(subs[i].Object, "spec", "name"); pkg == manifests.PackageName || pkg == "oadp-operator" {
+				p.subscriptions = append(p.subscriptions, &subs[i])
+				p.add(Delete, "subscription "+subs[i].GetName(), "package "+pkg)
+			}
+		}
+		for i := range csvs {
+			if strings.HasPrefix(csvs[i].GetName(), "oadp-operator.") {
+				p.csvs = append(p.csvs, csvs[i].GetName())
+				p.add(Delete, "clusterserviceversion "+csvs[i].GetName(), "")
+			}
+		}
+		for i := range ogs {
+			if ours(&ogs[i]) || o.Force {
+				p.opGroups = append(p.opGroups, ogs[i].GetName())
+				p.add(Delete, "operatorgroup "+ogs[i].GetName(), "")
+			}
+		}
+	}
+	var crdNames []string
+	for i := range crds {
+		g := kube.Str(crds[i].Object, "spec", "group")
+		if g == "velero.io" || g == "oadp.openshift.io" {
+			crdNames = append(crdNames, crds[i].GetName())
+		}
+	}
+	if len(crdNames) > 0 {
+		slices.Sort(crdNames)
+		switch {
+		case o.KeepCRDs || o.KeepOperator:
+			p.add(Keep, fmt.Sprintf("%d velero.io and oadp.openshift.io CRDs", len(crdNames)), keepReason(o))
+		default:
+			p.crds = crdNames
+			p.add(Delete, fmt.Sprintf("%d velero.io and oadp.openshift.io CRDs", len(crdNames)), "")
+		}
+	}
+	if ns != nil {
+		switch {
+		case o.KeepOperator:
+			p.add(Keep, "namespace "+o.Namespace, "--keep-operator")
+		case ours(ns) || o.Force:
+			p.namespace = true
+			p.add(Delete, "namespace "+o.Namespace, "")
+		default:
+			p.add(Skip, "namespace "+o.Namespace, "not created by kubectl-oadp_sts; --force deletes it")
+		}
+	}
+	if o.KeepIAM {
+		p.add(Keep, "IAM role "+o.RoleName+" and policy "+o.PolicyName, "--keep-iam")
+	} else if c.IAM != nil {
+		if err := p.discoverIAM(ctx, c.IAM, o); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+func keepReason(o Options) string {
+	if o.KeepOperator {
+		return "--keep-operator needs them"
+	}
+	return "--keep-crds"
+}
+
+// discoverIAM decides the role's and the policy's fate from their tags and
+// from who else uses the policy (the chapter shares one policy across clusters).
+func (p *Plan) discoverIAM(ctx context.Context, c awsclient.IAMAPI, o Options) error {
+	role, err := c.GetRole(ctx, &awsiam.GetRoleInput{RoleName: &o.RoleName})
+	switch {
+	case awsclient.IsNotFound(err):
+	case err != nil:
+		return awsclient.Explain("read IAM role "+o.RoleName, err)
+	default:
+		rs := &roleState{name: o.RoleName}
+		att, err := c.ListAttachedRolePolicies(ctx, &awsiam.ListAttachedRolePoliciesInput{RoleName: &o.RoleName})
+		if err != nil {
+			return awsclient.Explain("list the policies of IAM role "+o.RoleName, err)
+		}
+		for _, a := range att.AttachedPolicies {
+			if aws.ToString(a.PolicyArn) == o.PolicyARN {
+				rs.attachedPolicy = true
+			}
+		}
+		if iam.Owned(role.Role.Tags, o.ClusterID) || o.Force {
+			rs.delete = true
+			what := "IAM role " + o.RoleName
+			if rs.attachedPolicy {
+				what += " (detaching " + o.PolicyName + " first)"
+			}
+			p.add(Delete, what, "")
+		} else {
+			p.add(Skip, "IAM role "+o.RoleName, "not tagged "+iam.TagOwnerClusterID+"="+o.ClusterID+"; --force deletes it")
+		}
+		p.role = rs
+	}
+	pol, err := c.GetPolicy(ctx, &awsiam.GetPolicyInput{PolicyArn: &o.PolicyARN})
+	switch {
+	case awsclient.IsNotFound(err):
+		return nil
+	case err != nil:
+		return awsclient.Explain("read IAM policy "+o.PolicyARN, err)
+	}
+	ps := &policyState{arn: o.PolicyARN}
+	p.policy = ps
+	users, err := policyUsers(ctx, c, o.PolicyARN)
+	if err != nil {
+		return err
+	}
+	others := slices.DeleteFunc(users, func(u string) bool { return u == "role/"+o.RoleName })
+	ps.detach = p.role != nil && p.role.delete && p.role.attachedPolicy
+	switch {
+	case len(others) > 0:
+		p.add(Skip, "IAM policy "+o.PolicyName, "still attached to "+strings.Join(others, ", "))
+	case !iam.Owned(pol.Policy.Tags, o.ClusterID) && !o.Force:
+		p.add(Skip, "IAM policy "+o.PolicyName, "not tagged "+iam.TagOwnerClusterID+"="+o.ClusterID+"; --force deletes it")
+	case p.role != nil && p.role.attachedPolicy && !p.role.delete:
+		p.add(Skip, "IAM policy "+o.PolicyName, "the role that uses it stays")
+	default:
+		ps.delete = true
+		p.add(Delete, "IAM policy "+o.PolicyName, "no other role uses it")
+	}
+	return nil
+}
+
+// policyUsers lists every role, user and group the policy is attached to.
+func policyUsers(ctx context.Context, c awsclient.IAMAPI, arn string) ([]string, error) {
+	var out []string
+	pages := awsiam.NewListEntitiesForPolicyPaginator(c, &awsiam.ListEntitiesForPolicyInput{PolicyArn: &arn})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return nil, awsclient.Explain("list what uses IAM policy "+arn, err)
+		}
+		for _, r := range page.PolicyRoles {
+			out = append(out, "role/"+aws.ToString(r.RoleName))
+		}
+		for _, u := range page.PolicyUsers {
+			out = append(out, "user/"+aws.ToString(u.UserName))
+		}
+		for _, g := range page.PolicyGroups {
+			out = append(out, "group/"+aws.ToString(g.GroupName))
+		}
+	}
+	return out, nil
+}
+
+// bucketState reads whether the bucket exists and carries our tags.
+func bucketState(ctx context.Context, c awsclient.S3API, bucket, region, clusterID string) (exists, owned bool, reason string) {
+	out, err := c.GetBucketTagging(ctx, &s3.GetBucketTaggingInput{Bucket: &bucket}, inRegion(region))
+	switch {
+	case awsclient.ErrorCode(err) == "NoSuchBucket":
+		return false, false, ""
+	case awsclient.ErrorCode(err) == "NoSuchTagSet":
+		return true, false, "it has no tags"
+	case err != nil:
+		return true, false, "its tags could not be read: " + awsclient.Explain("read the bucket's tags", err).Error()
+	}
+	tags := map[string]string{}
+	for _, t := range out.TagSet {
+		tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
+	}
+	if tags[iam.TagManagedBy] == iam.ManagedBy && tags[iam.TagOwnerClusterID] == clusterID && clusterID != "" {
+		return true, true, ""
+	}
+	return true, false, "not tagged " + iam.TagOwnerClusterID + "=" + clusterID
+}
+
+func itemNames(items []unstructured.Unstructured) string {
+	names := make([]string, len(items))
+	for i := range items {
+		names[i] = items[i].GetName()
+	}
+	slices.Sort(names)
+	if len(names) > 5 {
+		return strings.Join(names[:5], ", ") + fmt.Sprintf(" and %d more", len(names)-5)
+	}
+	return strings.Join(names, ", ")
+}
+
+func ptrs(items []unstructured.Unstructured) []*unstructured.Unstructured {
+	out := make([]*unstructured.Unstructured, len(items))
+	for i := range items {
+		out[i] = &items[i]
+	}
+	return out
+}

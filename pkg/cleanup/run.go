@@ -1,0 +1,332 @@
+package cleanup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsiam "github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/dynamic"
+
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/awsclient"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/gvr"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/kube"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/manifests"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/wait"
+)
+
+// Runner executes a plan.
+type Runner struct {
+	Clients
+	Options
+	// Out gets one line per step.
+	Out io.Writer
+	// Live shows waits rewritten in place.
+	Live bool
+
+	leftMu sync.Mutex
+	left   []string
+}
+
+// Run executes the plan in order. A failed step does not stop the
+// independent ones after it; everything left behind is returned in the error.
+func (r *Runner) Run(ctx context.Context, p *Plan) error {
+	for _, w := range p.workloads {
+		r.deleteAndWait(ctx, gvr.Namespace, "", w, "namespace "+w, false)
+	}
+	r.backupsAndRestores(ctx, p)
+	for _, d := range p.dpas {
+		r.deleteAndWait(ctx, gvr.DPA, r.Namespace, d.GetName(), "dataprotectionapplication "+d.GetName(), true)
+	}
+	for _, cs := range p.cloudStorages {
+		r.cloudStorage(ctx, cs)
+	}
+	for _, s := range p.subscriptions {
+		r.deleteAndWait(ctx, gvr.Subscription, r.Namespace, s.GetName(), "subscription "+s.GetName(), true)
+	}
+	for _, c := range p.csvs {
+		r.deleteAndWait(ctx, gvr.CSV, r.Namespace, c, "clusterserviceversion "+c, true)
+	}
+	for _, og := range p.opGroups {
+		r.deleteAndWait(ctx, gvr.OperatorGroup, r.Namespace, og, "operatorgroup "+og, true)
+	}
+	r.crds(ctx, p.crds)
+	if p.namespace {
+		r.deleteAndWait(ctx, gvr.Namespace, "", r.Namespace, "namespace "+r.Namespace, false)
+	}
+	r.iam(ctx, p)
+	if len(r.left) > 0 {
+		return &LeftBehindError{Items: r.left}
+	}
+	return nil
+}
+
+// LeftBehindError lists what cleanup could not remove.
+type LeftBehindError struct{ Items []string }
+
+func (e *LeftBehindError) Error() string {
+	return fmt.Sprintf("cleanup left %d things behind:\n  - %s\nfix the cause above and run cleanup again", len(e.Items), joinLines(e.Items))
+}
+
+func joinLines(items []string) string {
+	out := ""
+	for i, s := range items {
+		if i > 0 {
+			out += "\n  - "
+		}
+		out += s
+	}
+	return out
+}
+
+func (r *Runner) say(format string, a ...any) { fmt.Fprintf(r.Out, format+"\n", a...) }
+
+func (r *Runner) leave(what string, err error) {
+	r.leftMu.Lock()
+	defer r.leftMu.Unlock()
+	r.left = append(r.left, fmt.Sprintf("%s: %v", what, err))
+	r.say("failed  %s: %v", what, err)
+}
+
+func (r *Runner) res(g schema.GroupVersionResource, ns string) dynamic.ResourceInterface {
+	if ns == "" {
+		return r.Kube.Resource(g)
+	}
+	return r.Kube.Resource(g).Namespace(ns)
+}
+
+// deleteAndWait deletes an object and waits until it is gone. When it is
+// still there after the timeout and stripFinalizers is set, its finalizers
+// are removed and that is reported; otherwise it is left behind.
+func (r *Runner) deleteAndWait(ctx context.Context, g schema.GroupVersionResource, ns, name, what string, stripFinalizers bool) bool {
+	res := r.res(g, ns)
+	err := res.Delete(ctx, name, metav1.DeleteOptions{})
+	if apierrors.IsNotFound(err) {
+		r.say("deleted %s (already gone)", what)
+		return true
+	}
+	if err != nil {
+		r.leave(what, kube.Explain(err, g, name))
+		return false
+	}
+	if r.waitGone(ctx, g, ns, name, what) {
+		r.say("deleted %s", what)
+		return true
+	}
+	if !stripFinalizers {
+		r.leave(what, fmt.Errorf("still terminating after %s", r.Timeout))
+		return false
+	}
+	if err := removeFinalizers(ctx, res, name); err != nil {
+		r.leave(what, err)
+		return false
+	}
+	if r.waitGone(ctx, g, ns, name, what) {
+		r.say("deleted %s (its finalizers were still set after %s, so they were removed)", what, r.Timeout)
+		return true
+	}
+	r.leave(what, fmt.Errorf("still present after its finalizers were removed"))
+	return false
+}
+
+func (r *Runner) waitGone(ctx context.Context, g schema.GroupVersionResource, ns, name, what string) bool {
+	err := wait.Deleted(ctx, r.res(g, ns), name, wait.Options{
+		What: what, Timeout: r.Timeout, Out: r.Out, Live: r.Live,
+		Progress: func(*unstructured.Unstructured) string { return "terminating" },
+	})
+	return err == nil
+}
+
+func removeFinalizers(ctx context.Context, res dynamic.ResourceInterface, name string) error {
+	_, err := res.Patch(ctx, name, types.MergePatchType, []byte(`{"metadata":{"finalizers":null}}`), metav1.PatchOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	return err
+}
+
+// backupsAndRestores deletes backups through DeleteBackupRequests, so Velero
+// removes their data, and restores directly; all are waited on together.
+func (r *Runner) backupsAndRestores(ctx context.Context, p *Plan) {
+	var wg sync.WaitGroup
+	for _, b := range p.backups {
+		wg.Go(func() {
+			what := "backup " + b.GetName()
+			dbr := DeleteBackupRequest(b)
+			if _, err := r.res(gvr.DeleteBackupRequest, r.Namespace).Create(ctx, dbr, metav1.CreateOptions{}); err != nil {
+				r.leave(what, kube.Explain(err, gvr.DeleteBackupRequest, ""))
+				return
+			}
+			if r.waitGone(ctx, gvr.Backup, r.Namespace, b.GetName(), what) {
+				r.say("deleted %s and its data", what)
+				return
+			}
+			// No Velero processed the request: remove the object so nothing
+			// hangs; its data goes with the bucket unless the bucket is kept.
+			if r.deleteAndWait(ctx, gvr.Backup, r.Namespace, b.GetName(), what+" (Velero did not process its DeleteBackupRequest in "+r.Timeout.String()+"; object deleted, its data stays in the bucket unless the bucket is deleted)", true) {
+				return
+			}
+		})
+	}
+	for _, rs := range p.restores {
+		wg.Go(func() {
+			r.deleteAndWait(ctx, gvr.Restore, r.Namespace, rs.GetName(), "restore "+rs.GetName(), true)
+		})
+	}
+	wg.Wait()
+}
+
+// DeleteBackupRequest is the request Velero's CLI sends to delete a backup
+// and its data (the labels let Velero tie it to this very backup).
+func DeleteBackupRequest(b *unstructured.Unstructured) *unstructured.Unstructured {
+	return &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "velero.io/v1", "kind": "DeleteBackupRequest",
+		"metadata": map[string]any{
+			"generateName": b.GetName() + "-",
+			"namespace":    b.GetNamespace(),
+			"labels": map[string]any{
+				"velero.io/backup-name": b.GetName(),
+				"velero.io/backup-uid":  string(b.GetUID()),
+			},
+		},
+		"spec": map[string]any{"backupName": b.GetName()},
+	}}
+}
+
+// cloudStorage empties the bucket, then lets the operator delete it through
+// the annotation; if the operator does not, the plugin deletes the bucket and
+// releases the finalizer itself.
+func (r *Runner) cloudStorage(ctx context.Context, cs cloudStorage) {
+	name := cs.obj.GetName()
+	what := "cloudstorage " + name
+	res := r.res(gvr.CloudStorage, r.Namespace)
+	if cs.deleteBucket && cs.bucketExists {
+		e := &Emptier{S3: r.S3, Region: cs.region, InFlight: 8}
+		n, err := e.Empty(ctx, cs.bucket)
+		if err != nil {
+			r.leave("bucket "+cs.bucket, err)
+			// Deleting the CloudStorage now would hang on a bucket the
+			// operator cannot delete: leave both.
+			r.leave(what, errors.New("kept because its bucket could not be emptied"))
+			return
+		}
+		r.say("emptied bucket %s (%d object versions and delete markers)", cs.bucket, n)
+		patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:"true"}}}`, manifests.CloudStorageDeleteAnnotation)
+		if _, err := res.Patch(ctx, name, types.MergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			r.leave(what, kube.Explain(err, gvr.CloudStorage, name))
+			return
+		}
+	}
+	if err := res.Delete(ctx, name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+		r.leave(what, kube.Explain(err, gvr.CloudStorage, name))
+		return
+	}
+	if !cs.deleteBucket {
+		// Without the annotation the operator never releases its finalizer:
+		// release it now, keeping the bucket.
+		if err := removeFinalizers(ctx, res, name); err != nil {
+			r.leave(what, err)
+			return
+		}
+		if r.waitGone(ctx, gvr.CloudStorage, r.Namespace, name, what) {
+			r.say("deleted %s (bucket %s kept)", what, cs.bucket)
+		} else {
+			r.leave(what, errors.New("still present after its finalizer was removed"))
+		}
+		return
+	}
+	if r.waitGone(ctx, gvr.CloudStorage, r.Namespace, name, what) {
+		r.say("deleted %s and its bucket %s (by the operator)", what, cs.bucket)
+		return
+	}
+	_, err := r.S3.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: aws.String(cs.bucket)}, inRegion(cs.region))
+	if err != nil && awsclient.ErrorCode(err) != "NoSuchBucket" {
+		r.leave("bucket "+cs.bucket, awsclient.Explain("delete bucket "+cs.bucket, err))
+		return
+	}
+	if err := removeFinalizers(ctx, res, name); err != nil {
+		r.leave(what, err)
+		return
+	}
+	if r.waitGone(ctx, gvr.CloudStorage, r.Namespace, name, what) {
+		r.say("deleted %s and its bucket %s (the operator did not release it within %s, so the plugin deleted the bucket and removed the finalizer)", what, cs.bucket, r.Timeout)
+	} else {
+		r.leave(what, errors.New("still present after its finalizer was removed"))
+	}
+}
+
+// crds deletes the Velero and OADP CRDs together and waits for all.
+func (r *Runner) crds(ctx context.Context, names []string) {
+	var wg sync.WaitGroup
+	for _, n := range names {
+		wg.Go(func() { r.deleteAndWait(ctx, gvr.CRD, "", n, "customresourcedefinition "+n, false) })
+	}
+	wg.Wait()
+}
+
+// iam detaches the policy, deletes the role, then the policy with its old versions.
+func (r *Runner) iam(ctx context.Context, p *Plan) {
+	if r.IAM == nil {
+		return
+	}
+	roleOK := true
+	if p.policy != nil && p.policy.detach {
+		_, err := r.IAM.DetachRolePolicy(ctx, &awsiam.DetachRolePolicyInput{RoleName: &p.role.name, PolicyArn: &p.policy.arn})
+		if err != nil && !awsclient.IsNotFound(err) {
+			r.leave("IAM role "+p.role.name, awsclient.Explain("detach the policy", err))
+			roleOK = false
+		} else {
+			r.say("detached IAM policy %s from role %s", r.PolicyName, p.role.name)
+		}
+	}
+	if p.role != nil && p.role.delete && roleOK {
+		_, err := r.IAM.DeleteRole(ctx, &awsiam.DeleteRoleInput{RoleName: &p.role.name})
+		switch {
+		case err == nil || awsclient.IsNotFound(err):
+			r.say("deleted IAM role %s", p.role.name)
+		case awsclient.ErrorCode(err) == "DeleteConflict":
+			r.leave("IAM role "+p.role.name, fmt.Errorf("other policies or instance profiles are still attached to it; detach them, then run cleanup again"))
+		default:
+			r.leave("IAM role "+p.role.name, awsclient.Explain("delete the role", err))
+		}
+	}
+	if p.policy != nil && p.policy.delete {
+		if err := deletePolicy(ctx, r.IAM, p.policy.arn); err != nil {
+			r.leave("IAM policy "+r.PolicyName, err)
+		} else {
+			r.say("deleted IAM policy %s", r.PolicyName)
+		}
+	}
+}
+
+// deletePolicy removes the non-default versions IAM requires gone first.
+func deletePolicy(ctx context.Context, c awsclient.IAMAPI, arn string) error {
+	versions, err := c.ListPolicyVersions(ctx, &awsiam.ListPolicyVersionsInput{PolicyArn: &arn})
+	if awsclient.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return awsclient.Explain("list the policy's versions", err)
+	}
+	for _, v := range versions.Versions {
+		if v.IsDefaultVersion {
+			continue
+		}
+		if _, err := c.DeletePolicyVersion(ctx, &awsiam.DeletePolicyVersionInput{PolicyArn: &arn, VersionId: v.VersionId}); err != nil && !awsclient.IsNotFound(err) {
+			return awsclient.Explain("delete policy version "+aws.ToString(v.VersionId), err)
+		}
+	}
+	if _, err := c.DeletePolicy(ctx, &awsiam.DeletePolicyInput{PolicyArn: &arn}); err != nil && !awsclient.IsNotFound(err) {
+		return awsclient.Explain("delete the policy", err)
+	}
+	return nil
+}

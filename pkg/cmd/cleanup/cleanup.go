@@ -1,0 +1,194 @@
+// Package cleanup implements `kubectl oadp-sts cleanup`.
+package cleanup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/kubectl/pkg/util/templates"
+
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/awsclient"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cleanup"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmdutil"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/facts"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/iam"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/printer"
+)
+
+var (
+	long = templates.LongDesc(`
+		Undo what setup made, in an order that never hangs on a finalizer: the
+		workload namespaces named with --workload, backups (through
+		DeleteBackupRequests, so their data leaves the bucket) and restores, the
+		DataProtectionApplication, the CloudStorage and its bucket (emptied first,
+		every version and delete marker), the operator's Subscription, CSV and
+		OperatorGroup, the velero.io and oadp.openshift.io CRDs, the namespace, and
+		in AWS the role and the policy.
+
+		Only what is ours is deleted: cluster objects labelled
+		app.kubernetes.io/managed-by=kubectl-oadp_sts, and AWS resources tagged
+		oadp-sts.openshift.io/cluster-id with this cluster's ID. Anything else is
+		listed as skipped with the reason; --force deletes it anyway. The policy is
+		kept while another role, user or group still uses it.
+
+		The plan is printed first; cleanup then asks for confirmation, or with no
+		terminal proceeds only with --yes. Each wait on a deletion lasts at most
+		--timeout before the plugin steps in (removing a finalizer, deleting the
+		bucket itself) and says so. Running cleanup twice is safe.
+
+		Exit codes: 0 everything in the plan is gone (or nothing was there); 1
+		something was left behind (listed at the end) or could not be read.`)
+
+	example = templates.Examples(`
+		# See what would be deleted
+		kubectl oadp-sts cleanup --dry-run
+
+		# Delete everything, including the chapter's hello-world workload
+		kubectl oadp-sts cleanup --workload hello-world --yes
+
+		# Remove the operator but keep the backups' bucket and IAM
+		kubectl oadp-sts cleanup --keep-bucket --keep-iam --yes`)
+)
+
+// Options are cleanup's inputs.
+type Options struct {
+	Facts      facts.Flags
+	RoleName   string
+	PolicyName string
+	Workloads  []string
+
+	KeepBackups, KeepBucket, KeepOperator, KeepCRDs, KeepIAM bool
+	Force, DryRun, Yes                                       bool
+	Timeout                                                  time.Duration
+
+	isTerminal func() bool
+	factory    *cmdutil.Factory
+	genericiooptions.IOStreams
+}
+
+// NewCmd returns the cleanup command.
+func NewCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Command {
+	o := &Options{factory: f, IOStreams: streams, PolicyName: iam.DefaultPolicyName, Timeout: 3 * time.Minute}
+	cmd := &cobra.Command{
+		Use:     "cleanup [--workload NAMESPACE]... [--yes]",
+		Short:   "Delete everything setup made, and the backups (plan first)",
+		Long:    long,
+		Example: example,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context())
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&o.Facts.ClusterName, "cluster-name", "", "the name setup used (default: the cluster's infrastructure name)")
+	fs.StringVar(&o.Facts.ClusterID, "cluster-id", "", "the cluster ID our AWS tags must carry (default: read from ClusterVersion)")
+	fs.StringVar(&o.Facts.AccountID, "account-id", "", "the AWS account (default: the caller's)")
+	fs.StringVar(&o.RoleName, "role-name", "", "the IAM role setup made (default: <cluster-name>"+iam.RoleSuffix+")")
+	fs.StringVar(&o.PolicyName, "policy-name", o.PolicyName, "the IAM policy setup made")
+	fs.StringSliceVar(&o.Workloads, "workload", nil, "application namespace to delete first (repeatable)")
+	fs.BoolVar(&o.KeepBackups, "keep-backups", false, "keep Backup objects and their data")
+	fs.BoolVar(&o.KeepBucket, "keep-bucket", false, "keep the S3 bucket (the CloudStorage is released without deleting it)")
+	fs.BoolVar(&o.KeepOperator, "keep-operator", false, "keep the operator, its CRDs and the namespace")
+	fs.BoolVar(&o.KeepCRDs, "keep-crds", false, "keep the velero.io and oadp.openshift.io CRDs")
+	fs.BoolVar(&o.KeepIAM, "keep-iam", false, "keep the IAM role and policy")
+	fs.BoolVar(&o.Force, "force", false, "also delete what lacks our label or tags")
+	fs.BoolVar(&o.DryRun, "dry-run", false, "print the plan and change nothing")
+	fs.BoolVarP(&o.Yes, "yes", "y", false, "delete without asking")
+	fs.DurationVar(&o.Timeout, "timeout", o.Timeout, "how long each wait on a deletion may take before the plugin steps in")
+	return cmd
+}
+
+// Validate checks the flags before anything is read.
+func (o *Options) Validate() error {
+	if o.Timeout <= 0 {
+		return fmt.Errorf("--timeout must be positive, not %s", o.Timeout)
+	}
+	if err := iam.ValidatePolicyName(o.PolicyName, "check --policy-name"); err != nil {
+		return err
+	}
+	if o.RoleName != "" {
+		return iam.ValidateRoleName(o.RoleName, "check --role-name")
+	}
+	return nil
+}
+
+// Run discovers, prints the plan, asks, and deletes.
+func (o *Options) Run(ctx context.Context) error {
+	if o.isTerminal == nil {
+		o.isTerminal = func() bool { return printer.IsTerminal(o.In) }
+	}
+	awsNeeded := !o.KeepIAM || !o.KeepBucket
+	need := facts.ClusterID
+	if o.RoleName == "" {
+		need |= facts.ClusterName
+	}
+	if !o.KeepIAM {
+		need |= facts.AccountID | facts.Partition
+	}
+	fc, err := facts.Resolve(ctx, o.factory, o.Facts, need)
+	if err != nil {
+		return err
+	}
+	if o.RoleName == "" {
+		o.RoleName = iam.DefaultRoleName(fc.Cluster.Name)
+	}
+	dyn, err := o.factory.Dynamic()
+	if err != nil {
+		return err
+	}
+	clients := cleanup.Clients{Kube: dyn}
+	if awsNeeded {
+		cfg, err := o.factory.AWSConfig(ctx)
+		if err != nil {
+			return err
+		}
+		c := awsclient.New(cfg)
+		if !o.KeepIAM {
+			clients.IAM = c.IAM
+		}
+		clients.S3 = c.S3
+	}
+	copts := cleanup.Options{
+		Namespace: o.factory.Namespace(), Workloads: o.Workloads, ClusterID: fc.Cluster.ID,
+		KeepBackups: o.KeepBackups, KeepBucket: o.KeepBucket, KeepOperator: o.KeepOperator,
+		KeepCRDs: o.KeepCRDs, KeepIAM: o.KeepIAM, Force: o.Force, Timeout: o.Timeout,
+		RoleName: o.RoleName, PolicyName: o.PolicyName,
+		PolicyARN: iam.PolicyARN(fc.Identity.Partition, fc.Identity.AccountID, o.PolicyName),
+	}
+	plan, err := cleanup.Discover(ctx, clients, copts)
+	if err != nil {
+		return err
+	}
+	if plan.Empty() {
+		plan.Print(o.ErrOut)
+		fmt.Fprintln(o.ErrOut, "Nothing of ours to clean up.")
+		return nil
+	}
+	fmt.Fprintf(o.ErrOut, "Cleanup plan (cluster %s, namespace %s):\n", fc.Cluster.Name, copts.Namespace)
+	plan.Print(o.ErrOut)
+	if o.DryRun {
+		fmt.Fprintln(o.ErrOut, "Dry run: nothing was deleted. Run again without --dry-run to delete.")
+		return nil
+	}
+	if !o.Yes {
+		if !o.isTerminal() {
+			return errors.New("refusing to delete without confirmation: no terminal to ask on; rerun with --yes, or --dry-run to only see the plan")
+		}
+		if !cmdutil.Confirm(o.In, o.ErrOut, "Delete all of the above?") {
+			return errors.New("cleanup cancelled: nothing was deleted")
+		}
+	}
+	r := &cleanup.Runner{Clients: clients, Options: copts, Out: o.ErrOut, Live: printer.IsTerminal(o.ErrOut)}
+	if err := r.Run(ctx, plan); err != nil {
+		return err
+	}
+	fmt.Fprintln(o.ErrOut, "Cleanup complete.")
+	return nil
+}
