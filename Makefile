@@ -13,7 +13,7 @@ BIN      := bin/kubectl-oadp_sts
 OADP_STS_CRDS ?= $(if $(wildcard $(CURDIR)/../shared/crds/oadp-1.4),$(abspath $(CURDIR)/../shared/crds),$(HOME)/.cache/kubectl-oadp_sts/crds)
 export OADP_STS_CRDS
 
-.PHONY: help build test test-unit lint rig-tools krew-tools bench crds clean
+.PHONY: help build test test-unit lint rig-tools krew-tools bench crds dist image clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -50,6 +50,20 @@ crds: ## download the OADP CRD fixtures into $(OADP_STS_CRDS) (not needed beside
 	  done; done
 	@mkdir -p $(OADP_STS_CRDS)/cli-manager && curl -fsSL -o $(OADP_STS_CRDS)/cli-manager/config.openshift.io_plugins.yaml \
 	  https://raw.githubusercontent.com/openshift/cli-manager-operator/main/manifests/config.openshift.io_plugins.yaml
+
+# Release: `make dist VERSION=v0.1.0` builds every platform; the tests build one
+# (PLATFORMS=linux/amd64) into a temporary DIST. VERSION must be a semver tag.
+DIST             ?= dist
+PLATFORMS        ?= linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
+RELEASE_URL_BASE ?= https://github.com/oadp-sts/kubectl-oadp_sts/releases/download/$(VERSION)
+IMAGE            ?= ghcr.io/oadp-sts/kubectl-oadp_sts:$(VERSION)
+CONTAINER_TOOL   ?= podman
+dist: ## build the release archives, checksums, krew-manifest.yaml and plugins.yaml into dist/
+	$(GO) run ./hack/dist -version '$(VERSION)' -commit '$(COMMIT)' -out '$(DIST)' -platforms '$(PLATFORMS)' \
+	  -url-base '$(RELEASE_URL_BASE)' -image '$(IMAGE)'
+
+image: ## build the CLI Manager's plugin image from dist/ (after make dist)
+	$(CONTAINER_TOOL) build -f Containerfile -t '$(IMAGE)' .
 
 clean: ## remove build output
 	rm -rf bin dist
