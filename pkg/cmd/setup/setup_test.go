@@ -671,4 +671,3 @@ func motoAuth(t *testing.T, r *rig.Rig, count string) {
 		t.Fatalf("moto reset-auth: %s", resp.Status)
 	}
 }
-
