@@ -261,7 +261,8 @@ func (b *bench) pluginCmd(args ...string) *exec.Cmd {
 
 // awsCmd runs the aws CLI v1 at moto. It takes an empty AWS_PROFILE for a
 // profile named "" and reads AWS_DEFAULT_REGION, so the rig's environment is
-// adapted; the endpoint is given with --endpoint-url, which every v1 honors.
+// adapted. AWS_ENDPOINT_URL works from botocore 1.31 (aws-cli 1.45 here
+// honors it); --endpoint-url is given too, for older ones.
 func (b *bench) awsCmd(args ...string) *exec.Cmd {
 	c := exec.Command(b.awsCLI, append([]string{"--endpoint-url", b.r.AWSEndpoint}, args...)...)
 	env := []string{"AWS_DEFAULT_REGION=" + rig.Region}
