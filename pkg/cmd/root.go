@@ -11,6 +11,7 @@ import (
 	"k8s.io/kubectl/pkg/util/templates"
 
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/awsclient"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmd/backup"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmd/cleanup"
 	completioncmd "github.com/oadp-sts/kubectl-oadp_sts/pkg/cmd/completion"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmd/policy"
@@ -61,6 +62,11 @@ func NewRootCmd(streams genericiooptions.IOStreams) *cobra.Command {
 		setup.NewCmd(f, streams),
 		cleanup.NewCmd(f, streams),
 		policy.NewCmd(f, streams),
+		backup.NewBackupCmd(f, streams),
+		backup.NewRestoreCmd(f, streams),
+		backup.NewGetCmd(f, streams),
+		backup.NewDescribeCmd(f, streams),
+		backup.NewDeleteCmd(f, streams),
 		version.NewCmd(streams),
 		completioncmd.NewCmd(streams),
 	)

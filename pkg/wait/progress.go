@@ -10,20 +10,22 @@ import (
 // progress shows a wait's state: one line rewritten in place on a terminal,
 // a plain line per change otherwise.
 type progress struct {
-	opts  Options
-	live  bool
-	start time.Time
-	last  string // the last progress text, without the elapsed time
-	drawn bool   // a live line is on screen and needs a newline at the end
+	opts Options
+	// absent is the text shown while there is no object.
+	absent string
+	live   bool
+	start  time.Time
+	last   string // the last progress text, without the elapsed time
+	drawn  bool   // a live line is on screen and needs a newline at the end
 }
 
-func newProgress(opts Options) *progress {
-	return &progress{opts: opts, live: opts.Live && opts.Out != nil, start: time.Now()}
+func newProgress(opts Options, absent string) *progress {
+	return &progress{opts: opts, absent: absent, live: opts.Live && opts.Out != nil, start: time.Now()}
 }
 
 func (p *progress) text(obj *unstructured.Unstructured) string {
 	if obj == nil {
-		return "waiting for " + p.opts.What + " to appear"
+		return p.absent
 	}
 	if p.opts.Progress == nil {
 		return "waiting"

@@ -20,7 +20,7 @@ func phase(o *unstructured.Unstructured) string {
 // On a terminal: one line, rewritten in place, ended once.
 func TestLiveProgressRewritesOneLine(t *testing.T) {
 	var b bytes.Buffer
-	p := newProgress(Options{What: "x", Out: &b, Live: true, Progress: phase})
+	p := newProgress(Options{What: "x", Out: &b, Live: true, Progress: phase}, "absent")
 	p.update(obj("New"))
 	p.update(obj("InProgress"))
 	p.redraw()
@@ -38,7 +38,7 @@ func TestLiveProgressRewritesOneLine(t *testing.T) {
 // Piped: a plain line per change, none for repeats.
 func TestPlainProgressOneLinePerChange(t *testing.T) {
 	var b bytes.Buffer
-	p := newProgress(Options{What: "x", Out: &b, Progress: phase})
+	p := newProgress(Options{What: "x", Out: &b, Progress: phase}, "absent")
 	for _, ph := range []string{"New", "InProgress", "InProgress", "Completed"} {
 		p.update(obj(ph))
 	}

@@ -200,7 +200,7 @@ func (w *Watch) latest() (*unstructured.Unstructured, bool) {
 // opts.Timeout passes, and an *InterruptedError when ctx is cancelled.
 func (w *Watch) For(ctx context.Context, cond Condition, opts Options) (*unstructured.Unstructured, error) {
 	seen := false
-	return w.run(ctx, opts, func(obj *unstructured.Unstructured, gone bool) (bool, error) {
+	return w.run(ctx, opts, "waiting for "+opts.What+" to appear", func(obj *unstructured.Unstructured, gone bool) (bool, error) {
 		if obj == nil {
 			if gone && seen {
 				return false, &GoneError{What: opts.What}
@@ -215,14 +215,14 @@ func (w *Watch) For(ctx context.Context, cond Condition, opts Options) (*unstruc
 // Deleted waits until the object is gone (at once when it already is),
 // ending early the same way as For.
 func (w *Watch) Deleted(ctx context.Context, opts Options) error {
-	_, err := w.run(ctx, opts, func(obj *unstructured.Unstructured, gone bool) (bool, error) {
+	_, err := w.run(ctx, opts, "gone", func(obj *unstructured.Unstructured, gone bool) (bool, error) {
 		return gone, nil
 	})
 	return err
 }
 
-func (w *Watch) run(ctx context.Context, opts Options, check func(*unstructured.Unstructured, bool) (bool, error)) (*unstructured.Unstructured, error) {
-	p := newProgress(opts)
+func (w *Watch) run(ctx context.Context, opts Options, absent string, check func(*unstructured.Unstructured, bool) (bool, error)) (*unstructured.Unstructured, error) {
+	p := newProgress(opts, absent)
 	defer p.finish()
 	var timeout <-chan time.Time
 	if opts.Timeout > 0 {

@@ -1,0 +1,219 @@
+package backup
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/kubectl/pkg/util/templates"
+
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmdutil"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/completion"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/gvr"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/kube"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/velero"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/wait"
+)
+
+var (
+	backupLong = templates.LongDesc(`
+		Back up one or more namespaces with Velero: create a velero.io/v1 Backup in the
+		OADP namespace and, by default, wait for it to end, showing its phase and
+		items backed up. This is 'velero backup create NAME --include-namespaces
+		NAMESPACE...' with the same flags, plus a timeout, progress and exit codes
+		that tell how the backup ended.
+
+		The backup is named after the namespaces (--name to choose); when that name
+		is taken, a timestamp is added and the name printed. It goes to the default
+		backup storage location unless --storage-location names another, and that
+		location must be Available. Every namespace must exist. All of this is
+		checked before anything is created.`) + "\n\n" + exitCodesHelp
+
+	backupExample = templates.Examples(`
+		# Back up the hello-world namespace and wait for it (the chapter's backup)
+		kubectl oadp-sts backup hello-world
+
+		# Two namespaces, kept for a week, without waiting
+		kubectl oadp-sts backup shop db --name shop-weekly --ttl 168h --wait=false
+
+		# Only what carries a label, without volume snapshots
+		kubectl oadp-sts backup shop --selector app=web --snapshot-volumes=false
+
+		# Show the Backup that would be created, create nothing
+		kubectl oadp-sts backup hello-world -o yaml`)
+)
+
+// BackupOptions are the backup command's inputs.
+type BackupOptions struct {
+	Namespaces       []string
+	Name             string
+	TTL              time.Duration
+	StorageLocation  string
+	Selector         string
+	IncludeResources []string
+	ExcludeResources []string
+	SnapshotVolumes  bool
+	Output           string
+	waitFlags
+
+	snapshotSet bool
+	ns          string
+	factory     *cmdutil.Factory
+	genericiooptions.IOStreams
+}
+
+// NewBackupCmd returns `backup NAMESPACE...`.
+func NewBackupCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Command {
+	o := &BackupOptions{factory: f, IOStreams: streams}
+	cmd := &cobra.Command{
+		Use:                   "backup NAMESPACE... [--name NAME] [--ttl 720h] [--storage-location BSL] [--wait] [--timeout 1h]",
+		DisableFlagsInUseLine: true,
+		Short:                 "Back up namespaces with Velero and wait for the result (velero backup create)",
+		Long:                  backupLong,
+		Example:               backupExample,
+		Args:                  cobra.MinimumNArgs(1),
+		ValidArgsFunction:     completion.Namespaces(f),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Complete(cmd, args)
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context())
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&o.Name, "name", "", "the Backup's name (default: the namespaces, joined by '-')")
+	fl.DurationVar(&o.TTL, "ttl", 720*time.Hour, "how long Velero keeps the backup before deleting it and its data")
+	fl.StringVar(&o.StorageLocation, "storage-location", "", "the BackupStorageLocation to store it in (default: the default one)")
+	fl.StringVarP(&o.Selector, "selector", "l", "", "back up only objects with these labels (kubectl -l syntax)")
+	fl.StringSliceVar(&o.IncludeResources, "include-resources", nil, "resources to back up, e.g. deployments,configmaps (default: all)")
+	fl.StringSliceVar(&o.ExcludeResources, "exclude-resources", nil, "resources to leave out, e.g. secrets")
+	fl.BoolVar(&o.SnapshotVolumes, "snapshot-volumes", false, "--snapshot-volumes=true or =false: take snapshots of persistent volumes or not (unset: the server's default)")
+	fl.StringVarP(&o.Output, "output", "o", "", "print the Backup as yaml or json and create nothing")
+	o.waitFlags.add(cmd, "backup", DefaultTimeout)
+	_ = cmd.RegisterFlagCompletionFunc("storage-location", completion.StorageLocations(f))
+	return cmd
+}
+
+// Complete fills in what the flags leave open.
+func (o *BackupOptions) Complete(cmd *cobra.Command, args []string) {
+	o.Namespaces = args
+	o.snapshotSet = cmd.Flags().Changed("snapshot-volumes")
+	o.ns = o.factory.Namespace()
+	if o.Name == "" {
+		o.Name = strings.Join(args, "-")
+	}
+}
+
+// Validate checks the input that needs no cluster.
+func (o *BackupOptions) Validate() error {
+	if o.Output != "" && o.Output != "yaml" && o.Output != "json" {
+		return fmt.Errorf("unknown output format %q: use -o yaml or -o json to print the Backup without creating it", o.Output)
+	}
+	for _, n := range o.Namespaces {
+		if errs := validation.IsDNS1123Label(n); len(errs) > 0 {
+			return fmt.Errorf("%q is not a namespace name: %s", n, strings.Join(errs, "; "))
+		}
+	}
+	// Velero puts the name in label values (velero.io/backup-name), so it
+	// must fit a label, not just an object name.
+	if errs := validation.IsValidLabelValue(o.Name); len(errs) > 0 || validation.IsDNS1123Subdomain(o.Name) != nil {
+		return fmt.Errorf("backup name %q is not usable (a DNS label of at most 63 characters): choose one with --name", o.Name)
+	}
+	if o.TTL <= 0 {
+		return fmt.Errorf("--ttl must be positive, got %s: the chapter uses 720h (30 days)", o.TTL)
+	}
+	if _, err := o.build(); err != nil {
+		return err
+	}
+	return o.waitFlags.validate()
+}
+
+func (o *BackupOptions) build() (*velero.BackupOptions, error) {
+	bo := &velero.BackupOptions{
+		Name: o.Name, Namespace: o.ns, IncludedNamespaces: o.Namespaces, TTL: o.TTL,
+		StorageLocation: o.StorageLocation, Selector: o.Selector,
+		IncludedResources: o.IncludeResources, ExcludedResources: o.ExcludeResources,
+	}
+	if o.snapshotSet {
+		v := o.SnapshotVolumes
+		bo.SnapshotVolumes = &v
+	}
+	_, err := velero.NewBackup(*bo)
+	return bo, err
+}
+
+// Run checks the cluster, creates the Backup and waits for it.
+func (o *BackupOptions) Run(ctx context.Context) error {
+	dyn, err := o.factory.Dynamic()
+	if err != nil {
+		return err
+	}
+	kc, err := o.factory.Kube()
+	if err != nil {
+		return err
+	}
+	for _, n := range o.Namespaces {
+		if _, err := kc.CoreV1().Namespaces().Get(ctx, n, metav1.GetOptions{}); err != nil {
+			if apierrors.IsNotFound(err) {
+				return fmt.Errorf("namespace %q does not exist: check the name with 'kubectl get namespaces'", n)
+			}
+			return kube.Explain(err, corev1.SchemeGroupVersion.WithResource("namespaces"), n)
+		}
+	}
+	bsls, err := dyn.Resource(gvr.BSL).Namespace(o.ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return kube.Explain(err, gvr.BSL, "")
+	}
+	if o.StorageLocation == "" {
+		if o.StorageLocation, err = velero.DefaultLocation(bsls.Items); err != nil {
+			return err
+		}
+	} else if err := velero.LocationReady(bsls.Items, o.StorageLocation); err != nil {
+		return err
+	}
+	backups := dyn.Resource(gvr.Backup).Namespace(o.ns)
+	if o.Output == "" {
+		if o.Name, err = freeName(ctx, backups, backupKind, o.Name, time.Now(), o.ErrOut); err != nil {
+			return err
+		}
+	}
+	bo, err := o.build()
+	if err != nil {
+		return err
+	}
+	obj, err := velero.NewBackup(*bo)
+	if err != nil {
+		return err
+	}
+	if o.Output != "" {
+		return printObject(o.Out, o.Output, obj)
+	}
+
+	var w *wait.Watch
+	if o.Wait {
+		// Watch before creating, so even a backup that ends at once is seen.
+		if w, err = wait.Start(ctx, backups, o.Name); err != nil {
+			return kube.Explain(err, gvr.Backup, o.Name)
+		}
+		defer w.Stop()
+	}
+	if _, err := backups.Create(ctx, obj, metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("cannot create backup %q: %w", o.Name, kube.Explain(err, gvr.Backup, o.Name))
+	}
+	fmt.Fprintf(o.Out, "backup.velero.io/%s created in %s (namespaces %s, location %s, ttl %s)\n",
+		o.Name, o.ns, strings.Join(o.Namespaces, ","), o.StorageLocation, o.TTL)
+	next := fmt.Sprintf("kubectl oadp-sts restore %s%s", o.Name, nsFlag(o.ns))
+	if !o.Wait {
+		fmt.Fprintf(o.Out, "Follow it with 'kubectl oadp-sts get backups %s%s'; once Completed: %s\n", o.Name, nsFlag(o.ns), next)
+		return nil
+	}
+	return waitAndReport(ctx, w, backupKind, o.Name, o.ns, o.Timeout, o.Out, o.ErrOut, next)
+}

@@ -1,0 +1,200 @@
+// Package backup implements the commands that run Velero's backups and
+// restores: `backup`, `restore`, `get backups|restores`, `describe
+// backup|restore` and `delete backup`, each the counterpart of a `velero`
+// CLI command, with waits that watch, time out and exit with codes that say
+// how it ended.
+package backup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/cli-runtime/pkg/printers"
+	"k8s.io/client-go/dynamic"
+
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmdutil"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/completion"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/gvr"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/kube"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/printer"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/velero"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/wait"
+)
+
+// DefaultTimeout bounds --wait for backups and restores.
+const DefaultTimeout = time.Hour
+
+// exitCodesHelp is the exit-code paragraph of --help for commands that wait
+// on a backup or restore.
+const exitCodesHelp = `Exit codes: 0 Completed (or created, with --wait=false); 1 bad input or an
+API error, nothing created; 3 PartiallyFailed; 4 Failed or FailedValidation;
+5 the --timeout ran out (Velero carries on).`
+
+// waitFlags are --wait and --timeout, shared by the commands that wait.
+type waitFlags struct {
+	Wait    bool
+	Timeout time.Duration
+}
+
+func (w *waitFlags) add(cmd *cobra.Command, what string, def time.Duration) {
+	cmd.Flags().BoolVarP(&w.Wait, "wait", "w", true, "wait until the "+what+" ends, showing progress; --wait=false returns once it is created")
+	cmd.Flags().DurationVar(&w.Timeout, "timeout", def, "how long to wait before giving up (exit code 5); the "+what+" itself continues")
+}
+
+func (w *waitFlags) validate() error {
+	if w.Wait && w.Timeout <= 0 {
+		return fmt.Errorf("--timeout must be positive, got %s: give a duration such as 30m or 2h, or --wait=false to not wait", w.Timeout)
+	}
+	return nil
+}
+
+// kind describes Backup or Restore for the shared wait and summary code.
+type kind struct {
+	Noun      string // "backup"
+	GVR       schema.GroupVersionResource
+	ItemsVerb string // "backed up"
+}
+
+var (
+	backupKind  = kind{Noun: "backup", GVR: gvr.Backup, ItemsVerb: "backed up"}
+	restoreKind = kind{Noun: "restore", GVR: gvr.Restore, ItemsVerb: "restored"}
+)
+
+// progressText is the live line: phase, items done of total.
+func progressText(obj *unstructured.Unstructured) string {
+	s := velero.ReadStatus(obj)
+	line := s.Phase
+	if s.TotalItems > 0 || s.Items > 0 {
+		line += fmt.Sprintf("  %d/%d items", s.Items, s.TotalItems)
+	}
+	if s.Warnings > 0 || s.Errors > 0 {
+		line += fmt.Sprintf("  %d warnings, %d errors", s.Warnings, s.Errors)
+	}
+	return line
+}
+
+// terminal is the wait condition for backups and restores.
+func terminal(obj *unstructured.Unstructured) (bool, error) {
+	return velero.Terminal(velero.ReadStatus(obj).Phase), nil
+}
+
+// waitAndReport waits on a started watch until the object ends, prints the
+// summary and the next command, and returns an error carrying the exit code
+// that matches the phase.
+func waitAndReport(ctx context.Context, w *wait.Watch, k kind, name, ns string, timeout time.Duration, out, errOut io.Writer, next string) error {
+	what := fmt.Sprintf("%s %q", k.Noun, name)
+	fmt.Fprintf(errOut, "Waiting for %s to finish (timeout %s). Ctrl-C stops the waiting, not the %s.\n", what, timeout, k.Noun)
+	start := time.Now()
+	obj, err := w.For(ctx, terminal, wait.Options{
+		What: what, Timeout: timeout, Progress: progressText,
+		Out: errOut, Live: printer.IsTerminal(errOut),
+	})
+	check := fmt.Sprintf("kubectl oadp-sts describe %s %s%s", k.Noun, name, nsFlag(ns))
+	var ie *wait.InterruptedError
+	switch {
+	case errors.As(err, &ie):
+		return fmt.Errorf("%w; follow it with '%s'", err, check)
+	case errors.Is(err, context.DeadlineExceeded), isTimeout(err):
+		return fmt.Errorf("%w (see where it is with '%s')", err, check)
+	case err != nil:
+		return err
+	}
+	return report(out, k, name, ns, obj, time.Since(start), next)
+}
+
+func isTimeout(err error) bool {
+	var te *wait.TimeoutError
+	return errors.As(err, &te)
+}
+
+// report prints the end-of-wait summary and maps the phase to an exit code.
+func report(out io.Writer, k kind, name, ns string, obj *unstructured.Unstructured, waited time.Duration, next string) error {
+	s := velero.ReadStatus(obj)
+	d := s.Duration(time.Now())
+	if d == 0 {
+		d = waited
+	}
+	title := strings.ToUpper(k.Noun[:1]) + k.Noun[1:]
+	fmt.Fprintf(out, "%s %q %s in %s: %d of %d items %s, %d warnings, %d errors.\n",
+		title, name, s.Phase, wait.Elapsed(d), s.Items, s.TotalItems, k.ItemsVerb, s.Warnings, s.Errors)
+	describe := fmt.Sprintf("kubectl oadp-sts describe %s %s%s", k.Noun, name, nsFlag(ns))
+	switch s.Phase {
+	case velero.PhaseCompleted:
+		if s.Warnings > 0 {
+			fmt.Fprintf(out, "See the warnings with '%s'.\n", describe)
+		}
+		if next != "" {
+			fmt.Fprintf(out, "Next: %s\n", next)
+		}
+		return nil
+	case velero.PhasePartiallyFailed:
+		fmt.Fprintf(out, "Some items failed: see which with '%s' and Velero's log ('oc -n %s logs deploy/velero -c velero | grep %s').\n", describe, ns, name)
+		return cmdutil.WithExitCode(cmdutil.ExitPartiallyFailed, cmdutil.Silent{Err: fmt.Errorf("%s %q partially failed", k.Noun, name)})
+	}
+	for _, v := range s.ValidationErrors {
+		fmt.Fprintf(out, "  validation error: %s\n", v)
+	}
+	if s.FailureReason != "" {
+		fmt.Fprintf(out, "  failure reason: %s\n", s.FailureReason)
+	}
+	fmt.Fprintf(out, "Fix the cause, then run it again; details: '%s'.\n", describe)
+	return cmdutil.WithExitCode(cmdutil.ExitFailed, cmdutil.Silent{Err: fmt.Errorf("%s %q %s", k.Noun, name, s.Phase)})
+}
+
+// nsFlag is " -n NS" when ns is not the default, so printed commands work
+// when pasted (velero#2934).
+func nsFlag(ns string) string {
+	if ns == cmdutil.DefaultNamespace {
+		return ""
+	}
+	return " -n " + ns
+}
+
+// freeName returns name when no object has it, else name-<timestamp>,
+// saying so on errOut.
+func freeName(ctx context.Context, c dynamic.ResourceInterface, k kind, name string, now time.Time, errOut io.Writer) (string, error) {
+	_, err := c.Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		if apierrors.IsNotFound(err) {
+			return name, nil
+		}
+		return "", kube.Explain(err, k.GVR, name)
+	}
+	alt := name + "-" + now.Format("20060102150405")
+	fmt.Fprintf(errOut, "A %s named %q exists already; naming this one %q.\n", k.Noun, name, alt)
+	return alt, nil
+}
+
+// printObject writes obj as yaml, json or name with cli-runtime's printers.
+func printObject(w io.Writer, format string, obj runtime.Object) error {
+	var p printers.ResourcePrinter
+	switch format {
+	case "yaml":
+		p = &printers.YAMLPrinter{}
+	case "json":
+		p = &printers.JSONPrinter{}
+	case "name":
+		p = &printers.NamePrinter{}
+	default:
+		return fmt.Errorf("unknown output format %q", format)
+	}
+	return p.PrintObj(obj, w)
+}
+
+// names completes backup or restore names.
+func names(f *cmdutil.Factory, k kind) cobra.CompletionFunc {
+	if k.Noun == "restore" {
+		return completion.RestoreNames(f)
+	}
+	return completion.BackupNames(f)
+}

@@ -1,0 +1,234 @@
+package backup
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/kubectl/pkg/util/templates"
+
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmdutil"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/gvr"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/kube"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/velero"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/wait"
+)
+
+// NewDescribeCmd returns `describe`, with `backup` and `restore` under it.
+func NewDescribeCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "describe",
+		Short: "Show a Velero backup or restore in detail (velero backup describe, velero restore describe)",
+		Args:  cobra.NoArgs,
+	}
+	cmd.AddCommand(newDescribeCmd(f, streams, backupKind), newDescribeCmd(f, streams, restoreKind))
+	return cmd
+}
+
+// DescribeOptions are the inputs of `describe backup|restore NAME`.
+type DescribeOptions struct {
+	Name string
+
+	kind    kind
+	factory *cmdutil.Factory
+	genericiooptions.IOStreams
+}
+
+func newDescribeCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams, k kind) *cobra.Command {
+	o := &DescribeOptions{factory: f, IOStreams: streams, kind: k}
+	return &cobra.Command{
+		Use:   k.Noun + " NAME",
+		Short: fmt.Sprintf("Show a %s: spec, status, validation errors and its storage location (velero %s describe)", k.Noun, k.Noun),
+		Long: templates.LongDesc(fmt.Sprintf(`
+			Show a %[1]s: what it includes, its phase, item counts, warnings and errors,
+			validation errors and failure reason, and the storage location it uses.
+			'velero %[1]s describe NAME' in Velero's CLI.`, k.Noun)),
+		Example:           templates.Examples(fmt.Sprintf(`kubectl oadp-sts describe %s hello-world`, k.Noun)),
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: names(f, k),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Name = args[0]
+			return o.Run(cmd.Context())
+		},
+	}
+}
+
+// Run reads the object and what it refers to and prints them.
+func (o *DescribeOptions) Run(ctx context.Context) error {
+	dyn, err := o.factory.Dynamic()
+	if err != nil {
+		return err
+	}
+	ns := o.factory.Namespace()
+	u, err := dyn.Resource(o.kind.GVR).Namespace(ns).Get(ctx, o.Name, metav1.GetOptions{})
+	if err != nil {
+		return notFoundHint(kube.Explain(err, o.kind.GVR, o.Name), o.kind, ns)
+	}
+	d := &describer{w: tabwriter.NewWriter(o.Out, 0, 8, 2, ' ', 0), now: time.Now()}
+	if o.kind.Noun == "backup" {
+		o.describeBackup(ctx, dyn, d, u)
+	} else {
+		o.describeRestore(ctx, dyn, d, u)
+	}
+	return d.w.Flush()
+}
+
+type describer struct {
+	w   *tabwriter.Writer
+	now time.Time
+}
+
+func (d *describer) line(indent int, label string, value any) {
+	v := fmt.Sprint(value)
+	if v == "" {
+		v = "<none>"
+	}
+	fmt.Fprintf(d.w, "%s%s:\t%s\n", strings.Repeat("  ", indent), label, v)
+}
+
+func list(o map[string]any, fields ...string) string {
+	s, _, _ := unstructured.NestedStringSlice(o, fields...)
+	return strings.Join(s, ", ")
+}
+
+func (d *describer) meta(u *unstructured.Unstructured) {
+	d.line(0, "Name", u.GetName())
+	d.line(0, "Namespace", u.GetNamespace())
+	d.line(0, "Created", u.GetCreationTimestamp().Format(time.RFC3339))
+	var labels []string
+	for k, v := range u.GetLabels() {
+		labels = append(labels, k+"="+v)
+	}
+	sort.Strings(labels)
+	d.line(0, "Labels", strings.Join(labels, ", "))
+}
+
+func (d *describer) status(u *unstructured.Unstructured, k kind) {
+	s := velero.ReadStatus(u)
+	d.line(0, "Phase", s.Phase)
+	d.line(0, "Status", "")
+	if !s.Started.IsZero() {
+		d.line(1, "Started", s.Started.Format(time.RFC3339))
+	}
+	if !s.Finished.IsZero() {
+		d.line(1, "Completed", s.Finished.Format(time.RFC3339))
+	}
+	if dur := s.Duration(d.now); dur > 0 {
+		d.line(1, "Duration", wait.Elapsed(dur))
+	}
+	if !s.Expires.IsZero() {
+		d.line(1, "Expires", s.Expires.Format(time.RFC3339))
+	}
+	d.line(1, "Items "+k.ItemsVerb, fmt.Sprintf("%d of %d", s.Items, s.TotalItems))
+	d.line(1, "Warnings", s.Warnings)
+	d.line(1, "Errors", s.Errors)
+	d.line(1, "Failure reason", s.FailureReason)
+	if len(s.ValidationErrors) == 0 {
+		d.line(1, "Validation errors", "")
+	} else {
+		d.line(1, "Validation errors", "")
+		for _, v := range s.ValidationErrors {
+			fmt.Fprintf(d.w, "    - %s\n", v)
+		}
+	}
+}
+
+func (o *DescribeOptions) describeBackup(ctx context.Context, dyn dynamic.Interface, d *describer, u *unstructured.Unstructured) {
+	d.meta(u)
+	sp := u.Object
+	d.line(0, "Spec", "")
+	d.line(1, "Included namespaces", list(sp, "spec", "includedNamespaces"))
+	d.line(1, "Excluded namespaces", list(sp, "spec", "excludedNamespaces"))
+	d.line(1, "Included resources", orDefault(list(sp, "spec", "includedResources"), "* (all)"))
+	d.line(1, "Excluded resources", list(sp, "spec", "excludedResources"))
+	d.line(1, "Label selector", selectorString(sp))
+	d.line(1, "TTL", kube.Str(sp, "spec", "ttl"))
+	snap := "server default"
+	if v, ok, _ := unstructured.NestedBool(sp, "spec", "snapshotVolumes"); ok {
+		snap = fmt.Sprint(v)
+	}
+	d.line(1, "Snapshot volumes", snap)
+	d.status(u, backupKind)
+
+	loc := kube.Str(sp, "spec", "storageLocation")
+	d.line(0, "Storage location", loc)
+	if loc != "" {
+		bsl, err := dyn.Resource(gvr.BSL).Namespace(u.GetNamespace()).Get(ctx, loc, metav1.GetOptions{})
+		if err != nil {
+			fmt.Fprintf(o.ErrOut, "Warning: %v\n", kube.Explain(err, gvr.BSL, loc))
+		} else {
+			b := bsl.Object
+			d.line(1, "Phase", kube.Str(b, "status", "phase"))
+			d.line(1, "Message", kube.Str(b, "status", "message"))
+			d.line(1, "Provider", kube.Str(b, "spec", "provider"))
+			d.line(1, "Bucket", strings.TrimSuffix(kube.Str(b, "spec", "objectStorage", "bucket")+"/"+kube.Str(b, "spec", "objectStorage", "prefix"), "/"))
+			d.line(1, "Region", kube.Str(b, "spec", "config", "region"))
+			d.line(1, "Last synced", kube.Str(b, "status", "lastSyncedTime"))
+		}
+	}
+	// Deletion requests tell why a backup is stuck in Deleting (velero#3701).
+	sel := metav1.ListOptions{LabelSelector: velero.LabelBackupName + "=" + u.GetName()}
+	if dbrs, err := dyn.Resource(gvr.DeleteBackupRequest).Namespace(u.GetNamespace()).List(ctx, sel); err == nil && len(dbrs.Items) > 0 {
+		d.line(0, "Deletion requests", "")
+		for _, r := range dbrs.Items {
+			d.line(1, r.GetName(), orDefault(kube.Str(r.Object, "status", "phase"), velero.PhaseNew))
+			errs, _, _ := unstructured.NestedStringSlice(r.Object, "status", "errors")
+			for _, e := range errs {
+				fmt.Fprintf(d.w, "    - error: %s\n", e)
+			}
+		}
+	}
+}
+
+func (o *DescribeOptions) describeRestore(ctx context.Context, dyn dynamic.Interface, d *describer, u *unstructured.Unstructured) {
+	d.meta(u)
+	sp := u.Object
+	d.line(0, "Backup", kube.Str(sp, "spec", "backupName"))
+	d.line(0, "Spec", "")
+	d.line(1, "Included namespaces", orDefault(list(sp, "spec", "includedNamespaces"), "* (all in the backup)"))
+	d.line(1, "Excluded namespaces", list(sp, "spec", "excludedNamespaces"))
+	m, _, _ := unstructured.NestedStringMap(sp, "spec", "namespaceMapping")
+	var pairs []string
+	for k, v := range m {
+		pairs = append(pairs, k+":"+v)
+	}
+	sort.Strings(pairs)
+	d.line(1, "Namespace mappings", strings.Join(pairs, ", "))
+	d.line(1, "Existing resource policy", orDefault(kube.Str(sp, "spec", "existingResourcePolicy"), "none"))
+	d.line(1, "Label selector", selectorString(sp))
+	d.status(u, restoreKind)
+	if b, err := dyn.Resource(gvr.Backup).Namespace(u.GetNamespace()).Get(ctx, kube.Str(sp, "spec", "backupName"), metav1.GetOptions{}); err == nil {
+		d.line(0, "Backup storage location", kube.Str(b.Object, "spec", "storageLocation"))
+	}
+}
+
+func selectorString(o map[string]any) string {
+	ml, _, _ := unstructured.NestedStringMap(o, "spec", "labelSelector", "matchLabels")
+	var parts []string
+	for k, v := range ml {
+		parts = append(parts, k+"="+v)
+	}
+	sort.Strings(parts)
+	exprs, _, _ := unstructured.NestedSlice(o, "spec", "labelSelector", "matchExpressions")
+	for _, e := range exprs {
+		m, _ := e.(map[string]any)
+		vals, _, _ := unstructured.NestedStringSlice(m, "values")
+		parts = append(parts, fmt.Sprintf("%s %s (%s)", kube.Str(m, "key"), strings.ToLower(kube.Str(m, "operator")), strings.Join(vals, ",")))
+	}
+	return strings.Join(parts, ",")
+}
+
+func orDefault(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
+}

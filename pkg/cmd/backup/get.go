@@ -1,0 +1,162 @@
+package backup
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/spf13/cobra"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/duration"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/cli-runtime/pkg/printers"
+	"k8s.io/kubectl/pkg/util/templates"
+
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmdutil"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/kube"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/velero"
+)
+
+// NewGetCmd returns `get`, with `backups` and `restores` under it. Other
+// packages may add their own nouns with AddCommand.
+func NewGetCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "get",
+		Short: "List Velero backups or restores (velero backup get, velero restore get)",
+		Long: templates.LongDesc(`
+			List Velero backups or restores in the OADP namespace as a table, or print them
+			with -o yaml|json|name. 'get backups' is 'velero backup get'; 'get restores'
+			is 'velero restore get'.`),
+		Args: cobra.NoArgs,
+	}
+	cmd.AddCommand(newGetCmd(f, streams, backupKind, []string{"backup"}), newGetCmd(f, streams, restoreKind, []string{"restore"}))
+	return cmd
+}
+
+// GetOptions are the inputs of `get backups|restores`.
+type GetOptions struct {
+	Name   string
+	Output string
+
+	kind    kind
+	factory *cmdutil.Factory
+	genericiooptions.IOStreams
+}
+
+func newGetCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams, k kind, aliases []string) *cobra.Command {
+	o := &GetOptions{factory: f, IOStreams: streams, kind: k}
+	cmd := &cobra.Command{
+		Use:     k.Noun + "s [NAME]",
+		Aliases: aliases,
+		Short:   fmt.Sprintf("List %ss: phase, items, errors, warnings, times (velero %s get)", k.Noun, k.Noun),
+		Example: templates.Examples(fmt.Sprintf(`
+			kubectl oadp-sts get %[1]ss
+			kubectl oadp-sts get %[1]s hello-world -o yaml`, k.Noun)),
+		Args:              cobra.MaximumNArgs(1),
+		ValidArgsFunction: names(f, k),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				o.Name = args[0]
+			}
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context())
+		},
+	}
+	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "output format: yaml, json or name (default: a table)")
+	return cmd
+}
+
+// Validate checks -o.
+func (o *GetOptions) Validate() error {
+	switch o.Output {
+	case "", "yaml", "json", "name":
+		return nil
+	}
+	return fmt.Errorf("unknown output format %q: use -o yaml, json or name, or leave -o out for a table", o.Output)
+}
+
+// Run lists or gets and prints.
+func (o *GetOptions) Run(ctx context.Context) error {
+	dyn, err := o.factory.Dynamic()
+	if err != nil {
+		return err
+	}
+	ns := o.factory.Namespace()
+	c := dyn.Resource(o.kind.GVR).Namespace(ns)
+	var items []unstructured.Unstructured
+	var obj runtime.Object
+	if o.Name != "" {
+		u, err := c.Get(ctx, o.Name, metav1.GetOptions{})
+		if err != nil {
+			return notFoundHint(kube.Explain(err, o.kind.GVR, o.Name), o.kind, ns)
+		}
+		items, obj = []unstructured.Unstructured{*u}, u
+	} else {
+		l, err := c.List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return kube.Explain(err, o.kind.GVR, "")
+		}
+		items, obj = l.Items, l
+	}
+	if o.Output != "" {
+		return printObject(o.Out, o.Output, obj)
+	}
+	if len(items) == 0 {
+		fmt.Fprintf(o.ErrOut, "No %ss in %s.\n", o.kind.Noun, ns)
+		return nil
+	}
+	printTable(o.Out, o.kind, items, time.Now())
+	return nil
+}
+
+// printTable writes the kubectl-style table of backups or restores.
+func printTable(w io.Writer, k kind, items []unstructured.Unstructured, now time.Time) {
+	tw := printers.GetNewTabWriter(w)
+	defer tw.Flush()
+	if k.Noun == "backup" {
+		fmt.Fprintln(tw, "NAME\tPHASE\tITEMS\tERRORS\tWARNINGS\tSTARTED\tDURATION\tEXPIRES\tSTORAGE LOCATION")
+	} else {
+		fmt.Fprintln(tw, "NAME\tBACKUP\tPHASE\tITEMS\tERRORS\tWARNINGS\tSTARTED\tDURATION")
+	}
+	for i := range items {
+		u := &items[i]
+		s := velero.ReadStatus(u)
+		items := fmt.Sprintf("%d/%d", s.Items, s.TotalItems)
+		started, took := "<none>", "<none>"
+		if !s.Started.IsZero() {
+			started = duration.HumanDuration(now.Sub(s.Started)) + " ago"
+			took = duration.HumanDuration(s.Duration(now))
+		}
+		if k.Noun == "backup" {
+			expires := "<none>"
+			if !s.Expires.IsZero() {
+				if d := s.Expires.Sub(now); d > 0 {
+					expires = "in " + duration.HumanDuration(d)
+				} else {
+					expires = "expired"
+				}
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\n", u.GetName(), s.Phase, items, s.Errors, s.Warnings,
+				started, took, expires, orNone(kube.Str(u.Object, "spec", "storageLocation")))
+		} else {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\n", u.GetName(), orNone(kube.Str(u.Object, "spec", "backupName")), s.Phase, items,
+				s.Errors, s.Warnings, started, took)
+		}
+	}
+}
+
+func notFoundHint(err error, k kind, ns string) error {
+	return fmt.Errorf("%w: list them with 'kubectl oadp-sts get %ss%s'", err, k.Noun, nsFlag(ns))
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "<none>"
+	}
+	return s
+}
