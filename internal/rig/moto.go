@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -48,7 +49,9 @@ func (r *Rig) startMoto(ctx context.Context) error {
 	}
 	r.AWSEndpoint = "http://127.0.0.1:" + itoa(port)
 	args := append(argv[1:], "-H", "127.0.0.1", "-p", itoa(port))
-	p, err := r.start("moto", argv[0], args, []string{"MOTO_ALLOW_NONEXISTENT_REGION=true"})
+	p, err := r.start("moto", argv[0], args, []string{"MOTO_ALLOW_NONEXISTENT_REGION=true",
+		// The recorder writes here, not into the test package's directory.
+		"MOTO_RECORDER_FILEPATH=" + filepath.Join(r.Dir, "moto_recording")})
 	if err != nil {
 		return err
 	}
