@@ -248,7 +248,7 @@ func mode(dir, file string) (int64, error) {
 }
 
 func (o *options) writeTarGz(w io.Writer, dir string, files []string) error {
-	gz, err := gzip.NewWriterLevel(w, gzip.BestCompression)
+	gz, err := gzip.NewWriterLevel(w, gzip.DefaultCompression)
 	if err != nil {
 		return err
 	}
@@ -279,7 +279,7 @@ func (o *options) writeTarGz(w io.Writer, dir string, files []string) error {
 func (o *options) writeZip(w io.Writer, dir string, files []string) error {
 	zw := zip.NewWriter(w)
 	zw.RegisterCompressor(zip.Deflate, func(out io.Writer) (io.WriteCloser, error) {
-		return flate.NewWriter(out, flate.BestCompression)
+		return flate.NewWriter(out, flate.DefaultCompression)
 	})
 	for _, f := range files {
 		b, err := os.ReadFile(filepath.Join(dir, f))
