@@ -93,7 +93,7 @@ func terminal(obj *unstructured.Unstructured) (bool, error) {
 // that matches the phase.
 func waitAndReport(ctx context.Context, w *wait.Watch, k kind, name, ns string, timeout time.Duration, out, errOut io.Writer, next string) error {
 	what := fmt.Sprintf("%s %q", k.Noun, name)
-	fmt.Fprintf(errOut, "Waiting for %s to finish (timeout %s). Ctrl-C stops the waiting, not the %s.\n", what, timeout, k.Noun)
+	fmt.Fprintf(errOut, "Waiting for %s to finish (timeout %s). Ctrl-C stops the waiting, not the %s.\n", what, short(timeout), k.Noun)
 	start := time.Now()
 	obj, err := w.For(ctx, terminal, wait.Options{
 		What: what, Timeout: timeout, Progress: progressText,
@@ -197,4 +197,16 @@ func names(f *cmdutil.Factory, k kind) cobra.CompletionFunc {
 		return completion.RestoreNames(f)
 	}
 	return completion.BackupNames(f)
+}
+
+// short writes a duration without its zero tails: 1h, 90m, 30s.
+func short(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }

@@ -135,7 +135,7 @@ func (o *DeleteOptions) Run(ctx context.Context) error {
 // is where Velero says why it could not delete.
 func (o *DeleteOptions) await(ctx context.Context, w *wait.Watch, dbrs dynamic.ResourceInterface, reqName, ns string) error {
 	what := fmt.Sprintf("backup %q", o.Name)
-	fmt.Fprintf(o.ErrOut, "Waiting for %s to be deleted (timeout %s). Ctrl-C stops the waiting, not the deletion.\n", what, o.Timeout)
+	fmt.Fprintf(o.ErrOut, "Waiting for %s to be deleted (timeout %s). Ctrl-C stops the waiting, not the deletion.\n", what, short(o.Timeout))
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	processed := make(chan *unstructured.Unstructured, 1)

@@ -1,0 +1,152 @@
+package backup_test
+
+import (
+	"context"
+	"reflect"
+	"strings"
+	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/oadp-sts/kubectl-oadp_sts/internal/clitest"
+	"github.com/oadp-sts/kubectl-oadp_sts/internal/rig"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmdutil"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/gvr"
+)
+
+func TestMain(m *testing.M) { rig.Main(m, rig.Options{}) }
+
+// `backup hello-world` makes exactly the chapter's Backup, waits through the
+// phases Velero writes and exits 0 on Completed with a summary.
+func TestBackupCompleted(t *testing.T) {
+	r := setup(t)
+	play(t, r, gvr.Backup, "hello-world", inProgress(0, 10), inProgress(6, 10), ended("Completed", nil))
+
+	res := clitest.Run(t, "backup", "hello-world")
+	if res.Code != 0 {
+		t.Fatalf("exit %d, want 0", res.Code)
+	}
+	b, err := r.Dynamic.Resource(gvr.Backup).Namespace(oadpNS).Get(context.Background(), "hello-world", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{"includedNamespaces": []any{"hello-world"}, "storageLocation": bslName, "ttl": "720h0m0s"}
+	if got := b.Object["spec"]; !reflect.DeepEqual(got, want) {
+		t.Errorf("spec = %v, want the chapter's %v", got, want)
+	}
+	for _, s := range []string{`Backup "hello-world" Completed in 1m05s: 10 of 10 items backed up, 0 warnings, 0 errors.`, "Next: kubectl oadp-sts restore hello-world"} {
+		if !strings.Contains(res.Stdout, s) {
+			t.Errorf("stdout lacks %q", s)
+		}
+	}
+	// Piped: plain progress lines with the item counts, and the Ctrl-C note.
+	for _, s := range []string{"InProgress  6/10 items", "Ctrl-C stops the waiting, not the backup"} {
+		if !strings.Contains(res.Stderr, s) {
+			t.Errorf("stderr lacks %q", s)
+		}
+	}
+	if strings.Contains(res.Stderr, "\r") {
+		t.Error("a pipe got a live line")
+	}
+}
+
+// Each way a backup can end has its own exit code and message.
+func TestBackupEndings(t *testing.T) {
+	cases := []struct {
+		name   string
+		status map[string]any
+		args   []string
+		code   int
+		out    []string
+	}{
+		{name: "partially failed", status: ended("PartiallyFailed", map[string]any{"errors": int64(2), "warnings": int64(1)}),
+			code: cmdutil.ExitPartiallyFailed, out: []string{"PartiallyFailed", "2 errors", "Some items failed", "describe backup hello-world"}},
+		{name: "failed", status: ended("Failed", map[string]any{"failureReason": "bucket access denied"}),
+			code: cmdutil.ExitFailed, out: []string{`Backup "hello-world" Failed`, "failure reason: bucket access denied"}},
+		{name: "failed validation", status: map[string]any{"phase": "FailedValidation", "validationErrors": []any{"an existing backup storage location was not specified"}},
+			code: cmdutil.ExitFailed, out: []string{"FailedValidation", "validation error: an existing backup storage location was not specified"}},
+		{name: "timeout", status: inProgress(3, 10), args: []string{"--timeout", "1s"},
+			code: cmdutil.ExitTimeout, out: []string{"timed out after 1s waiting for backup \"hello-world\"", "InProgress  3/10 items", "may still finish"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := setup(t)
+			play(t, r, gvr.Backup, "hello-world", tc.status)
+			res := clitest.Run(t, append([]string{"backup", "hello-world"}, tc.args...)...)
+			if res.Code != tc.code {
+				t.Errorf("exit %d, want %d", res.Code, tc.code)
+			}
+			all := res.Stdout + res.Stderr
+			for _, s := range tc.out {
+				if !strings.Contains(all, s) {
+					t.Errorf("output lacks %q", s)
+				}
+			}
+		})
+	}
+}
+
+// A taken name gets a timestamp; -o yaml prints and creates nothing; flags
+// reach the spec.
+func TestBackupNamingAndFlags(t *testing.T) {
+	r := setup(t)
+	putBackup(t, r, "hello-world", ended("Completed", nil))
+	res := clitest.Run(t, "backup", "hello-world", "--wait=false", "--ttl", "24h", "--selector", "app=web", "--exclude-resources", "secrets", "--snapshot-volumes=false")
+	if res.Code != 0 || !strings.Contains(res.Stderr, `naming this one "hello-world-2`) {
+		t.Fatalf("exit %d; want a timestamped name announced", res.Code)
+	}
+	l, _ := r.Dynamic.Resource(gvr.Backup).Namespace(oadpNS).List(context.Background(), metav1.ListOptions{})
+	if len(l.Items) != 2 {
+		t.Fatalf("%d backups, want 2", len(l.Items))
+	}
+	for _, b := range l.Items {
+		if b.GetName() == "hello-world" {
+			continue
+		}
+		spec := b.Object["spec"].(map[string]any)
+		if spec["ttl"] != "24h0m0s" || spec["snapshotVolumes"] != false || !reflect.DeepEqual(spec["excludedResources"], []any{"secrets"}) || spec["labelSelector"] == nil {
+			t.Errorf("spec = %v", spec)
+		}
+	}
+
+	res = clitest.Run(t, "backup", "hello-world", "--name", "preview", "-o", "yaml")
+	if res.Code != 0 || !strings.Contains(res.Stdout, "kind: Backup") || !strings.Contains(res.Stdout, "storageLocation: "+bslName) {
+		t.Errorf("-o yaml: exit %d", res.Code)
+	}
+	if n := count(t, r, gvr.Backup); n != 2 {
+		t.Errorf("-o yaml created a backup (%d now)", n)
+	}
+}
+
+// Bad input fails with a clear message before anything is created.
+func TestBackupBadInput(t *testing.T) {
+	cases := []struct {
+		name  string
+		args  []string
+		setup func(*testing.T, *rig.Rig)
+		msg   string
+	}{
+		{name: "unknown namespace", args: []string{"backup", "no-such-ns"}, msg: `namespace "no-such-ns" does not exist`},
+		{name: "zero timeout", args: []string{"backup", "hello-world", "--timeout", "0s"}, msg: "--timeout must be positive"},
+		{name: "negative timeout", args: []string{"backup", "hello-world", "--timeout=-5m"}, msg: "--timeout must be positive"},
+		{name: "no available location", args: []string{"backup", "hello-world"}, msg: "not Available",
+			setup: func(t *testing.T, r *rig.Rig) { putBSL(t, r, bslName, true, "Unavailable", rig.Region) }},
+		{name: "unknown location", args: []string{"backup", "hello-world", "--storage-location", "nope"}, msg: `no backup storage location "nope"`},
+		{name: "bad selector", args: []string{"backup", "hello-world", "-l", "a=b=c"}, msg: "invalid --selector"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := setup(t)
+			if tc.setup != nil {
+				tc.setup(t, r)
+			}
+			res := clitest.Run(t, tc.args...)
+			if res.Code != cmdutil.ExitError || !strings.Contains(res.Stderr, tc.msg) {
+				t.Errorf("exit %d, stderr %q; want exit 1 and %q", res.Code, res.Stderr, tc.msg)
+			}
+			if n := count(t, r, gvr.Backup); n != 0 {
+				t.Errorf("%d backups created on bad input", n)
+			}
+		})
+	}
+}
