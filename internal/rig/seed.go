@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"sync"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
@@ -128,4 +130,10 @@ func (r *Rig) seedStorage(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// NamespaceGone reports whether a namespace no longer exists (not even terminating).
+func (r *Rig) NamespaceGone(ctx context.Context, name string) bool {
+	_, err := r.Kube.CoreV1().Namespaces().Get(ctx, name, metav1.GetOptions{})
+	return apierrors.IsNotFound(err)
 }

@@ -25,10 +25,10 @@ func options(ns, version, snapshots string) manifests.Options {
 		RoleARN:     "arn:aws:iam::123456789012:role/prod-openshift-oadp-aws-cloud-credentials",
 		OADPVersion: version, Snapshots: snapshots, BackupImages: true,
 		InstallOperator: true, SubscriptionRoleARN: true, WriteSecret: true,
-		VeleroRequests: map[string]string{"cpu": "200m", "memory": "256Mi"},
-		VeleroLimits:   map[string]string{"cpu": "1", "memory": "1024Mi"},
+		VeleroRequests:     map[string]string{"cpu": "200m", "memory": "256Mi"},
+		VeleroLimits:       map[string]string{"cpu": "1", "memory": "1024Mi"},
 		VeleroNodeSelector: map[string]string{"node-role.kubernetes.io/worker": ""},
-		Tags:           map[string]string{"cluster_id": "id"},
+		Tags:               map[string]string{"cluster_id": "id"},
 	}
 }
 

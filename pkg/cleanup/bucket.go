@@ -55,56 +55,73 @@ func (e *Emptier) Empty(ctx context.Context, bucket string) (int64, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
+	send := func(batch []types.ObjectIdentifier) {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			out, err := e.S3.DeleteObjects(ctx, &s3.DeleteObjectsInput{
+				Bucket: &bucket,
+				Delete: &types.Delete{Objects: batch, Quiet: aws.Bool(true)},
+			}, inRegion(e.Region))
+			if err != nil {
+				fail(awsclient.Explain("delete objects from bucket "+bucket, err))
+				cancel()
+				return
+			}
+			if len(out.Errors) > 0 {
+				e0 := out.Errors[0]
+				fail(fmt.Errorf("S3 refused to delete %d objects from bucket %s (first: %s: %s)", len(out.Errors), bucket, aws.ToString(e0.Key), aws.ToString(e0.Message)))
+			}
+			total := deleted.Add(int64(len(batch) - len(out.Errors)))
+			if e.Progress != nil {
+				e.Progress(total)
+			}
+		})
+	}
+	sendAll := func(ids []types.ObjectIdentifier) {
+		for len(ids) > 0 && ctx.Err() == nil {
+			n := min(len(ids), MaxDeleteBatch)
+			send(ids[:n])
+			ids = ids[n:]
+		}
+	}
+
+	// Deleting runs while listing goes on. The last entry of each page is
+	// the next page's marker: it is kept until the listing ends, because
+	// some S3-compatible stores (moto among them) lose their place when the
+	// marker's version is already gone.
+	var markers []types.ObjectIdentifier
 	pages := s3.NewListObjectVersionsPaginator(e.S3, &s3.ListObjectVersionsInput{Bucket: &bucket, MaxKeys: aws.Int32(MaxDeleteBatch)})
-	for pages.HasMorePages() {
+	for pages.HasMorePages() && ctx.Err() == nil {
 		page, err := pages.NextPage(ctx, inRegion(e.Region))
 		if err != nil {
 			fail(awsclient.Explain("list the objects of bucket "+bucket, err))
 			break
 		}
-		var ids []types.ObjectIdentifier
+		ids := make([]types.ObjectIdentifier, 0, len(page.Versions)+len(page.DeleteMarkers))
 		for _, v := range page.Versions {
 			ids = append(ids, types.ObjectIdentifier{Key: v.Key, VersionId: v.VersionId})
 		}
 		for _, m := range page.DeleteMarkers {
 			ids = append(ids, types.ObjectIdentifier{Key: m.Key, VersionId: m.VersionId})
 		}
-		for len(ids) > 0 {
-			n := min(len(ids), MaxDeleteBatch)
-			batch := ids[:n]
-			ids = ids[n:]
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
+		if aws.ToBool(page.IsTruncated) && len(ids) > 0 {
+			last := lastListed(page)
+			for i, id := range ids {
+				if aws.ToString(id.Key) == aws.ToString(last.Key) && aws.ToString(id.VersionId) == aws.ToString(last.VersionId) {
+					markers = append(markers, id)
+					ids = append(ids[:i], ids[i+1:]...)
+					break
+				}
 			}
-			if ctx.Err() != nil {
-				break
-			}
-			wg.Go(func() {
-				defer func() { <-sem }()
-				out, err := e.S3.DeleteObjects(ctx, &s3.DeleteObjectsInput{
-					Bucket: &bucket,
-					Delete: &types.Delete{Objects: batch, Quiet: aws.Bool(true)},
-				}, inRegion(e.Region))
-				if err != nil {
-					fail(awsclient.Explain("delete objects from bucket "+bucket, err))
-					cancel()
-					return
-				}
-				if len(out.Errors) > 0 {
-					e0 := out.Errors[0]
-					fail(fmt.Errorf("S3 refused to delete %d objects from bucket %s (first: %s: %s)", len(out.Errors), bucket, aws.ToString(e0.Key), aws.ToString(e0.Message)))
-				}
-				total := deleted.Add(int64(len(batch) - len(out.Errors)))
-				if e.Progress != nil {
-					e.Progress(total)
-				}
-			})
 		}
-		if ctx.Err() != nil {
-			break
-		}
+		sendAll(ids)
 	}
+	sendAll(markers)
 	wg.Wait()
 	if firstErr == nil && ctx.Err() != nil && !errors.Is(ctx.Err(), context.Canceled) {
 		firstErr = ctx.Err()
@@ -120,4 +137,10 @@ func inRegion(region string) func(*s3.Options) {
 			o.Region = region
 		}
 	}
+}
+
+// lastListed is the entry a truncated page ends on: the one NextKeyMarker
+// and NextVersionIdMarker name.
+func lastListed(page *s3.ListObjectVersionsOutput) types.ObjectIdentifier {
+	return types.ObjectIdentifier{Key: page.NextKeyMarker, VersionId: page.NextVersionIdMarker}
 }

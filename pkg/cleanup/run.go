@@ -139,11 +139,14 @@ func (r *Runner) deleteAndWait(ctx context.Context, g schema.GroupVersionResourc
 }
 
 func (r *Runner) waitGone(ctx context.Context, g schema.GroupVersionResource, ns, name, what string) bool {
-	err := wait.Deleted(ctx, r.res(g, ns), name, wait.Options{
-		What: what, Timeout: r.Timeout, Out: r.Out, Live: r.Live,
-		Progress: func(*unstructured.Unstructured) string { return "terminating" },
-	})
-	return err == nil
+	opts := wait.Options{What: what, Timeout: r.Timeout,
+		Progress: func(*unstructured.Unstructured) string { return what + " terminating" }}
+	// Most deletions take a moment: in a log, the result line alone says
+	// enough; on a terminal a live line shows what is being waited on.
+	if r.Live {
+		opts.Out, opts.Live = r.Out, true
+	}
+	return wait.Deleted(ctx, r.res(g, ns), name, opts) == nil
 }
 
 func removeFinalizers(ctx context.Context, res dynamic.ResourceInterface, name string) error {

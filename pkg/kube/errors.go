@@ -57,8 +57,10 @@ func Explain(err error, r schema.GroupVersionResource, name string) error {
 		return fmt.Errorf("%w: %s (check --kubeconfig, --context and that the API server is up)", ErrUnreachable, strings.TrimSpace(err.Error()))
 	case apierrors.IsUnauthorized(err):
 		return fmt.Errorf("the cluster rejected our credentials reading %s: log in again ('oc login') or fix --kubeconfig", what)
+	case apierrors.IsForbidden(err) && strings.Contains(err.Error(), "being terminated"):
+		return fmt.Errorf("%s: its namespace is being deleted; wait until it is gone, then run again", what)
 	case apierrors.IsForbidden(err):
-		return fmt.Errorf("not allowed to read %s: ask a cluster-admin for access, or use an account that has it (--as, --context)", what)
+		return fmt.Errorf("not allowed to read or change %s: ask a cluster-admin for access, or use an account that has it (--as, --context)", what)
 	case IsTypeMissing(err):
 		return fmt.Errorf("the API %s is not served by this cluster", r.GroupVersion().String()+"/"+r.Resource)
 	case apierrors.IsNotFound(err):

@@ -106,9 +106,13 @@ func TestStatusNotReady(t *testing.T) {
 				c.Infrastructure.Object["status"].(map[string]any)["platform"] = "GCP"
 			}},
 		{name: "empty issuer", check: "oidc issuer", wantCause: "no spec.serviceAccountIssuer", wantFix: "short-term credentials",
-			breakIt: func(c *rig.ClusterObjects) { c.Authentication.Object["spec"].(map[string]any)["serviceAccountIssuer"] = "" }},
+			breakIt: func(c *rig.ClusterObjects) {
+				c.Authentication.Object["spec"].(map[string]any)["serviceAccountIssuer"] = ""
+			}},
 		{name: "credentials mode Mint", check: "credentials mode", wantCause: "credentials mode is Mint", wantFix: "access key",
-			breakIt: func(c *rig.ClusterObjects) { c.CloudCredential.Object["spec"].(map[string]any)["credentialsMode"] = "Mint" }},
+			breakIt: func(c *rig.ClusterObjects) {
+				c.CloudCredential.Object["spec"].(map[string]any)["credentialsMode"] = "Mint"
+			}},
 		{name: "missing OIDC provider", check: "oidc provider", wantCause: "No OpenIDConnect provider found", wantFix: "ccoctl aws create-identity-provider",
 			breakAWS: func() {
 				if _, err := r.IAM().DeleteOpenIDConnectProvider(ctx, deleteProvider()); err != nil {
@@ -207,7 +211,7 @@ func TestStatusForbidden(t *testing.T) {
 	if res.Code != cmdutil.ExitError {
 		t.Errorf("exit %d, want %d", res.Code, cmdutil.ExitError)
 	}
-	if !strings.Contains(res.Stderr, "not allowed to read") || !strings.Contains(res.Stderr, "ask a cluster-admin") {
+	if !strings.Contains(res.Stderr, "not allowed to read or change") || !strings.Contains(res.Stderr, "ask a cluster-admin") {
 		t.Errorf("stderr = %q, want a forbidden message with the fix", res.Stderr)
 	}
 }
