@@ -126,7 +126,8 @@ func count(t *testing.T, r *rig.Rig, res schema.GroupVersionResource) int {
 	return len(l.Items)
 }
 
-// putBackup creates a Backup as if Velero had made (or synced) it.
+// putBackup creates a Backup as if Velero had made or synced it: status and
+// all in one write, as Velero's sync does.
 func putBackup(t *testing.T, r *rig.Rig, name string, status map[string]any) {
 	t.Helper()
 	b := &unstructured.Unstructured{Object: map[string]any{
@@ -134,13 +135,10 @@ func putBackup(t *testing.T, r *rig.Rig, name string, status map[string]any) {
 		"metadata": map[string]any{"name": name, "namespace": oadpNS},
 		"spec":     map[string]any{"includedNamespaces": []any{"hello-world"}, "storageLocation": bslName, "ttl": "720h0m0s"},
 	}}
-	ctx := context.Background()
-	if _, err := r.Dynamic.Resource(gvr.Backup).Namespace(oadpNS).Create(ctx, b, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
 	if status != nil {
-		if err := patchStatus(ctx, r, gvr.Backup, name, status); err != nil {
-			t.Fatal(err)
-		}
+		b.Object["status"] = status
+	}
+	if _, err := r.Dynamic.Resource(gvr.Backup).Namespace(oadpNS).Create(context.Background(), b, metav1.CreateOptions{}); err != nil {
+		t.Error(err)
 	}
 }
