@@ -154,6 +154,9 @@ func run(runs int) error {
 	fmt.Println("the caller identity, and checking the OIDC provider; status also checks the provider and the operator. The")
 	fmt.Println("chapter finds its policy with list-policies, which pages through every policy in the account; the plugin")
 	fmt.Println("uses one GetPolicy. Each aws CLI run is a Python process: most of the chapter's time is their start-up.")
+	if err := b.backupWait(ctx); err != nil {
+		fmt.Println("\nbackup --wait reaction: FAILED:", err)
+	}
 	return nil
 }
 
