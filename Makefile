@@ -13,7 +13,7 @@ BIN      := bin/kubectl-oadp_sts
 OADP_STS_CRDS ?= $(if $(wildcard $(CURDIR)/../shared/crds/oadp-1.4),$(abspath $(CURDIR)/../shared/crds),$(HOME)/.cache/kubectl-oadp_sts/crds)
 export OADP_STS_CRDS
 
-.PHONY: help build test test-unit lint rig-tools krew-tools bench crds dist image clean
+.PHONY: help build test test-unit lint rig-tools krew-tools velero-tools sandbox sandbox-env sandbox-stop demo bench crds dist image clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -27,7 +27,23 @@ rig-tools: ## build the test rig's kube-apiserver, kube-controller-manager and e
 krew-tools: ## build krew and validate-krew-manifest v0.4.3 for the distribution tests (once, cached)
 	@hack/rig-tools.sh krew >/dev/null
 
-test: rig-tools krew-tools build ## run every test: unit, and integration against the real servers
+velero-tools: ## build the Velero server v1.18.3 and velero-plugin-for-aws v1.14.3 for the sandbox (once, cached)
+	@hack/rig-tools.sh velero >/dev/null
+
+SANDBOX := bin/oadp-sts-sandbox
+sandbox: rig-tools velero-tools build ## start a local AWS STS cluster with OADP and the real Velero server, in the background
+	@$(GO) build -o $(SANDBOX) ./hack/sandbox && $(SANDBOX) start
+
+sandbox-env: ## print the running sandbox's environment: eval "$$(make -s sandbox-env)"
+	@$(GO) build -o $(SANDBOX) ./hack/sandbox && $(SANDBOX) env 2>/dev/null | grep '^export '
+
+sandbox-stop: ## stop the sandbox: every process, port and directory
+	@$(GO) build -o $(SANDBOX) ./hack/sandbox && $(SANDBOX) stop
+
+demo: rig-tools velero-tools build ## the chapter's hello-world backup and restore with the plugin, on a sandbox started and stopped for it
+	@$(GO) build -o $(SANDBOX) ./hack/sandbox && hack/demo.sh
+
+test: rig-tools krew-tools velero-tools build ## run every test: unit, and integration against the real servers
 	@set -o pipefail; $(GO) test -count=1 -timeout 60m -json ./... | $(GO) run ./hack/testreport
 
 test-unit: ## run the tests that need no servers (integration tests skip outside CI)
