@@ -86,6 +86,13 @@ type describer struct {
 	now time.Time
 }
 
+// section starts a group of indented lines.
+func (d *describer) section(label string) { fmt.Fprintf(d.w, "%s:\t\n", label) }
+
+// item is one entry of a list under the line above, kept in the table's
+// columns so the alignment holds across it.
+func (d *describer) item(s string) { fmt.Fprintf(d.w, "    -\t%s\n", s) }
+
 func (d *describer) line(indent int, label string, value any) {
 	v := fmt.Sprint(value)
 	if v == "" {
@@ -114,7 +121,7 @@ func (d *describer) meta(u *unstructured.Unstructured) {
 func (d *describer) status(u *unstructured.Unstructured, k kind) {
 	s := velero.ReadStatus(u)
 	d.line(0, "Phase", s.Phase)
-	d.line(0, "Status", "")
+	d.section("Status")
 	if !s.Started.IsZero() {
 		d.line(1, "Started", s.Started.Format(time.RFC3339))
 	}
@@ -134,9 +141,9 @@ func (d *describer) status(u *unstructured.Unstructured, k kind) {
 	if len(s.ValidationErrors) == 0 {
 		d.line(1, "Validation errors", "")
 	} else {
-		d.line(1, "Validation errors", "")
+		fmt.Fprintf(d.w, "  Validation errors:\t%d\n", len(s.ValidationErrors))
 		for _, v := range s.ValidationErrors {
-			fmt.Fprintf(d.w, "    - %s\n", v)
+			d.item(v)
 		}
 	}
 }
@@ -144,7 +151,7 @@ func (d *describer) status(u *unstructured.Unstructured, k kind) {
 func (o *DescribeOptions) describeBackup(ctx context.Context, dyn dynamic.Interface, d *describer, u *unstructured.Unstructured) {
 	d.meta(u)
 	sp := u.Object
-	d.line(0, "Spec", "")
+	d.section("Spec")
 	d.line(1, "Included namespaces", list(sp, "spec", "includedNamespaces"))
 	d.line(1, "Excluded namespaces", list(sp, "spec", "excludedNamespaces"))
 	d.line(1, "Included resources", orDefault(list(sp, "spec", "includedResources"), "* (all)"))
@@ -177,12 +184,12 @@ func (o *DescribeOptions) describeBackup(ctx context.Context, dyn dynamic.Interf
 	// Deletion requests tell why a backup is stuck in Deleting (velero#3701).
 	sel := metav1.ListOptions{LabelSelector: velero.LabelBackupName + "=" + u.GetName()}
 	if dbrs, err := dyn.Resource(gvr.DeleteBackupRequest).Namespace(u.GetNamespace()).List(ctx, sel); err == nil && len(dbrs.Items) > 0 {
-		d.line(0, "Deletion requests", "")
+		d.section("Deletion requests")
 		for _, r := range dbrs.Items {
 			d.line(1, r.GetName(), orDefault(kube.Str(r.Object, "status", "phase"), velero.PhaseNew))
 			errs, _, _ := unstructured.NestedStringSlice(r.Object, "status", "errors")
 			for _, e := range errs {
-				fmt.Fprintf(d.w, "    - error: %s\n", e)
+				d.item("error: " + e)
 			}
 		}
 	}
@@ -192,7 +199,7 @@ func (o *DescribeOptions) describeRestore(ctx context.Context, dyn dynamic.Inter
 	d.meta(u)
 	sp := u.Object
 	d.line(0, "Backup", kube.Str(sp, "spec", "backupName"))
-	d.line(0, "Spec", "")
+	d.section("Spec")
 	d.line(1, "Included namespaces", orDefault(list(sp, "spec", "includedNamespaces"), "* (all in the backup)"))
 	d.line(1, "Excluded namespaces", list(sp, "spec", "excludedNamespaces"))
 	m, _, _ := unstructured.NestedStringMap(sp, "spec", "namespaceMapping")
