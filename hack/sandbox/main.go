@@ -88,7 +88,10 @@ func start(state string) error {
 		fmt.Fprintf(os.Stderr, "The sandbox is already running (pid %d).\n", pid)
 		return printEnv(state)
 	}
-	_ = os.RemoveAll(state)
+	// Leftovers of a sandbox that was killed outright.
+	for _, f := range []string{"pid", "env.sh", "dir", "serve.log"} {
+		os.Remove(filepath.Join(state, f))
+	}
 	if err := os.MkdirAll(state, 0o700); err != nil {
 		return err
 	}
