@@ -37,8 +37,8 @@ const DefaultTimeout = time.Hour
 // exitCodesHelp is the exit-code paragraph of --help for commands that wait
 // on a backup or restore.
 const exitCodesHelp = `Exit codes: 0 Completed (or created, with --wait=false); 1 bad input or an
-API error, nothing created; 3 PartiallyFailed; 4 Failed or FailedValidation;
-5 the --timeout ran out (Velero carries on).`
+API error (nothing created), or Ctrl-C while waiting; 3 PartiallyFailed;
+4 Failed or FailedValidation; 5 the --timeout ran out (Velero carries on).`
 
 // waitFlags are --wait and --timeout, shared by the commands that wait.
 type waitFlags struct {
@@ -170,7 +170,9 @@ func freeName(ctx context.Context, c dynamic.ResourceInterface, k kind, name str
 		}
 		return "", kube.Explain(err, k.GVR, name)
 	}
-	alt := name + "-" + now.Format("20060102150405")
+	stamp := "-" + now.Format("20060102150405")
+	// Keep within the 63 characters Velero's name labels allow.
+	alt := name[:min(len(name), 63-len(stamp))] + stamp
 	fmt.Fprintf(errOut, "A %s named %q exists already; naming this one %q.\n", k.Noun, name, alt)
 	return alt, nil
 }
