@@ -13,36 +13,55 @@ import (
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmdutil"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/facts"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/iam"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/install"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/printer"
 )
 
 var (
 	long = templates.LongDesc(`
-		Set up OADP on an AWS STS cluster. In AWS: the IAM permissions policy
-		(default OadpVer1) and the role the cluster's OIDC issuer may assume (default
+		Set up OADP on an AWS STS cluster: the whole chapter in one command.
+
+		In AWS: the IAM permissions policy (default OadpVer1) and the role the
+		cluster's OIDC issuer may assume (default
 		<cluster-name>-openshift-oadp-aws-cloud-credentials), with the policy
-		attached.
+		attached. In the cluster: the namespace, the cloud-credentials secret (or,
+		on OpenShift 4.14+ when setup installs the operator, ROLEARN in the
+		Subscription so the Cloud Credential Operator writes it), the OADP operator
+		through OLM when it is not installed, a CloudStorage for the bucket, and a
+		DataProtectionApplication shaped for the installed OADP version (never the
+		spec.features block OADP 1.3+ rejects). Then it waits for the operator, the
+		DPA's Reconciled condition and the storage location to be Available.
 
-		Every step converges: what is missing is created, what drifted (the trust
-		policy, the policy document, tags, the permissions boundary, the attachment)
-		is put back, and each step reports created, updated (what changed) or
-		unchanged. A second run changes nothing. A role with another path, or one
-		tagged for another cluster, is an error and is left alone.
+		Every step converges: what is missing is created, what drifted is put back,
+		and each step reports created, updated/configured or unchanged. A second run
+		changes nothing. Cluster objects are applied server-side; fields another
+		manager owns are reported, not overwritten, unless --force-conflicts.
 
-		Before changing AWS, setup checks that the cluster is an AWS STS cluster and
-		that IAM has an OIDC provider for its issuer, and asks for confirmation on a
-		terminal; without a terminal it changes AWS only with --yes.
+		Before changing anything, setup checks the cluster is an AWS STS cluster,
+		that IAM has an OIDC provider for its issuer, every name and the DPA rules
+		of the OADP version, and asks for confirmation of IAM changes on a terminal;
+		without a terminal it changes AWS only with --yes.
 
-		--dry-run=client changes nothing and prints the plan to stderr. --output-dir
-		writes the plan as numbered files for 'aws iam ... --cli-input-json' and
-		changes nothing, for teams that apply IAM changes themselves. When flags give
-		every fact (--cluster-name or --role-name, --cluster-id, --openshift-version,
-		--oidc-issuer, --account-id), a dry run reads nothing at all and shows the
-		plan for an account that has none of the objects yet.`)
+		--dry-run=client changes nothing and prints the plan to stderr; with -o yaml
+		it prints the cluster objects on stdout for 'oc apply -f -'.
+		--dry-run=server sends the cluster objects with dryRun=All. --output-dir
+		writes the IAM plan as numbered files for 'aws iam ... --cli-input-json'.
+		With every fact as a flag (--cluster-name, --cluster-id, --openshift-version,
+		--oidc-issuer, --region, --account-id, --oadp-version, --install-operator,
+		--credentials), a client dry run reads nothing at all.
+
+		Exit codes: 0 ready; 1 an error (nothing changed when the input was bad);
+		5 a wait timed out (the operator may still finish).`)
 
 	example = templates.Examples(`
 		# Show what setup would do, changing nothing
 		kubectl oadp-sts setup --dry-run=client
+
+		# Print the cluster objects and apply them with oc
+		kubectl oadp-sts setup --dry-run=client -o yaml | oc apply -f -
+
+		# Native EBS snapshots instead of CSI, Velero on infra nodes
+		kubectl oadp-sts setup --snapshots=native --velero-node-selector node-role.kubernetes.io/infra= --yes
 
 		# Set up, without a prompt
 		kubectl oadp-sts setup --yes
@@ -63,7 +82,8 @@ const (
 
 // Options are setup's inputs.
 type Options struct {
-	Facts facts.Flags
+	Facts   facts.Flags
+	Cluster ClusterOptions
 
 	PolicyName          string
 	RoleName            string
@@ -91,7 +111,7 @@ func NewCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Comma
 	o := &Options{factory: f, IOStreams: streams, PolicyName: iam.DefaultPolicyName, RolePath: "/", DryRun: DryRunNone}
 	cmd := &cobra.Command{
 		Use:     "setup",
-		Short:   "Create or converge the IAM policy and role, and set up OADP",
+		Short:   "Set up OADP on this AWS STS cluster: IAM, operator, storage, DPA",
 		Long:    long,
 		Example: example,
 		Args:    cobra.NoArgs,
@@ -115,6 +135,7 @@ func NewCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Comma
 	fs.Lookup("dry-run").NoOptDefVal = DryRunClient
 	fs.StringVar(&o.OutputDir, "output-dir", "", "write the IAM plan to this directory as numbered 'aws iam ... --cli-input-json' files, and change nothing")
 	fs.BoolVarP(&o.Yes, "yes", "y", false, "change AWS without asking")
+	o.Cluster.addFlags(fs)
 	return cmd
 }
 
@@ -156,6 +177,12 @@ func (o *Options) Validate() error {
 	if err := iam.ValidatePath(o.RolePath); err != nil {
 		return err
 	}
+	if o.Cluster.Output != "" && o.OutputDir != "" {
+		return fmt.Errorf("-o and --output-dir do not go together: -o prints the cluster objects, --output-dir writes the IAM plan")
+	}
+	if err := o.Cluster.validate(); err != nil {
+		return err
+	}
 	return iam.ValidateBoundary(o.PermissionsBoundary)
 }
 
@@ -165,8 +192,8 @@ func (o *Options) dryRun() bool { return o.DryRun != DryRunNone }
 // needs are the facts setup needs. A dry run needs no cluster check, so with
 // every fact given by flags it reads nothing.
 func (o *Options) needs() facts.Need {
-	n := facts.ClusterID | facts.OpenShiftVersion | facts.OIDCIssuer | facts.AccountID | facts.Partition
-	if o.RoleName == "" {
+	n := facts.ClusterID | facts.OpenShiftVersion | facts.OIDCIssuer | facts.AccountID | facts.Partition | facts.Region
+	if o.RoleName == "" || o.Cluster.Bucket == "" || o.Cluster.DPAName == "" {
 		n |= facts.ClusterName
 	}
 	if !o.dryRun() {
@@ -175,17 +202,60 @@ func (o *Options) needs() facts.Need {
 	return n
 }
 
-// Run resolves the facts, then converges AWS.
+// Run resolves the facts and reads what is installed, decides and checks
+// every cluster-side choice, converges AWS, then applies the cluster objects
+// and waits. Everything that can be refused is refused before the first
+// change, so bad input leaves nothing half-made.
 func (o *Options) Run(ctx context.Context) error {
 	f, err := facts.Resolve(ctx, o.factory, o.Facts, o.needs())
 	if err != nil {
 		return err
 	}
 	o.facts = f
-	roleARN, err := o.runAWS(ctx)
+	st, err := o.readCluster(ctx)
 	if err != nil {
 		return err
 	}
-	o.RoleARN = roleARN
-	return nil
+	// The role ARN is known before the role exists; it fills the secret.
+	// Building the IAM spec also checks every IAM name, before any state.
+	if o.Cluster.RoleARN != "" {
+		o.RoleARN = o.Cluster.RoleARN
+	} else {
+		spec, err := o.iamSpec()
+		if err != nil {
+			return err
+		}
+		o.RoleARN = spec.RoleARN
+	}
+	mo, err := o.manifestOptions(st)
+	if err != nil {
+		return err
+	}
+	if f.ClusterRead || o.DryRun != DryRunClient {
+		if err := o.checkCluster(); err != nil {
+			return err
+		}
+		dyn, err := o.factory.Dynamic()
+		if err != nil {
+			return err
+		}
+		if err := (&install.Installer{Client: dyn}).Preflight(ctx, mo); err != nil {
+			return err
+		}
+		o.storageCheck(ctx, mo.Snapshots)
+	}
+	if o.Cluster.RoleARN == "" {
+		roleARN, err := o.runAWS(ctx)
+		if err != nil {
+			return err
+		}
+		o.RoleARN = roleARN
+		mo.RoleARN = roleARN
+	} else {
+		fmt.Fprintf(o.ErrOut, "using role %s (--role-arn): IAM not read or changed\n", o.RoleARN)
+	}
+	if o.OutputDir != "" {
+		return nil
+	}
+	return o.runCluster(ctx, mo)
 }

@@ -223,7 +223,7 @@ func record(t *testing.T, r *rig.Rig) func() []rig.AWSRequest {
 
 func setupYes(t *testing.T, args ...string) clitest.Result {
 	t.Helper()
-	res := clitest.Run(t, append([]string{"setup", "--yes"}, args...)...)
+	res := clitest.Run(t, append([]string{"setup", "--yes", "--wait=false"}, args...)...)
 	if res.Code != 0 {
 		t.Fatalf("setup exit %d: %s", res.Code, res.Stderr)
 	}
@@ -275,7 +275,7 @@ func TestSetupSecondRunChangesNothing(t *testing.T) {
 
 	stop := record(t, r)
 	// No --yes and no terminal: a converged account needs no confirmation.
-	res := clitest.Run(t, "setup")
+	res := clitest.Run(t, "setup", "--wait=false")
 	reqs := stop()
 	if res.Code != 0 {
 		t.Fatalf("exit %d: %s", res.Code, res.Stderr)
@@ -446,7 +446,8 @@ func TestSetupDryRunOffline(t *testing.T) {
 	t.Setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:1")
 	t.Setenv("AWS_ACCESS_KEY_ID", "")
 	res := clitest.Run(t, "setup", "--dry-run=client", "--cluster-name", "prod", "--cluster-id", "id-1", "--openshift-version", "4.16.8",
-		"--oidc-issuer", "https://oidc.example.com/prod", "--account-id", "210987654321", "--partition", "aws-us-gov")
+		"--oidc-issuer", "https://oidc.example.com/prod", "--account-id", "210987654321", "--partition", "aws-us-gov",
+		"--region", "us-gov-west-1", "--oadp-version", "1.4", "--install-operator=false", "--credentials=secret")
 	if res.Code != 0 {
 		t.Fatalf("exit %d: %s", res.Code, res.Stderr)
 	}
@@ -499,7 +500,7 @@ func TestSetupOutputDirFilesWorkWithTheAWSCLI(t *testing.T) {
 
 	// The same state as setup's: setup finds nothing to do.
 	stop = record(t, r)
-	res = clitest.Run(t, "setup")
+	res = clitest.Run(t, "setup", "--wait=false")
 	if m := mutating(stop()); res.Code != 0 || len(m) != 0 || strings.Count(res.Stderr, ": unchanged") != 3 {
 		t.Errorf("setup after the aws CLI: exit %d, mutating %v\n%s", res.Code, m, res.Stderr)
 	}
@@ -510,7 +511,7 @@ func TestSetupRefusesWithoutTerminalOrYes(t *testing.T) {
 	r.Fresh(t)
 	r.UseEnv(t)
 	stop := record(t, r)
-	res := clitest.Run(t, "setup")
+	res := clitest.Run(t, "setup", "--wait=false")
 	if m := mutating(stop()); len(m) != 0 {
 		t.Errorf("mutating calls %v", m)
 	}
@@ -609,7 +610,7 @@ func TestSetupBadInput(t *testing.T) {
 			if tc.prepare != nil {
 				tc.prepare(t)
 			}
-			res := clitest.Run(t, append([]string{"setup", "--yes"}, tc.args...)...)
+			res := clitest.Run(t, append([]string{"setup", "--yes", "--wait=false"}, tc.args...)...)
 			if res.Code == 0 {
 				t.Fatalf("exit 0, want an error")
 			}
@@ -649,7 +650,7 @@ func TestSetupAccessDenied(t *testing.T) {
 	t.Setenv("AWS_ACCESS_KEY_ID", aws.ToString(key.AccessKey.AccessKeyId))
 	t.Setenv("AWS_SECRET_ACCESS_KEY", aws.ToString(key.AccessKey.SecretAccessKey))
 
-	res := clitest.Run(t, "setup", "--yes")
+	res := clitest.Run(t, "setup", "--yes", "--wait=false")
 	motoAuth(t, r, "inf")
 	if res.Code == 0 {
 		t.Fatal("exit 0 without permission to change IAM")

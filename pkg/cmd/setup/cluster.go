@@ -1,0 +1,317 @@
+package setup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/pflag"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/cli-runtime/pkg/printers"
+
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/clusterfacts"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/gvr"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/iam"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/install"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/kube"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/manifests"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/printer"
+)
+
+// Values of --install-operator and --credentials.
+const (
+	Auto         = "auto"
+	CredsSecret  = "secret"
+	CredsOLM     = "subscription"
+	installTrue  = "true"
+	installFalse = "false"
+)
+
+// ClusterOptions are the flags of setup's cluster side.
+type ClusterOptions struct {
+	OADPVersion      string
+	Bucket           string
+	DPAName          string
+	CloudStorageName string
+	Prefix           string
+	Snapshots        string
+	SnapshotRegion   string
+	BackupImages     bool
+	CPURequest       string
+	CPULimit         string
+	MemoryRequest    string
+	MemoryLimit      string
+	NodeSelector     map[string]string
+
+	InstallOperator string
+	Channel         string
+	CatalogSource   string
+	CatalogNS       string
+	Credentials     string
+	RoleARN         string
+
+	Output         string
+	ForceConflicts bool
+	Wait           bool
+	Timeout        time.Duration
+}
+
+func (c *ClusterOptions) addFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&c.OADPVersion, "oadp-version", "", "OADP minor version to write the DPA for: 1.2 to 1.5 (default: the installed operator's, else the one supported on this OpenShift version)")
+	fs.StringVar(&c.Bucket, "bucket", "", "S3 bucket the CloudStorage creates (default: <cluster-name>-oadp)")
+	fs.StringVar(&c.CloudStorageName, "cloudstorage-name", "", "name of the CloudStorage (default: the bucket name)")
+	fs.StringVar(&c.DPAName, "dpa-name", "", "name of the DataProtectionApplication (default: <cluster-name>-dpa)")
+	fs.StringVar(&c.Prefix, "prefix", manifests.DefaultPrefix, "object prefix of the backups in the bucket")
+	fs.StringVar(&c.Snapshots, "snapshots", manifests.SnapshotsCSI, "volume snapshots: csi (plugins openshift, aws, csi) or native (plugins openshift, aws, and an EBS snapshot location)")
+	fs.StringVar(&c.SnapshotRegion, "snapshot-region", "", "region of the EBS snapshot location with --snapshots=native (must be the cluster's; default: the cluster's)")
+	fs.BoolVar(&c.BackupImages, "backup-images", true, "back up internal registry images")
+	fs.StringVar(&c.CPURequest, "velero-cpu-request", "", "CPU request of the Velero pod, e.g. 200m")
+	fs.StringVar(&c.CPULimit, "velero-cpu-limit", "", "CPU limit of the Velero pod, e.g. 1")
+	fs.StringVar(&c.MemoryRequest, "velero-memory-request", "", "memory request of the Velero pod, e.g. 256Mi")
+	fs.StringVar(&c.MemoryLimit, "velero-memory-limit", "", "memory limit of the Velero pod, e.g. 1024Mi")
+	fs.StringToStringVar(&c.NodeSelector, "velero-node-selector", nil, "node selector of the Velero pod, e.g. node-role.kubernetes.io/infra=")
+	fs.StringVar(&c.InstallOperator, "install-operator", Auto, "install the OADP operator through OLM: auto (only when its CRDs are absent), true or false")
+	fs.StringVar(&c.Channel, "channel", "", "OLM channel (default: stable-1.x for OADP up to 1.4, stable from 1.5)")
+	fs.StringVar(&c.CatalogSource, "catalog-source", manifests.DefaultCatalogSource, "catalog source of the operator (a mirrored catalog in restricted networks)")
+	fs.StringVar(&c.CatalogNS, "catalog-source-namespace", manifests.DefaultCatalogNS, "namespace of the catalog source")
+	fs.StringVar(&c.Credentials, "credentials", Auto, "who writes the cloud-credentials secret: auto, secret (the plugin) or subscription (ROLEARN in the Subscription; the Cloud Credential Operator writes it, OpenShift 4.14+)")
+	fs.StringVar(&c.RoleARN, "role-arn", "", "use this existing IAM role and skip the IAM steps (for roles made by hand, e.g. from --output-dir)")
+	fs.StringVarP(&c.Output, "output", "o", "", "print the cluster objects as yaml or json on stdout (with --dry-run=client, only print them)")
+	fs.BoolVar(&c.ForceConflicts, "force-conflicts", false, "take over fields of existing objects that another manager owns")
+	fs.BoolVar(&c.Wait, "wait", true, "wait for the operator, the DPA's Reconciled condition and the storage location to be Available")
+	fs.DurationVar(&c.Timeout, "timeout", 10*time.Minute, "how long each wait may take")
+}
+
+func (c *ClusterOptions) validate() error {
+	var errs []string
+	if c.Output != "" && c.Output != "yaml" && c.Output != "json" {
+		errs = append(errs, fmt.Sprintf("unknown output format %q: use -o yaml or -o json", c.Output))
+	}
+	switch c.InstallOperator {
+	case Auto, installTrue, installFalse:
+	default:
+		errs = append(errs, fmt.Sprintf("--install-operator must be auto, true or false, not %q", c.InstallOperator))
+	}
+	switch c.Credentials {
+	case Auto, CredsSecret, CredsOLM:
+	default:
+		errs = append(errs, fmt.Sprintf("--credentials must be auto, secret or subscription, not %q", c.Credentials))
+	}
+	if c.Credentials == CredsOLM && c.InstallOperator == installFalse {
+		errs = append(errs, "--credentials=subscription needs the plugin to install the operator (the ROLEARN is read when it starts): drop --install-operator=false")
+	}
+	if c.Timeout <= 0 {
+		errs = append(errs, fmt.Sprintf("--timeout must be positive, not %s", c.Timeout))
+	}
+	if c.RoleARN != "" && (!strings.HasPrefix(c.RoleARN, "arn:") || !strings.Contains(c.RoleARN, ":role/")) {
+		errs = append(errs, fmt.Sprintf("--role-arn %q is not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)", c.RoleARN))
+	}
+	if len(errs) > 0 {
+		return errors.New(strings.Join(errs, "\n"))
+	}
+	return nil
+}
+
+// clusterState is what setup reads of the cluster before deciding.
+type clusterState struct {
+	oadp     *clusterfacts.OADP
+	credsAPI bool // cloudcredential.openshift.io credentialsrequests served
+}
+
+// needsClusterRead says whether the cluster side must read the cluster: an
+// offline client dry run with every choice given reads nothing.
+func (o *Options) needsClusterRead() bool {
+	c := o.Cluster
+	return o.DryRun != DryRunClient || c.OADPVersion == "" || c.InstallOperator == Auto || c.Credentials == Auto || o.facts.ClusterRead
+}
+
+// readCluster learns the installed operator and whether the CCO flow is possible.
+func (o *Options) readCluster(ctx context.Context) (*clusterState, error) {
+	st := &clusterState{oadp: &clusterfacts.OADP{}}
+	if !o.needsClusterRead() {
+		return st, nil
+	}
+	dyn, err := o.factory.Dynamic()
+	if err != nil {
+		return nil, err
+	}
+	var (
+		wg               sync.WaitGroup
+		oadpErr, credErr error
+	)
+	wg.Go(func() { st.oadp, oadpErr = clusterfacts.DiscoverOADP(ctx, dyn, o.factory.Namespace()) })
+	wg.Go(func() {
+		_, err := dyn.Resource(gvr.CredentialsReq).Namespace("openshift-cloud-credential-operator").List(ctx, metav1.ListOptions{Limit: 1})
+		switch {
+		case err == nil:
+			st.credsAPI = true
+		case kube.IsTypeMissing(err):
+		default:
+			credErr = kube.Explain(err, gvr.CredentialsReq, "")
+		}
+	})
+	wg.Wait()
+	return st, errors.Join(oadpErr, credErr)
+}
+
+// manifestOptions decides every cluster-side choice from the facts, the flags
+// and what is installed.
+func (o *Options) manifestOptions(st *clusterState) (manifests.Options, error) {
+	c, f := o.Cluster, o.facts
+	installed := ""
+	if st.oadp.Version != "" {
+		installed = clusterfacts.MinorVersion(st.oadp.Version)
+	}
+	version := c.OADPVersion
+	switch {
+	case version == "" && installed != "":
+		version = installed
+	case version == "":
+		version = manifests.DefaultOADPVersion(f.Cluster.Version)
+	case installed != "" && version != installed:
+		return manifests.Options{}, fmt.Errorf("--oadp-version %s, but OADP %s is installed (%s): drop --oadp-version or pass %s", version, st.oadp.Version, st.oadp.CSV, installed)
+	}
+	installOp := c.InstallOperator == installTrue || (c.InstallOperator == Auto && !st.oadp.Installed)
+	creds := c.Credentials
+	if creds == Auto {
+		creds = CredsSecret
+		if installOp && st.credsAPI && clusterfacts.CompareVersions(f.Cluster.Version, "4.14") >= 0 {
+			creds = CredsOLM
+		}
+	}
+	if creds == CredsOLM && !installOp {
+		return manifests.Options{}, fmt.Errorf("--credentials=subscription needs the operator to be installed by setup, and OADP is already installed: use --credentials=secret")
+	}
+	mo := manifests.Options{
+		Namespace: o.factory.Namespace(), ClusterName: f.Cluster.Name, ClusterID: f.Cluster.ID, Region: f.Cluster.Region,
+		RoleARN: o.RoleARN, OADPVersion: version,
+		Bucket: c.Bucket, CloudStorageName: c.CloudStorageName, DPAName: c.DPAName, Prefix: c.Prefix,
+		Snapshots: c.Snapshots, SnapshotRegion: c.SnapshotRegion, BackupImages: c.BackupImages,
+		VeleroRequests: quantities(c.CPURequest, c.MemoryRequest), VeleroLimits: quantities(c.CPULimit, c.MemoryLimit),
+		VeleroNodeSelector: c.NodeSelector,
+		InstallOperator:    installOp, Channel: c.Channel, CatalogSource: c.CatalogSource, CatalogSourceNamespace: c.CatalogNS,
+		SubscriptionRoleARN: creds == CredsOLM, WriteSecret: creds == CredsSecret,
+		// The bucket carries the ownership tags cleanup checks before deleting it.
+		Tags: iam.OwnershipTags(f.Cluster.ID),
+	}
+	if mo.ClusterName == "" && (c.Bucket == "" || c.DPAName == "") {
+		return mo, errors.New("no cluster name for the bucket and DPA names: set --cluster-name, or --bucket and --dpa-name")
+	}
+	return mo.WithDefaults(), manifests.ValidateOptions(mo, f.Cluster.Region)
+}
+
+func quantities(cpu, mem string) map[string]string {
+	m := map[string]string{}
+	if cpu != "" {
+		m["cpu"] = cpu
+	}
+	if mem != "" {
+		m["memory"] = mem
+	}
+	return m
+}
+
+// runCluster applies (or prints) the cluster objects, then waits.
+func (o *Options) runCluster(ctx context.Context, mo manifests.Options) error {
+	objs := manifests.Build(mo)
+	log := o.ErrOut
+	if o.DryRun == DryRunClient {
+		if o.Cluster.Output != "" {
+			return printObjects(o.Out, o.Cluster.Output, objs)
+		}
+		for _, obj := range objs {
+			fmt.Fprintf(log, "would apply %s/%s\n", strings.ToLower(obj.GetKind()), obj.GetName())
+		}
+		fmt.Fprintln(log, "dry run: cluster not changed (add -o yaml to print the objects)")
+		return nil
+	}
+	dyn, err := o.factory.Dynamic()
+	if err != nil {
+		return err
+	}
+	in := &install.Installer{Client: dyn, Out: log, Live: printer.IsTerminal(log),
+		DryRun: o.DryRun == DryRunServer, Force: o.Cluster.ForceConflicts, Timeout: o.Cluster.Timeout}
+	results, err := in.Apply(ctx, objs, mo.InstallOperator)
+	if err != nil {
+		return err
+	}
+	if o.Cluster.Output != "" {
+		applied := make([]*unstructured.Unstructured, len(results))
+		for i, r := range results {
+			applied[i] = r.Object
+		}
+		if err := printObjects(o.Out, o.Cluster.Output, applied); err != nil {
+			return err
+		}
+	}
+	if o.DryRun == DryRunServer {
+		fmt.Fprintln(log, "server dry run: the API server accepted every object; nothing was stored")
+		return nil
+	}
+	if !o.Cluster.Wait {
+		fmt.Fprintf(log, "not waiting (--wait=false); follow with 'kubectl oadp-sts status'\n")
+		return nil
+	}
+	if mo.InstallOperator {
+		csv, err := in.WaitOperator(ctx, mo.Namespace, manifests.PackageName)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(log, "operator %s installed\n", csv)
+	}
+	if err := in.WaitDPA(ctx, mo.Namespace, mo.DPAName); err != nil {
+		return err
+	}
+	fmt.Fprintf(log, "dataprotectionapplication/%s reconciled\n", mo.DPAName)
+	bsl := manifests.BSLName(mo.DPAName)
+	if err := in.WaitBSL(ctx, mo.Namespace, bsl); err != nil {
+		return err
+	}
+	fmt.Fprintf(log, "backupstoragelocation/%s Available\n\nOADP is ready. Back up a namespace with:\n  kubectl oadp-sts backup <namespace>\n", bsl)
+	return nil
+}
+
+// storageCheck prints the chapter's storage warnings; they never stop setup.
+func (o *Options) storageCheck(ctx context.Context, mode string) {
+	dyn, err := o.factory.Dynamic()
+	if err != nil {
+		return
+	}
+	in := &install.Installer{Client: dyn}
+	for _, w := range in.StorageWarnings(ctx, mode) {
+		fmt.Fprintln(o.ErrOut, "warning: "+w)
+	}
+}
+
+// printObjects writes objs as one multi-document YAML stream or a JSON List,
+// ready for 'oc apply -f -'.
+func printObjects(w interface{ Write([]byte) (int, error) }, format string, objs []*unstructured.Unstructured) error {
+	if format == "json" {
+		list := &unstructured.UnstructuredList{Object: map[string]any{"apiVersion": "v1", "kind": "List"}}
+		for _, o := range objs {
+			list.Items = append(list.Items, *clean(o))
+		}
+		return (&printers.JSONPrinter{}).PrintObj(list, w)
+	}
+	p := &printers.YAMLPrinter{}
+	for _, o := range objs {
+		if err := p.PrintObj(clean(o), w); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// clean drops server-populated metadata so printed objects apply anywhere.
+func clean(o *unstructured.Unstructured) *unstructured.Unstructured {
+	c := o.DeepCopy()
+	for _, f := range []string{"managedFields", "resourceVersion", "uid", "creationTimestamp", "generation"} {
+		unstructured.RemoveNestedField(c.Object, "metadata", f)
+	}
+	delete(c.Object, "status")
+	return c
+}
