@@ -5,13 +5,16 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/oadp-sts/kubectl-oadp_sts/internal/clitest"
 	"github.com/oadp-sts/kubectl-oadp_sts/internal/rig"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmdutil"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/gvr"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/wait"
 )
 
 func TestMain(m *testing.M) { rig.Main(m, rig.Options{}) }
@@ -148,5 +151,33 @@ func TestBackupBadInput(t *testing.T) {
 				t.Errorf("%d backups created on bad input", n)
 			}
 		})
+	}
+}
+
+// The wait outlives an API server restart in the middle of `backup --wait`
+// and still ends on the status written after it.
+func TestBackupWaitSurvivesAPIServerRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("restarts the API server")
+	}
+	r := setup(t)
+	ctx := context.Background()
+	go func() {
+		_, err := wait.For(ctx, r.Dynamic.Resource(gvr.Backup).Namespace(oadpNS), "hello-world", func(*unstructured.Unstructured) (bool, error) { return true, nil }, wait.Options{Timeout: time.Minute})
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		if err := r.RestartAPIServer(ctx, time.Second); err != nil {
+			t.Error(err)
+			return
+		}
+		if err := patchStatus(ctx, r, gvr.Backup, "hello-world", ended("Completed", nil)); err != nil {
+			t.Error(err)
+		}
+	}()
+	res := clitest.Run(t, "backup", "hello-world", "--timeout", "2m")
+	if res.Code != 0 || !strings.Contains(res.Stdout, `Backup "hello-world" Completed`) {
+		t.Errorf("exit %d; want Completed after the restart", res.Code)
 	}
 }
