@@ -1,0 +1,67 @@
+package rig
+
+import (
+	"bufio"
+	"encoding/json"
+	"io"
+	"os"
+	"strings"
+)
+
+// KubeRequest is one request the API server's audit log recorded.
+type KubeRequest struct {
+	Verb      string
+	UserAgent string
+	Resource  string
+	Namespace string
+	Name      string
+}
+
+// Mutating reports whether the request could change state.
+func (k KubeRequest) Mutating() bool {
+	switch k.Verb {
+	case "get", "list", "watch":
+		return false
+	}
+	return true
+}
+
+// RecordKube marks the audit log's current end; the returned func reads the
+// requests made since, by clients whose user agent starts with prefix
+// ("kubectl-oadp_sts/" for the plugin).
+func (r *Rig) RecordKube(prefix string) func() ([]KubeRequest, error) {
+	var offset int64
+	if st, err := os.Stat(r.AuditLog); err == nil {
+		offset = st.Size()
+	}
+	return func() ([]KubeRequest, error) { return readAudit(r.AuditLog, offset, prefix) }
+}
+
+func readAudit(path string, offset int64, prefix string) ([]KubeRequest, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if _, err := f.Seek(offset, io.SeekStart); err != nil {
+		return nil, err
+	}
+	var out []KubeRequest
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 16<<20)
+	for sc.Scan() {
+		var ev struct {
+			Verb      string `json:"verb"`
+			UserAgent string `json:"userAgent"`
+			Stage     string `json:"stage"`
+			ObjectRef struct {
+				Resource, Namespace, Name string
+			} `json:"objectRef"`
+		}
+		if json.Unmarshal(sc.Bytes(), &ev) != nil || ev.Stage != "ResponseComplete" || !strings.HasPrefix(ev.UserAgent, prefix) {
+			continue
+		}
+		out = append(out, KubeRequest{Verb: ev.Verb, UserAgent: ev.UserAgent, Resource: ev.ObjectRef.Resource, Namespace: ev.ObjectRef.Namespace, Name: ev.ObjectRef.Name})
+	}
+	return out, sc.Err()
+}
