@@ -25,6 +25,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/dynamic/dynamicinformer"
+	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
@@ -69,7 +70,6 @@ type StandIn struct {
 
 	queue workqueue.TypedRateLimitingInterface[key]
 	dpas  cache.GenericLister
-	css   cache.GenericLister
 
 	tokenMu     sync.Mutex
 	tokenExpiry time.Time
@@ -115,7 +115,14 @@ func (s *StandIn) Run(ctx context.Context) error {
 	dpaInf := f.ForResource(gvr.DPA)
 	csInf := f.ForResource(gvr.CloudStorage)
 	secInf := f.ForResource(gvr.Secret)
-	s.dpas, s.css = dpaInf.Lister(), csInf.Lister()
+	s.dpas = dpaInf.Lister()
+	// Into the stand-in's log, not the process's stderr: once cleanup deletes
+	// the CRDs, every relist fails until the sandbox stops.
+	for _, inf := range []informers.GenericInformer{dpaInf, csInf, secInf} {
+		if err := inf.Informer().SetWatchErrorHandler(func(_ *cache.Reflector, err error) { s.logf("watch: %v", err) }); err != nil {
+			return err
+		}
+	}
 
 	on := func(fn func(obj any)) cache.ResourceEventHandlerFuncs {
 		return cache.ResourceEventHandlerFuncs{
