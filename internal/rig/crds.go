@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
@@ -180,7 +181,9 @@ func (r *Rig) Apply(ctx context.Context, obj *unstructured.Unstructured) error {
 	return err
 }
 
-// ApplyStatus server-side applies obj's status subresource.
+// ApplyStatus server-side applies obj's status, through the status
+// subresource where the CRD has one; Velero's CRDs have none, and there
+// status is an ordinary part of the object.
 func (r *Rig) ApplyStatus(ctx context.Context, obj *unstructured.Unstructured) error {
 	res, err := r.resourceFor(obj)
 	if err != nil {
@@ -191,7 +194,13 @@ func (r *Rig) ApplyStatus(ctx context.Context, obj *unstructured.Unstructured) e
 		return err
 	}
 	force := true
-	_, err = res.Patch(ctx, obj.GetName(), types.ApplyPatchType, data, metav1.PatchOptions{FieldManager: "oadp-sts-rig", Force: &force}, "status")
+	opts := metav1.PatchOptions{FieldManager: "oadp-sts-rig", Force: &force}
+	_, err = res.Patch(ctx, obj.GetName(), types.ApplyPatchType, data, opts, "status")
+	if apierrors.IsNotFound(err) {
+		if _, getErr := res.Get(ctx, obj.GetName(), metav1.GetOptions{}); getErr == nil {
+			_, err = res.Patch(ctx, obj.GetName(), types.ApplyPatchType, data, opts)
+		}
+	}
 	return err
 }
 

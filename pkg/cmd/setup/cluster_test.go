@@ -1,0 +1,342 @@
+package setup_test
+
+import (
+	"bytes"
+	"context"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/yaml"
+
+	"github.com/oadp-sts/kubectl-oadp_sts/internal/clitest"
+	"github.com/oadp-sts/kubectl-oadp_sts/internal/rig"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmdutil"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/gvr"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/manifests"
+)
+
+var (
+	dpaName = rig.InfraName + "-dpa"
+	csName  = rig.InfraName + "-oadp"
+)
+
+// clusterObjects reads back what setup made in ns, with the namespace name
+// replaced so two namespaces can be compared.
+func clusterObjects(t *testing.T, r *rig.Rig, ns string) map[string]string {
+	t.Helper()
+	ctx := context.Background()
+	out := map[string]string{}
+	read := func(key string, obj *unstructured.Unstructured, err error, fields ...string) {
+		if err != nil {
+			t.Fatalf("read %s in %s: %v", key, ns, err)
+		}
+		v, _, _ := unstructured.NestedFieldNoCopy(obj.Object, fields...)
+		b, _ := yaml.Marshal(v)
+		out[key] = strings.ReplaceAll(string(b), ns, "NS")
+	}
+	o, err := r.Dynamic.Resource(gvr.DPA).Namespace(ns).Get(ctx, dpaName, metav1.GetOptions{})
+	read("dpa", o, err, "spec")
+	o, err = r.Dynamic.Resource(gvr.CloudStorage).Namespace(ns).Get(ctx, csName, metav1.GetOptions{})
+	read("cloudstorage", o, err, "spec")
+	o, err = r.Dynamic.Resource(gvr.Secret).Namespace(ns).Get(ctx, "cloud-credentials", metav1.GetOptions{})
+	read("secret", o, err, "data")
+	o, err = r.Dynamic.Resource(gvr.Namespace).Get(ctx, ns, metav1.GetOptions{})
+	read("namespace labels", o, err, "metadata", "labels")
+	return out
+}
+
+// setup creates every object, the API server accepts each against the real
+// CRDs, the content is the chapter's, and a second run changes nothing.
+func TestSetupCreatesTheClusterObjects(t *testing.T) {
+	r := rig.Get(t)
+	r.Fresh(t)
+	r.UseEnv(t)
+	ns := "setup-objects"
+	res := clitest.Run(t, "setup", "--yes", "--wait=false", "-n", ns)
+	if res.Code != 0 {
+		t.Fatalf("exit %d: %s", res.Code, res.Stderr)
+	}
+	for _, want := range []string{"namespace/" + ns + " created", "secret/cloud-credentials created", "cloudstorage/" + csName + " created", "dataprotectionapplication/" + dpaName + " created"} {
+		if !strings.Contains(res.Stderr, want) {
+			t.Errorf("stderr lacks %q", want)
+		}
+	}
+	objs := clusterObjects(t, r, ns)
+	roleARN := "arn:aws:iam::" + rig.AWSAccount + ":role/" + roleName
+	wantSecret := manifests.CredentialsFile(roleARN, rig.Region)
+	secret, _ := r.Kube.CoreV1().Secrets(ns).Get(context.Background(), "cloud-credentials", metav1.GetOptions{})
+	if string(secret.Data["credentials"]) != wantSecret {
+		t.Errorf("credentials:\n%s\nwant:\n%s", secret.Data["credentials"], wantSecret)
+	}
+	for _, want := range []string{"cloudStorageRef:\n      name: " + csName, "prefix: velero", "region: " + rig.Region, "- csi", "uploaderType: kopia", "key: credentials"} {
+		if !strings.Contains(objs["dpa"], want) {
+			t.Errorf("DPA spec lacks %q:\n%s", want, objs["dpa"])
+		}
+	}
+	if strings.Contains(objs["dpa"], "features") || strings.Contains(objs["dpa"], "restic") {
+		t.Errorf("DPA carries a block OADP 1.4 rejects:\n%s", objs["dpa"])
+	}
+	for _, want := range []string{"enableSharedConfig: true", "name: " + csName, "provider: aws", "oadp-sts.openshift.io/cluster-id: " + rig.ClusterID} {
+		if !strings.Contains(objs["cloudstorage"], want) {
+			t.Errorf("CloudStorage spec lacks %q:\n%s", want, objs["cloudstorage"])
+		}
+	}
+
+	stop := r.RecordKube("kubectl-oadp_sts/")
+	again := clitest.Run(t, "setup", "--wait=false", "-n", ns)
+	if again.Code != 0 {
+		t.Fatalf("second run: exit %d: %s", again.Code, again.Stderr)
+	}
+	for _, obj := range []string{"namespace/" + ns, "secret/cloud-credentials", "cloudstorage/" + csName, "dataprotectionapplication/" + dpaName} {
+		if !strings.Contains(again.Stderr, obj+" unchanged") {
+			t.Errorf("second run: %s not unchanged", obj)
+		}
+	}
+	reqs, err := stop()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range reqs {
+		if q.Mutating() && q.Verb != "patch" {
+			t.Errorf("second run made a %s on %s/%s", q.Verb, q.Resource, q.Name)
+		}
+	}
+}
+
+// setup --dry-run=client -o yaml | kubectl apply -f - gives the objects setup
+// makes, and the dry run itself reaches neither the cluster nor AWS mutably.
+func TestSetupDryRunYAMLPipesIntoKubectlApply(t *testing.T) {
+	r := rig.Get(t)
+	r.Fresh(t)
+	r.UseEnv(t)
+	ctx := context.Background()
+	if res := clitest.Run(t, "setup", "--yes", "--wait=false", "-n", "via-setup"); res.Code != 0 {
+		t.Fatalf("setup: %s", res.Stderr)
+	}
+	if err := r.ResetAWS(ctx); err != nil {
+		t.Fatal(err)
+	}
+	stopKube := r.RecordKube("kubectl-oadp_sts/")
+	stopAWS, err := r.RecordAWS(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := clitest.Run(t, "setup", "--dry-run=client", "-o", "yaml", "-n", "via-kubectl")
+	if res.Code != 0 {
+		t.Fatalf("dry run: exit %d: %s", res.Code, res.Stderr)
+	}
+	kreqs, _ := stopKube()
+	areqs, _ := stopAWS()
+	for _, q := range kreqs {
+		if q.Mutating() {
+			t.Errorf("dry run sent %s %s/%s to the cluster", q.Verb, q.Resource, q.Name)
+		}
+	}
+	for _, q := range areqs {
+		if q.Mutating() {
+			t.Errorf("dry run sent %s to AWS", q.Action)
+		}
+	}
+	if strings.Contains(res.Stdout, "would apply") || !strings.HasPrefix(res.Stdout, "apiVersion: v1\nkind: Namespace") {
+		t.Errorf("stdout is not a clean manifest stream:\n%s", res.Stdout)
+	}
+	if n := strings.Count(res.Stdout, "\n---\n"); n != 3 {
+		t.Errorf("%d document separators, want 3 (namespace, secret, cloudstorage, dpa)", n)
+	}
+
+	kubectl := exec.Command("kubectl", "--kubeconfig", r.Kubeconfig, "apply", "-f", "-")
+	kubectl.Stdin = strings.NewReader(res.Stdout)
+	var out bytes.Buffer
+	kubectl.Stdout, kubectl.Stderr = &out, &out
+	if err := kubectl.Run(); err != nil {
+		t.Fatalf("kubectl apply: %v\n%s", err, out.String())
+	}
+	viaSetup, viaKubectl := clusterObjects(t, r, "via-setup"), clusterObjects(t, r, "via-kubectl")
+	for k, v := range viaSetup {
+		if viaKubectl[k] != v {
+			t.Errorf("%s differs:\nsetup:\n%s\nkubectl apply of the dry run:\n%s", k, v, viaKubectl[k])
+		}
+	}
+}
+
+// The tests play the operator and Velero by patching status.
+func TestSetupWaits(t *testing.T) {
+	r := rig.Get(t)
+	r.UseEnv(t)
+	cases := []struct {
+		name     string
+		play     func(ns string)
+		wantCode int
+		want     []string
+	}{
+		{name: "ready", wantCode: 0, want: []string{"dataprotectionapplication/" + dpaName + " reconciled", "backupstoragelocation/" + dpaName + "-1 Available", "kubectl oadp-sts backup <namespace>"},
+			play: func(ns string) {
+				setReconciled(t, r, ns, "True", "Complete", "Reconcile complete")
+				setBSL(t, r, ns, "Available", "")
+			}},
+		{name: "dpa rejected", wantCode: cmdutil.ExitError, want: []string{`the OADP operator rejected DataProtectionApplication "` + dpaName + `" (Error): Delete vsm from spec`},
+			play: func(ns string) { setReconciled(t, r, ns, "False", "Error", "Delete vsm from spec.configuration.velero.defaultPlugins") }},
+		{name: "bsl unavailable", wantCode: cmdutil.ExitError, want: []string{"is Unavailable: rpc error: InvalidIdentityToken: No OpenIDConnect provider found", "IAM has no OIDC provider", "kubectl oadp-sts status"},
+			play: func(ns string) {
+				setReconciled(t, r, ns, "True", "Complete", "Reconcile complete")
+				setBSL(t, r, ns, "Unavailable", "rpc error: InvalidIdentityToken: No OpenIDConnect provider found in your account")
+			}},
+		{name: "nobody answers", wantCode: cmdutil.ExitTimeout, want: []string{"timed out after 2s waiting for DataProtectionApplication", "wait longer with --timeout"},
+			play: func(string) {}},
+	}
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r.Fresh(t)
+			ns := "setup-wait-" + string(rune('a'+i))
+			go func() {
+				waitFor(t, r, ns) // the DPA exists: the operator "reconciles"
+				tc.play(ns)
+			}()
+			res := clitest.Run(t, "setup", "--yes", "--timeout", "2s", "-n", ns)
+			if res.Code != tc.wantCode {
+				t.Errorf("exit %d, want %d", res.Code, tc.wantCode)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(res.Stderr, w) {
+					t.Errorf("stderr lacks %q", w)
+				}
+			}
+		})
+	}
+}
+
+func waitFor(t *testing.T, r *rig.Rig, ns string) {
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if _, err := r.Dynamic.Resource(gvr.DPA).Namespace(ns).Get(context.Background(), dpaName, metav1.GetOptions{}); err == nil {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func setReconciled(t *testing.T, r *rig.Rig, ns, status, reason, msg string) {
+	o := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "oadp.openshift.io/v1alpha1", "kind": "DataProtectionApplication",
+		"metadata": map[string]any{"name": dpaName, "namespace": ns},
+		"status": map[string]any{"conditions": []any{map[string]any{"type": "Reconciled", "status": status, "reason": reason, "message": msg,
+			"lastTransitionTime": time.Now().UTC().Format(time.RFC3339)}}},
+	}}
+	if err := r.ApplyStatus(context.Background(), o); err != nil {
+		t.Error(err)
+	}
+}
+
+func setBSL(t *testing.T, r *rig.Rig, ns, phase, msg string) {
+	ctx := context.Background()
+	bsl := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "velero.io/v1", "kind": "BackupStorageLocation",
+		"metadata": map[string]any{"name": dpaName + "-1", "namespace": ns},
+		"spec": map[string]any{"provider": "aws", "objectStorage": map[string]any{"bucket": csName, "prefix": "velero"}, "default": true,
+			"config": map[string]any{"region": rig.Region}},
+	}}
+	if err := r.Apply(ctx, bsl); err != nil {
+		t.Error(err)
+		return
+	}
+	bsl.Object["status"] = map[string]any{"phase": phase, "message": msg}
+	if err := r.ApplyStatus(ctx, bsl); err != nil {
+		t.Error(err)
+	}
+}
+
+// Bad input is refused before anything is applied, in the cluster or in AWS.
+func TestSetupClusterBadInput(t *testing.T) {
+	r := rig.Get(t)
+	r.UseEnv(t)
+	ctx := context.Background()
+	cases := []struct {
+		name    string
+		args    []string
+		prepare func(ns string)
+		want    string
+	}{
+		{name: "unknown OADP version", args: []string{"--oadp-version", "2.0"}, want: `unknown OADP version "2.0": use --oadp-version with one of 1.2, 1.3, 1.4, 1.5`},
+		{name: "native snapshots in another region", args: []string{"--snapshots=native", "--snapshot-region", "eu-west-1"}, want: `--snapshot-region "eu-west-1" differs from the cluster's region "us-east-2"`},
+		{name: "bucket S3 refuses", args: []string{"--bucket", "My_Backups"}, want: `bucket name "My_Backups" is not valid for S3`},
+		{name: "unknown snapshot mode", args: []string{"--snapshots=ebs"}, want: `unknown snapshot mode "ebs"`},
+		{name: "zero timeout", args: []string{"--timeout=0s"}, want: "--timeout must be positive"},
+		{name: "another DPA in the namespace", want: `already has DataProtectionApplication "legacy-dpa": OADP runs one DPA per namespace`,
+			prepare: func(ns string) {
+				if _, err := r.Kube.CoreV1().Namespaces().Create(ctx, nsObject(ns), metav1.CreateOptions{}); err != nil {
+					t.Fatal(err)
+				}
+				dpa := manifests.DPA(manifests.Options{Namespace: ns, ClusterName: "legacy", Region: rig.Region, OADPVersion: "1.4"}.WithDefaults())
+				if err := r.Apply(ctx, dpa); err != nil {
+					t.Fatal(err)
+				}
+			}},
+	}
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r.Fresh(t)
+			ns := "setup-bad-" + string(rune('a'+i))
+			if tc.prepare != nil {
+				tc.prepare(ns)
+			}
+			stopKube := r.RecordKube("kubectl-oadp_sts/")
+			stopAWS, _ := r.RecordAWS(ctx)
+			res := clitest.Run(t, append([]string{"setup", "--yes", "-n", ns}, tc.args...)...)
+			kreqs, _ := stopKube()
+			areqs, _ := stopAWS()
+			if res.Code != cmdutil.ExitError || !strings.Contains(res.Stderr, tc.want) {
+				t.Errorf("exit %d, stderr %q; want 1 and %q", res.Code, res.Stderr, tc.want)
+			}
+			for _, q := range kreqs {
+				if q.Mutating() {
+					t.Errorf("sent %s %s/%s despite bad input", q.Verb, q.Resource, q.Name)
+				}
+			}
+			for _, q := range areqs {
+				if q.Mutating() {
+					t.Errorf("sent %s to AWS despite bad input", q.Action)
+				}
+			}
+		})
+	}
+}
+
+// On OpenShift 4.14+ with the CredentialsRequest API and the operator to
+// install, the role goes into the Subscription and no secret is written.
+func TestSetupCCOFlow(t *testing.T) {
+	r := rig.Get(t)
+	r.Fresh(t)
+	r.UseEnv(t)
+	ctx := context.Background()
+	if err := r.Apply(ctx, credentialsRequestCRD()); err != nil {
+		t.Fatal(err)
+	}
+	defer r.Dynamic.Resource(gvr.CRD).Delete(ctx, "credentialsrequests.cloudcredential.openshift.io", metav1.DeleteOptions{})
+	waitCRD(t, r)
+	ns := "setup-cco"
+	res := clitest.Run(t, "setup", "--yes", "--wait=false", "--install-operator=true", "-n", ns)
+	if res.Code != 0 {
+		t.Fatalf("exit %d: %s", res.Code, res.Stderr)
+	}
+	sub, err := r.Dynamic.Resource(gvr.Subscription).Namespace(ns).Get(ctx, "redhat-oadp-operator", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, _, _ := unstructured.NestedSlice(sub.Object, "spec", "config", "env")
+	if len(env) != 1 || env[0].(map[string]any)["name"] != "ROLEARN" || !strings.HasSuffix(env[0].(map[string]any)["value"].(string), ":role/"+roleName) {
+		t.Errorf("subscription env = %v, want ROLEARN of the role", env)
+	}
+	if ch, _, _ := unstructured.NestedString(sub.Object, "spec", "channel"); ch != "stable-1.4" {
+		t.Errorf("channel %q, want stable-1.4", ch)
+	}
+	if _, err := r.Kube.CoreV1().Secrets(ns).Get(ctx, "cloud-credentials", metav1.GetOptions{}); err == nil {
+		t.Errorf("the plugin wrote the secret; the Cloud Credential Operator should")
+	}
+	if _, err := r.Dynamic.Resource(gvr.OperatorGroup).Namespace(ns).Get(ctx, ns, metav1.GetOptions{}); err != nil {
+		t.Errorf("no OperatorGroup: %v", err)
+	}
+}
