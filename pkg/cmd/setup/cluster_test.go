@@ -179,7 +179,9 @@ func TestSetupWaits(t *testing.T) {
 				setBSL(t, r, ns, "Available", "")
 			}},
 		{name: "dpa rejected", wantCode: cmdutil.ExitError, want: []string{`the OADP operator rejected DataProtectionApplication "` + dpaName + `" (Error): Delete vsm from spec`},
-			play: func(ns string) { setReconciled(t, r, ns, "False", "Error", "Delete vsm from spec.configuration.velero.defaultPlugins") }},
+			play: func(ns string) {
+				setReconciled(t, r, ns, "False", "Error", "Delete vsm from spec.configuration.velero.defaultPlugins")
+			}},
 		{name: "bsl unavailable", wantCode: cmdutil.ExitError, want: []string{"is Unavailable: rpc error: InvalidIdentityToken: No OpenIDConnect provider found", "IAM has no OIDC provider", "kubectl oadp-sts status"},
 			play: func(ns string) {
 				setReconciled(t, r, ns, "True", "Complete", "Reconcile complete")
