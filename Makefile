@@ -34,7 +34,7 @@ SANDBOX := bin/oadp-sts-sandbox
 sandbox: rig-tools velero-tools build ## start a local AWS STS cluster with OADP and the real Velero server, in the background
 	@$(GO) build -o $(SANDBOX) ./hack/sandbox && $(SANDBOX) start
 
-sandbox-env: ## print the running sandbox's environment: eval "$$(make -s sandbox-env)"
+sandbox-env: ## print the running sandbox's export lines, for eval in a shell
 	@$(GO) build -o $(SANDBOX) ./hack/sandbox && $(SANDBOX) env 2>/dev/null | grep '^export '
 
 sandbox-stop: ## stop the sandbox: every process, port and directory
