@@ -168,23 +168,26 @@ func (r *Rig) ApplyCRDFiles(ctx context.Context, files ...string) error {
 
 // Apply server-side applies obj with the rig's field manager, forcing conflicts.
 func (r *Rig) Apply(ctx context.Context, obj *unstructured.Unstructured) error {
-	res, err := r.resourceFor(obj)
-	if err != nil {
-		return err
-	}
-	data, err := json.Marshal(obj.Object)
-	if err != nil {
-		return err
-	}
-	force := true
-	_, err = res.Patch(ctx, obj.GetName(), types.ApplyPatchType, data, metav1.PatchOptions{FieldManager: "oadp-sts-rig", Force: &force})
-	return err
+	return r.apply(ctx, obj)
 }
 
 // ApplyStatus server-side applies obj's status, through the status
 // subresource where the CRD has one; Velero's CRDs have none, and there
 // status is an ordinary part of the object.
 func (r *Rig) ApplyStatus(ctx context.Context, obj *unstructured.Unstructured) error {
+	err := r.apply(ctx, obj, "status")
+	if apierrors.IsNotFound(err) {
+		res, rerr := r.resourceFor(obj)
+		if rerr == nil {
+			if _, getErr := res.Get(ctx, obj.GetName(), metav1.GetOptions{}); getErr == nil {
+				return r.apply(ctx, obj)
+			}
+		}
+	}
+	return err
+}
+
+func (r *Rig) apply(ctx context.Context, obj *unstructured.Unstructured, subresource ...string) error {
 	res, err := r.resourceFor(obj)
 	if err != nil {
 		return err
@@ -194,13 +197,7 @@ func (r *Rig) ApplyStatus(ctx context.Context, obj *unstructured.Unstructured) e
 		return err
 	}
 	force := true
-	opts := metav1.PatchOptions{FieldManager: "oadp-sts-rig", Force: &force}
-	_, err = res.Patch(ctx, obj.GetName(), types.ApplyPatchType, data, opts, "status")
-	if apierrors.IsNotFound(err) {
-		if _, getErr := res.Get(ctx, obj.GetName(), metav1.GetOptions{}); getErr == nil {
-			_, err = res.Patch(ctx, obj.GetName(), types.ApplyPatchType, data, opts)
-		}
-	}
+	_, err = res.Patch(ctx, obj.GetName(), types.ApplyPatchType, data, metav1.PatchOptions{FieldManager: "oadp-sts-rig", Force: &force}, subresource...)
 	return err
 }
 

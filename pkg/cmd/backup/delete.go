@@ -1,7 +1,6 @@
 package backup
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -183,12 +182,6 @@ func (o *DeleteOptions) await(ctx context.Context, w *wait.Watch, dbrs dynamic.R
 
 // confirm asks on the terminal; only y or yes agree.
 func (o *DeleteOptions) confirm(b *unstructured.Unstructured) bool {
-	fmt.Fprintf(o.ErrOut, "Delete backup %q (namespaces %s, location %s) and its data in object storage? This cannot be undone. [y/N]: ",
-		o.Name, orNone(list(b.Object, "spec", "includedNamespaces")), orNone(kube.Str(b.Object, "spec", "storageLocation")))
-	line, _ := bufio.NewReader(o.In).ReadString('\n')
-	switch strings.ToLower(strings.TrimSpace(line)) {
-	case "y", "yes":
-		return true
-	}
-	return false
+	return cmdutil.Confirm(o.In, o.ErrOut, fmt.Sprintf("Delete backup %q (namespaces %s, location %s) and its data in object storage? This cannot be undone.",
+		o.Name, orNone(list(b.Object, "spec", "includedNamespaces")), orNone(kube.Str(b.Object, "spec", "storageLocation"))))
 }

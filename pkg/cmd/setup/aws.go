@@ -1,14 +1,13 @@
 package setup
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/awsclient"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/awsfacts"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmdutil"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/iam"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/status"
 )
@@ -105,17 +104,7 @@ func (o *Options) confirm(plan *iam.Plan) (bool, error) {
 	for _, st := range plan.Steps {
 		fmt.Fprintln(o.ErrOut, st.Line(false))
 	}
-	fmt.Fprintf(o.ErrOut, "Change IAM in AWS account %s? [y/N] ", o.facts.Identity.AccountID)
-	line, err := bufio.NewReader(o.In).ReadString('\n')
-	if err != nil && line == "" {
-		fmt.Fprintln(o.ErrOut)
-		return false, nil
-	}
-	switch strings.ToLower(strings.TrimSpace(line)) {
-	case "y", "yes":
-		return true, nil
-	}
-	return false, nil
+	return cmdutil.Confirm(o.In, o.ErrOut, fmt.Sprintf("Change IAM in AWS account %s?", o.facts.Identity.AccountID)), nil
 }
 
 // iamSpec builds the desired IAM state from the facts; every name is checked
