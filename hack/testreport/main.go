@@ -53,6 +53,11 @@ func main() {
 						fmt.Print(b.String())
 					}
 				}
+				if e.Action == "skip" {
+					// go test reports a package without test files as skipped.
+					fmt.Printf("---- %s (no tests)\n", e.Package)
+					continue
+				}
 				fmt.Printf("%-4s %s (%.1fs)\n", strings.ToUpper(e.Action), e.Package, e.Elapsed)
 				continue
 			}
