@@ -21,8 +21,22 @@ const (
 	Skipped Result = "skipped"
 )
 
+// Areas group the checks in the order the STS chain runs: the cluster and AWS
+// first, the objects setup makes next, what Velero did last.
+const (
+	AreaCluster     = "cluster"
+	AreaAWS         = "aws"
+	AreaIAM         = "iam"
+	AreaCredentials = "credentials"
+	AreaOperator    = "operator"
+	AreaStorage     = "storage"
+	AreaRecent      = "recent"
+	AreaAssumeRole  = "assume role"
+)
+
 // Check is one link of the STS chain.
 type Check struct {
+	Area    string `json:"area"`
 	Name    string `json:"name"`
 	Result  Result `json:"result"`
 	Message string `json:"message,omitempty"`
@@ -35,9 +49,15 @@ type Report struct {
 	Cluster *clusterfacts.Facts `json:"cluster"`
 	AWS     *awsfacts.Facts     `json:"aws,omitempty"`
 	OADP    *clusterfacts.OADP  `json:"oadp,omitempty"`
-	Checks  []Check             `json:"checks"`
-	// Ready is true when no check failed: the cluster is an AWS STS cluster
-	// the plugin can set up.
+	// Namespace is the OADP namespace the chain was checked in.
+	Namespace string `json:"namespace,omitempty"`
+	// SetUp is true when any object setup makes is in the namespace.
+	SetUp  bool    `json:"setUp"`
+	Checks []Check `json:"checks"`
+	// Recent are the last backups and restores, newest first.
+	Recent *Recent `json:"recent,omitempty"`
+	// Ready is true when no check failed: before setup, the cluster is an AWS
+	// STS cluster the plugin can set up; after it, every link of the chain holds.
 	Ready bool `json:"ready"`
 }
 
@@ -58,13 +78,19 @@ type Inputs struct {
 	OADP    *clusterfacts.OADP
 	AWS     *awsfacts.Facts
 	AWSErr  error
+	// Chain is what was read beyond readiness; nil checks readiness only.
+	Chain *Chain
 }
 
 // Build evaluates the readiness checks of an AWS STS cluster.
 func Build(in Inputs) *Report {
 	r := &Report{Cluster: in.Cluster, AWS: in.AWS, OADP: in.OADP}
 	f := in.Cluster
-	add := func(c Check) { r.Checks = append(r.Checks, c) }
+	area := AreaCluster
+	add := func(c Check) {
+		c.Area = area
+		r.Checks = append(r.Checks, c)
+	}
 
 	if f.Platform == "AWS" {
 		add(Check{Name: "platform", Result: OK, Message: "AWS, region " + orNone(f.Region)})
@@ -101,6 +127,7 @@ func Build(in Inputs) *Report {
 			Fix:   "on this cluster use OADP's standard AWS setup with an access key secret; the plugin needs credentialsMode Manual with an OIDC issuer"})
 	}
 
+	area = AreaAWS
 	switch {
 	case in.AWSErr != nil:
 		add(Check{Name: "aws identity", Result: Failed, Message: "unknown", Cause: in.AWSErr.Error(),
@@ -124,6 +151,13 @@ func Build(in Inputs) *Report {
 		add(Check{Name: "oidc provider", Result: OK, Message: in.AWS.OIDCProviderARN})
 	}
 
+	if in.Chain != nil {
+		r.Namespace = in.Chain.Namespace
+		r.SetUp = in.Chain.setUp()
+		c := &chain{Chain: in.Chain, in: in, add: func(ch Check) { r.Checks = append(r.Checks, ch) }}
+		c.build()
+		r.Recent = c.recent
+	}
 	r.Ready = len(r.Failed()) == 0
 	return r
 }

@@ -6,58 +6,86 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"sync"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/kubectl/pkg/util/templates"
 
-	"github.com/oadp-sts/kubectl-oadp_sts/pkg/awsclient"
-	"github.com/oadp-sts/kubectl-oadp_sts/pkg/awsfacts"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/clusterfacts"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmdutil"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/iam"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/printer"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/status"
 )
 
 var (
 	long = templates.LongDesc(`
-		Discover the facts every other command needs, and check that the cluster is
-		an AWS STS cluster the plugin can set up. Only reads: nothing is changed in
-		the cluster or in AWS.
+		Check every link of the AWS STS chain OADP depends on, live, and print the
+		fix of each broken one. Only reads: nothing is changed in the cluster or in
+		AWS (except the token --assume-role asks for, see below).
 
-		From the cluster: OpenShift version, cluster ID, infrastructure name, platform
-		and region, the service-account issuer, the credentials mode and the installed
-		OADP operator. From AWS: the caller's account, ARN and partition, and the IAM
-		OIDC provider for the cluster's issuer.
+		The cluster: OpenShift version, cluster ID, platform and region, the
+		service-account issuer and the credentials mode. AWS: the caller, and the
+		IAM OIDC provider for the cluster's issuer with the client ID openshift.
+		IAM: the role (<cluster-name>-openshift-oadp-aws-cloud-credentials or
+		--role-name), its trust policy (this cluster's OIDC provider, exactly the
+		two OADP service accounts of the namespace, no aud other than openshift),
+		the policy (OadpVer1 or --policy-name) attached with every action OADP
+		needs, and the role's ownership tags. Credentials: the cloud-credentials
+		secret (key credentials, role_arn, token file, region) and the
+		Subscription's ROLEARN. Operator: the ClusterServiceVersion and its phase,
+		the DataProtectionApplication's Reconciled condition and the operator's
+		rules for the installed version. Storage: each BackupStorageLocation's
+		phase, message and last validation, each bucket's existence and region.
+		Then the last backups and restores.
+
+		Before setup, the checks of objects setup makes are skipped: status then
+		says whether the cluster is ready for 'kubectl oadp-sts setup'.
+
+		--assume-role proves the trust end to end: it asks the API server for a
+		token of the velero service account (a TokenRequest, audience openshift:
+		the one create status makes, and only with this flag) and calls STS
+		AssumeRoleWithWebIdentity with it.
 
 		Exit codes: 0 ready; 2 a check failed (each failure is printed with its
 		cause and fix); 1 the facts could not be read at all.`)
 
 	example = templates.Examples(`
-		# Check the current cluster and AWS account
+		# Check the current cluster, AWS account and OADP set up
 		kubectl oadp-sts status
 
-		# The same as JSON, for scripts
-		kubectl oadp-sts status -o json`)
+		# The same as JSON, for scripts: every check with its result, cause and fix
+		kubectl oadp-sts status -o json
+
+		# Also assume the role with the velero service account's token
+		kubectl oadp-sts status --assume-role`)
 )
 
 // Options are the status command's inputs.
 type Options struct {
-	ClusterName string
-	Output      string
+	Gather GatherOptions
+	Output string
 
 	factory *cmdutil.Factory
 	genericiooptions.IOStreams
 }
 
+// GatherOptions name the objects to check.
+type GatherOptions struct {
+	ClusterName string
+	RoleName    string
+	PolicyName  string
+	// AssumeRole makes the one create status may make: a TokenRequest.
+	AssumeRole bool
+}
+
 // NewCmd returns the status command.
 func NewCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Command {
-	o := &Options{factory: f, IOStreams: streams}
+	o := &Options{factory: f, IOStreams: streams, Gather: GatherOptions{PolicyName: iam.DefaultPolicyName}}
 	cmd := &cobra.Command{
 		Use:     "status",
-		Short:   "Show the cluster's STS facts and whether it is ready for OADP",
+		Short:   "Check every link of OADP's AWS STS chain, with the fix of each broken one",
 		Long:    long,
 		Example: example,
 		Args:    cobra.NoArgs,
@@ -68,17 +96,31 @@ func NewCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Comma
 			return o.Run(cmd.Context())
 		},
 	}
-	cmd.Flags().StringVar(&o.ClusterName, "cluster-name", "", "name used for IAM and bucket names (default: the cluster's infrastructure name)")
-	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "output format: json or yaml")
+	fs := cmd.Flags()
+	fs.StringVar(&o.Gather.ClusterName, "cluster-name", "", "name used for IAM and bucket names (default: the cluster's infrastructure name)")
+	fs.StringVar(&o.Gather.RoleName, "role-name", "", "name of the IAM role to check (default: <cluster-name>"+iam.RoleSuffix+")")
+	fs.StringVar(&o.Gather.PolicyName, "policy-name", o.Gather.PolicyName, "name of the IAM permissions policy to check")
+	fs.BoolVar(&o.Gather.AssumeRole, "assume-role", false, "also request a token for the velero service account (a TokenRequest: the only create status makes) and assume the role with it through STS")
+	fs.StringVarP(&o.Output, "output", "o", "", "output format: json or yaml")
 	return cmd
 }
 
 // Validate checks the flags.
-func (o *Options) Validate() error { return printer.ValidateFormat(o.Output) }
+func (o *Options) Validate() error {
+	if o.Gather.RoleName != "" {
+		if err := iam.ValidateRoleName(o.Gather.RoleName, "set another --role-name"); err != nil {
+			return err
+		}
+	}
+	if err := iam.ValidatePolicyName(o.Gather.PolicyName, "set another --policy-name"); err != nil {
+		return err
+	}
+	return printer.ValidateFormat(o.Output)
+}
 
-// Run reads the facts, prints the report and fails when the cluster is not ready.
+// Run reads the facts, prints the report and fails when a check failed.
 func (o *Options) Run(ctx context.Context) error {
-	report, err := Gather(ctx, o.factory, o.ClusterName)
+	report, err := Gather(ctx, o.factory, o.Gather)
 	if err != nil {
 		return err
 	}
@@ -98,57 +140,6 @@ func (o *Options) Run(ctx context.Context) error {
 			cmdutil.Silent{Err: fmt.Errorf("not ready: %s", strings.Join(names, ", "))})
 	}
 	return nil
-}
-
-// Gather reads the cluster and AWS facts, with independent reads in parallel.
-// An unreadable cluster is an error; unreadable AWS becomes a failed check so
-// the cluster facts still print.
-func Gather(ctx context.Context, f *cmdutil.Factory, clusterName string) (*status.Report, error) {
-	dyn, err := f.Dynamic()
-	if err != nil {
-		return nil, err
-	}
-	var (
-		wg      sync.WaitGroup
-		cluster *clusterfacts.Facts
-		oadp    *clusterfacts.OADP
-		id      awsfacts.Identity
-		clErr   error
-		oadpErr error
-		awsErr  error
-		clients *awsclient.Clients
-	)
-	wg.Go(func() { cluster, clErr = clusterfacts.Discover(ctx, dyn, clusterName) })
-	wg.Go(func() { oadp, oadpErr = clusterfacts.DiscoverOADP(ctx, dyn, f.Namespace()) })
-	wg.Go(func() {
-		cfg, err := f.AWSConfig(ctx)
-		if err != nil {
-			awsErr = err
-			return
-		}
-		clients = awsclient.New(cfg)
-		id, awsErr = awsfacts.WhoAmI(ctx, clients.STS)
-	})
-	wg.Wait()
-	if clErr != nil {
-		return nil, clErr
-	}
-	if oadpErr != nil {
-		return nil, oadpErr
-	}
-	in := status.Inputs{Cluster: cluster, OADP: oadp, AWSErr: awsErr}
-	if awsErr == nil {
-		in.AWS = &awsfacts.Facts{Identity: id}
-		if cluster.OIDCIssuer != "" {
-			af, err := awsfacts.DiscoverProvider(ctx, clients.IAM, id, cluster.OIDCIssuer)
-			if err != nil {
-				in.AWS, in.AWSErr = nil, err
-			} else {
-				in.AWS = af
-			}
-		}
-	}
-	return status.Build(in), nil
 }
 
 // PrintHuman writes the report as aligned sections and a checklist.
@@ -185,18 +176,64 @@ func PrintHuman(w io.Writer, r *status.Report) {
 	tw.Flush()
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Checks:")
+	area := ""
 	for _, ch := range r.Checks {
-		fmt.Fprintf(w, "  %-8s %s: %s\n", ch.Result, ch.Name, ch.Message)
+		if ch.Area != area {
+			area = ch.Area
+			fmt.Fprintf(w, "  %s\n", areaTitles[area])
+		}
+		fmt.Fprintf(w, "    %-8s %s: %s\n", ch.Result, ch.Name, ch.Message)
 		if ch.Cause != "" {
-			fmt.Fprintf(w, "           cause: %s\n", ch.Cause)
+			fmt.Fprintf(w, "             cause: %s\n", ch.Cause)
 		}
 		if ch.Fix != "" {
-			fmt.Fprintf(w, "           fix:   %s\n", ch.Fix)
+			fmt.Fprintf(w, "             fix:   %s\n", ch.Fix)
 		}
 	}
-	if r.Ready {
+	if rc := r.Recent; rc != nil && (len(rc.Backups) > 0 || len(rc.Restores) > 0) {
+		fmt.Fprintln(w)
+		printOperations(w, "Recent backups", rc.Backups)
+		printOperations(w, "Recent restores", rc.Restores)
+	}
+	switch {
+	case r.Ready && r.SetUp:
+		fmt.Fprintln(w, "\nReady: back up with 'kubectl oadp-sts backup <namespace>'.")
+	case r.Ready:
 		fmt.Fprintln(w, "\nReady: next, run 'kubectl oadp-sts setup'.")
 	}
+}
+
+// areaTitles head the checklist's groups.
+var areaTitles = map[string]string{
+	status.AreaCluster:     "Cluster",
+	status.AreaAWS:         "AWS",
+	status.AreaIAM:         "IAM role and policy",
+	status.AreaCredentials: "Credentials",
+	status.AreaOperator:    "Operator and DataProtectionApplication",
+	status.AreaStorage:     "Storage",
+	status.AreaRecent:      "Backups and restores",
+	status.AreaAssumeRole:  "End to end",
+}
+
+func printOperations(w io.Writer, title string, ops []status.Operation) {
+	if len(ops) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "%s:\n", title)
+	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "  NAME\tPHASE\tERRORS\tWARNINGS\tSTARTED\tREASON")
+	for _, o := range ops {
+		started := "<none>"
+		if o.Started != nil {
+			started = o.Started.Local().Format("2006-01-02 15:04:05")
+		}
+		reason := o.FailureReason
+		if reason == "" && len(o.ValidationErrors) > 0 {
+			reason = strings.Join(o.ValidationErrors, "; ")
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%d\t%d\t%s\t%s\n", o.Name, o.Phase, o.Errors, o.Warnings, started, reason)
+	}
+	tw.Flush()
 }
 
 func platform(c *clusterfacts.Facts) string {
