@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -48,7 +49,7 @@ func (o *Options) Load(ctx context.Context) (aws.Config, error) {
 		config.WithDefaultRegion("us-east-1"),
 		config.WithRetryer(func() aws.Retryer {
 			return retry.NewStandard(func(so *retry.StandardOptions) {
-				so.MaxAttempts = o.MaxAttempts
+				so.MaxAttempts = maxAttempts(o.MaxAttempts)
 				// Throttles are routine when many calls go out at once: the
 				// client-side rate limit would turn them into hard failures.
 				so.RateLimiter = noRateLimit{}
@@ -63,6 +64,15 @@ func (o *Options) Load(ctx context.Context) (aws.Config, error) {
 		return aws.Config{}, fmt.Errorf("cannot load AWS configuration: %w (check --aws-profile / AWS_PROFILE and ~/.aws/config)", err)
 	}
 	return cfg, nil
+}
+
+// maxAttempts honors AWS_MAX_ATTEMPTS as the aws CLI does; the SDK itself
+// ignores it once a retryer of our own is configured.
+func maxAttempts(def int) int {
+	if n, err := strconv.Atoi(os.Getenv("AWS_MAX_ATTEMPTS")); err == nil && n > 0 {
+		return n
+	}
+	return def
 }
 
 type noRateLimit struct{}
@@ -183,9 +193,19 @@ func Explain(what string, err error) error {
 		return fmt.Errorf("the AWS session has expired, cannot %s: refresh it (for example 'aws sso login')", what)
 	}
 	if code := ErrorCode(err); code != "" {
-		return fmt.Errorf("cannot %s: AWS answered %s: %s", what, code, apiMessage(err))
+		return fmt.Errorf("cannot %s: AWS answered %s: %s%s", what, code, apiMessage(err), gaveUp(err))
 	}
 	return fmt.Errorf("cannot %s: %w", what, err)
+}
+
+// gaveUp says the retryer ran out of attempts: throttling and 5xx answers
+// are retried, so one that is reported has persisted.
+func gaveUp(err error) string {
+	var me *retry.MaxAttemptsError
+	if errors.As(err, &me) {
+		return fmt.Sprintf(" (still failing after %d attempts: AWS is throttling or unavailable, try again later)", me.Attempt)
+	}
+	return ""
 }
 
 func apiMessage(err error) string {

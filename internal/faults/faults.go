@@ -1,0 +1,258 @@
+// Package faults is a loopback HTTP proxy in front of the AWS emulator that
+// misbehaves the way AWS does under load: at a chosen rate it throttles
+// (HTTP 400 Throttling for the IAM and STS query APIs, 503 SlowDown for S3),
+// fails with a 500, or delays the request. Tests point AWS_ENDPOINT_URL at it.
+//
+// It can also watch the requests that change state and call a hook after the
+// upstream has carried one out, before the client has read the answer: the
+// moment an interrupted client is the most confused about what it did.
+package faults
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Options set what the proxy does to each request.
+type Options struct {
+	// Rate is the share of requests that get a fault, 0 to 1.
+	Rate float64
+	// Throttle, ServerError and Delay weigh the kinds of fault; all zero
+	// means equal weights.
+	Throttle, ServerError, Delay int
+	// DelayFor is how long a delayed request waits before it is forwarded
+	// (default 200ms).
+	DelayFor time.Duration
+	// Seed makes the choice of faulted requests repeatable.
+	Seed uint64
+}
+
+// Stats count what the proxy did.
+type Stats struct {
+	Requests, Throttled, Failed, Delayed int64
+}
+
+// Faulted is the number of requests that got an error answer.
+func (s Stats) Faulted() int64 { return s.Throttled + s.Failed }
+
+// Request is what AfterMutating is told of a request.
+type Request struct {
+	Service string // "iam", "sts", "s3"
+	// Action is the query API's Action ("CreateRole"), or for S3 the method
+	// and path ("DELETE /bucket").
+	Action string
+	// N counts the mutating requests carried out, from 1.
+	N int
+}
+
+// Proxy is a running fault proxy.
+type Proxy struct {
+	// URL is the proxy's http://127.0.0.1:<port>.
+	URL string
+
+	upstream *url.URL
+	rp       *httputil.ReverseProxy
+	srv      *http.Server
+	ln       net.Listener
+
+	mu    sync.Mutex
+	opts  Options
+	rng   *rand.Rand
+	after func(Request)
+
+	mutating                             atomic.Int64
+	requests, throttled, failed, delayed atomic.Int64
+}
+
+// Start listens on a free loopback port and forwards to upstream.
+func Start(upstream string, opts Options) (*Proxy, error) {
+	u, err := url.Parse(upstream)
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	p := &Proxy{URL: "http://" + ln.Addr().String(), upstream: u, ln: ln, rp: httputil.NewSingleHostReverseProxy(u)}
+	p.Set(opts)
+	p.srv = &http.Server{Handler: p}
+	go p.srv.Serve(ln)
+	return p, nil
+}
+
+// Close stops the proxy.
+func (p *Proxy) Close() { p.srv.Close() }
+
+// Set changes the faults from the next request on.
+func (p *Proxy) Set(opts Options) {
+	if opts.Throttle == 0 && opts.ServerError == 0 && opts.Delay == 0 {
+		opts.Throttle, opts.ServerError, opts.Delay = 1, 1, 1
+	}
+	if opts.DelayFor == 0 {
+		opts.DelayFor = 200 * time.Millisecond
+	}
+	p.mu.Lock()
+	p.opts = opts
+	p.rng = rand.New(rand.NewPCG(opts.Seed, opts.Seed^0x9e3779b97f4a7c15))
+	p.mu.Unlock()
+}
+
+// AfterMutating calls f after the upstream has answered each request that
+// changes state, before the answer is passed on; nil stops it.
+func (p *Proxy) AfterMutating(f func(Request)) {
+	p.mu.Lock()
+	p.after = f
+	p.mu.Unlock()
+}
+
+// Stats returns the counts so far.
+func (p *Proxy) Stats() Stats {
+	return Stats{Requests: p.requests.Load(), Throttled: p.throttled.Load(), Failed: p.failed.Load(), Delayed: p.delayed.Load()}
+}
+
+type fault int
+
+const (
+	none fault = iota
+	throttle
+	serverError
+	delay
+)
+
+func (p *Proxy) pick() (fault, time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	o := p.opts
+	if o.Rate <= 0 || p.rng.Float64() >= o.Rate {
+		return none, 0
+	}
+	n := p.rng.IntN(o.Throttle + o.ServerError + o.Delay)
+	switch {
+	case n < o.Throttle:
+		return throttle, 0
+	case n < o.Throttle+o.ServerError:
+		return serverError, 0
+	}
+	return delay, o.DelayFor
+}
+
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	// The emulator's own API (reset, recorder) is never faulted.
+	if strings.HasPrefix(req.URL.Path, "/moto-api") {
+		p.rp.ServeHTTP(w, req)
+		return
+	}
+	body, _ := io.ReadAll(req.Body)
+	req.Body.Close()
+	req.Body = io.NopCloser(bytes.NewReader(body))
+	svc, action := classify(req, body)
+	p.requests.Add(1)
+	switch f, d := p.pick(); f {
+	case throttle:
+		p.throttled.Add(1)
+		writeError(w, svc, true)
+		return
+	case serverError:
+		p.failed.Add(1)
+		writeError(w, svc, false)
+		return
+	case delay:
+		p.delayed.Add(1)
+		select {
+		case <-time.After(d):
+		case <-req.Context().Done():
+			return
+		}
+	}
+	p.mu.Lock()
+	after := p.after
+	p.mu.Unlock()
+	if after == nil || !mutating(req.Method, action) {
+		p.rp.ServeHTTP(w, req)
+		return
+	}
+	rec := &bufferedWriter{header: http.Header{}, code: http.StatusOK}
+	p.rp.ServeHTTP(rec, req)
+	if rec.code < 300 {
+		after(Request{Service: svc, Action: action, N: int(p.mutating.Add(1))})
+	}
+	for k, v := range rec.header {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(rec.code)
+	w.Write(rec.body.Bytes())
+}
+
+// classify names the service from the signature's credential scope and the
+// action from the query body or, for S3, the method and path.
+func classify(req *http.Request, body []byte) (svc, action string) {
+	auth := req.Header.Get("Authorization")
+	if i := strings.Index(auth, "Credential="); i >= 0 {
+		scope := strings.Split(strings.SplitN(auth[i+len("Credential="):], ",", 2)[0], "/")
+		if len(scope) >= 4 {
+			svc = scope[3]
+		}
+	}
+	if svc != "s3" {
+		if v, err := url.ParseQuery(string(body)); err == nil && v.Get("Action") != "" {
+			return svc, v.Get("Action")
+		}
+	}
+	return svc, req.Method + " " + req.URL.Path
+}
+
+func mutating(method, action string) bool {
+	if method == http.MethodGet || method == http.MethodHead {
+		return false
+	}
+	for _, p := range []string{"Get", "List", "Describe", "AssumeRole"} {
+		if strings.HasPrefix(action, p) {
+			return false
+		}
+	}
+	return true
+}
+
+// writeError answers as the service does when it sheds load or breaks.
+func writeError(w http.ResponseWriter, svc string, throttled bool) {
+	id := fmt.Sprintf("faults-%d", time.Now().UnixNano())
+	if svc == "s3" {
+		code, status, msg := "InternalError", http.StatusInternalServerError, "We encountered an internal error. Please try again."
+		if throttled {
+			code, status, msg = "SlowDown", http.StatusServiceUnavailable, "Please reduce your request rate."
+		}
+		w.Header().Set("Content-Type", "application/xml")
+		w.WriteHeader(status)
+		fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>%s</Code><Message>%s</Message><RequestId>%s</RequestId></Error>`, code, msg, id)
+		return
+	}
+	code, status, typ, msg := "ServiceFailure", http.StatusInternalServerError, "Receiver", "Request processing has failed due to some unknown error, exception or failure."
+	if throttled {
+		code, status, typ, msg = "Throttling", http.StatusBadRequest, "Sender", "Rate exceeded"
+	}
+	w.Header().Set("Content-Type", "text/xml")
+	w.WriteHeader(status)
+	fmt.Fprintf(w, `<ErrorResponse><Error><Type>%s</Type><Code>%s</Code><Message>%s</Message></Error><RequestId>%s</RequestId></ErrorResponse>`, typ, code, msg, id)
+}
+
+// bufferedWriter holds the upstream's answer until the hook has run.
+type bufferedWriter struct {
+	header http.Header
+	code   int
+	body   bytes.Buffer
+}
+
+func (b *bufferedWriter) Header() http.Header         { return b.header }
+func (b *bufferedWriter) Write(p []byte) (int, error) { return b.body.Write(p) }
+func (b *bufferedWriter) WriteHeader(code int)        { b.code = code }

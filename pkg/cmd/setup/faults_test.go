@@ -1,0 +1,92 @@
+package setup_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/oadp-sts/kubectl-oadp_sts/internal/clitest"
+	"github.com/oadp-sts/kubectl-oadp_sts/internal/faults"
+	"github.com/oadp-sts/kubectl-oadp_sts/internal/rig"
+)
+
+// behindFaults points the plugin's AWS endpoint at a fault proxy in front of moto.
+func behindFaults(t *testing.T, r *rig.Rig, opts faults.Options) *faults.Proxy {
+	t.Helper()
+	p, err := faults.Start(r.AWSEndpoint, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	t.Setenv("AWS_ENDPOINT_URL", p.URL)
+	return p
+}
+
+// With 30% of AWS calls throttled, failing with a 500 or delayed, setup
+// still converges to the chapter's IAM and the cluster objects, with one
+// policy version: retries do not duplicate anything.
+func TestSetupSurvivesTransientAWSFaults(t *testing.T) {
+	r := rig.Get(t)
+	r.Fresh(t)
+	r.UseEnv(t)
+	p := behindFaults(t, r, faults.Options{Rate: 0.3, Seed: 10})
+	res := clitest.Run(t, "setup", "--yes", "--wait=false")
+	if res.Code != 0 {
+		t.Fatalf("exit %d under 30%% transient faults: %s", res.Code, res.Stderr)
+	}
+	st := p.Stats()
+	t.Logf("proxy: %+v", st)
+	if st.Faulted() == 0 {
+		t.Fatalf("no request was faulted (%+v): the test proves nothing", st)
+	}
+	s := readState(t, r)
+	checkChapterState(t, s)
+	if s.policyVersions != 1 {
+		t.Errorf("policy has %d versions, want 1", s.policyVersions)
+	}
+	clusterObjects(t, r, "openshift-adp")
+	nothingCreated(t, r, "OadpVer1", roleName)
+
+	again := clitest.Run(t, "setup", "--yes", "--wait=false")
+	if again.Code != 0 || strings.Contains(again.Stderr, "created") || strings.Contains(again.Stderr, "updated") {
+		t.Errorf("second run under faults: exit %d, want every step unchanged:\n%s", again.Code, again.Stderr)
+	}
+}
+
+// When every AWS call fails, setup gives up after the retryer's attempts
+// with one plain error line naming what it tried and what AWS answered: no
+// hang, no SDK dump, nothing created.
+func TestSetupFailsClearlyWhenAWSFaultsPersist(t *testing.T) {
+	r := rig.Get(t)
+	r.Fresh(t)
+	r.UseEnv(t)
+	behindFaults(t, r, faults.Options{Rate: 1, Throttle: 1})
+	// The SDK's own knob, as in the aws CLI: fewer attempts, a shorter test.
+	t.Setenv("AWS_MAX_ATTEMPTS", "4")
+	res := clitest.Run(t, "setup", "--yes", "--wait=false")
+	checkPersistentFailure(t, res, "Throttling")
+	nothingCreated(t, r)
+}
+
+// checkPersistentFailure asserts the exit code and message of a command
+// that met nothing but faults.
+func checkPersistentFailure(t *testing.T, res clitest.Result, code string) {
+	t.Helper()
+	if res.Code != 1 {
+		t.Fatalf("exit %d, want 1", res.Code)
+	}
+	last := strings.TrimSpace(res.Stderr)
+	last = last[strings.LastIndex(last, "\n")+1:]
+	if !strings.HasPrefix(last, "error: ") {
+		t.Fatalf("last line %q is not the error", last)
+	}
+	for _, want := range []string{"AWS answered " + code, "after 4 attempts"} {
+		if !strings.Contains(last, want) {
+			t.Errorf("error lacks %q: %s", want, last)
+		}
+	}
+	for _, raw := range []string{"operation error", "https response error", "RequestID", "StatusCode"} {
+		if strings.Contains(res.Stderr, raw) {
+			t.Errorf("stderr shows the SDK's %q:\n%s", raw, res.Stderr)
+		}
+	}
+}
