@@ -68,10 +68,28 @@ func (i *Installer) Apply(ctx context.Context, objs []*unstructured.Unstructured
 	if err != nil {
 		return nil, err
 	}
+	// A server dry run stores nothing, so objects inside a namespace (or of
+	// a CRD) that the same run would create cannot be checked by the server.
+	absentNS := map[string]bool{}
+	if i.DryRun {
+		for n, obj := range objs {
+			if obj.GetKind() == "Namespace" && existing[n] == nil {
+				absentNS[obj.GetName()] = true
+			}
+		}
+	}
 	var results []apply.Result
-	crdsReady := !installOperator || i.DryRun
+	crdsReady := !installOperator
 	for n, obj := range objs {
-		if obj.GroupVersionKind().Group == "oadp.openshift.io" && !crdsReady {
+		oadpKind := obj.GroupVersionKind().Group == "oadp.openshift.io"
+		switch {
+		case absentNS[obj.GetNamespace()]:
+			fmt.Fprintf(i.Out, "%s/%s not checked (server dry run: namespace %s does not exist yet)\n", strings.ToLower(obj.GetKind()), obj.GetName(), obj.GetNamespace())
+			continue
+		case oadpKind && !crdsReady && i.DryRun:
+			fmt.Fprintf(i.Out, "%s/%s not checked (server dry run: the operator and its CRDs are not installed yet)\n", strings.ToLower(obj.GetKind()), obj.GetName())
+			continue
+		case oadpKind && !crdsReady:
 			if err := i.waitForCRDs(ctx); err != nil {
 				return results, err
 			}

@@ -342,3 +342,105 @@ func TestSetupCCOFlow(t *testing.T) {
 		t.Errorf("no OperatorGroup: %v", err)
 	}
 }
+
+// The chapter's storage check: PVCs on an in-tree EBS class are not covered by
+// CSI snapshots, and setup says so (a server dry run stores nothing).
+func TestSetupStorageCheckWarns(t *testing.T) {
+	r := rig.Get(t)
+	r.Fresh(t)
+	r.UseEnv(t)
+	ctx := context.Background()
+	for _, o := range []map[string]any{
+		{"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": map[string]any{"name": "gp2"}, "provisioner": "kubernetes.io/aws-ebs"},
+		{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": "app-intree"}},
+		{"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": map[string]any{"name": "data", "namespace": "app-intree"},
+			"spec": map[string]any{"storageClassName": "gp2", "accessModes": []any{"ReadWriteOnce"}, "resources": map[string]any{"requests": map[string]any{"storage": "1Gi"}}}},
+	} {
+		if err := r.Apply(ctx, &unstructured.Unstructured{Object: o}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	defer r.Dynamic.Resource(storageClassGVR).Delete(ctx, "gp2", metav1.DeleteOptions{})
+	defer r.Kube.CoreV1().PersistentVolumeClaims("app-intree").Delete(ctx, "data", metav1.DeleteOptions{})
+
+	fresh := clitest.Run(t, "setup", "--dry-run=server", "-n", "setup-storage-new")
+	if fresh.Code != 0 || !strings.Contains(fresh.Stderr, "dataprotectionapplication/"+dpaName+" not checked (server dry run: namespace setup-storage-new does not exist yet)") {
+		t.Errorf("server dry run into a new namespace: exit %d\n%s", fresh.Code, fresh.Stderr)
+	}
+	if _, err := r.Kube.CoreV1().Namespaces().Create(ctx, nsObject("setup-storage"), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	res := clitest.Run(t, "setup", "--dry-run=server", "-n", "setup-storage")
+	if res.Code != 0 {
+		t.Fatalf("exit %d: %s", res.Code, res.Stderr)
+	}
+	for _, want := range []string{"secret/cloud-credentials created (server dry run)", "dataprotectionapplication/" + dpaName + " created (server dry run)"} {
+		if !strings.Contains(res.Stderr, want) {
+			t.Errorf("stderr lacks %q", want)
+		}
+	}
+	if !strings.Contains(res.Stderr, "warning: PVCs use non-CSI storage classes that CSI snapshots do not cover: gp2 (1 PVCs, kubernetes.io/aws-ebs); use --snapshots=native") {
+		t.Errorf("no storage warning:\n%s", res.Stderr)
+	}
+	if !strings.Contains(res.Stderr, "server dry run: the API server accepted every object; nothing was stored") {
+		t.Errorf("no server dry-run summary")
+	}
+	if !r.NamespaceGone(ctx, "setup-storage-new") {
+		t.Errorf("--dry-run=server stored the namespace")
+	}
+	if _, err := r.Dynamic.Resource(gvr.DPA).Namespace("setup-storage").Get(ctx, dpaName, metav1.GetOptions{}); err == nil {
+		t.Errorf("--dry-run=server stored the DPA")
+	}
+	native := clitest.Run(t, "setup", "--dry-run=server", "--snapshots=native", "-n", "setup-storage")
+	if strings.Contains(native.Stderr, "warning: PVCs") {
+		t.Errorf("native snapshots cover in-tree EBS, yet setup warned:\n%s", native.Stderr)
+	}
+}
+
+// --install-operator=auto on a cluster without OADP: setup subscribes, waits
+// for OLM to install the operator's CRDs (the test plays OLM), then applies
+// the CloudStorage and DPA.
+func TestSetupInstallsTheOperatorWhenAbsent(t *testing.T) {
+	r := rig.Get(t)
+	r.Fresh(t)
+	r.UseEnv(t)
+	ctx := context.Background()
+	files, err := rig.OADPCRDFiles(rig.DefaultOADPCRDs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{gvr.OADPCRDName, "cloudstorages.oadp.openshift.io"} {
+		if err := r.Dynamic.Resource(gvr.CRD).Delete(ctx, n, metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() { r.ApplyCRDFiles(context.Background(), files...) })
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if _, err := r.Dynamic.Resource(gvr.CRD).Get(ctx, gvr.OADPCRDName, metav1.GetOptions{}); err != nil {
+			break
+		}
+	}
+	ns := "setup-olm"
+	go func() { // OLM: once subscribed, install the bundle's CRDs
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			if _, err := r.Dynamic.Resource(gvr.Subscription).Namespace(ns).Get(ctx, manifests.PackageName, metav1.GetOptions{}); err == nil {
+				if err := r.ApplyCRDFiles(ctx, files...); err != nil {
+					t.Error(err)
+				}
+				return
+			}
+		}
+	}()
+	res := clitest.Run(t, "setup", "--yes", "--wait=false", "--timeout", "30s", "-n", ns)
+	if res.Code != 0 {
+		t.Fatalf("exit %d: %s", res.Code, res.Stderr)
+	}
+	sub := strings.Index(res.Stderr, "subscription/redhat-oadp-operator created")
+	dpa := strings.Index(res.Stderr, "dataprotectionapplication/"+dpaName+" created")
+	if sub < 0 || dpa < 0 || dpa < sub {
+		t.Errorf("want the subscription created, then the DPA once the CRDs exist:\n%s", res.Stderr)
+	}
+	if _, err := r.Dynamic.Resource(gvr.DPA).Namespace(ns).Get(ctx, dpaName, metav1.GetOptions{}); err != nil {
+		t.Errorf("DPA not created: %v", err)
+	}
+}
