@@ -215,15 +215,15 @@ func Discover(ctx context.Context, c Clients, o Options) (*Plan, error) {
 	if len(backups) > 0 {
 		names := itemNames(backups)
 		if o.KeepBackups {
-			p.add(Keep, fmt.Sprintf("%d backups: %s", len(backups), names), "--keep-backups; their data stays in the bucket")
+			p.add(Keep, fmt.Sprintf("%s: %s", count(len(backups), "backup"), names), "--keep-backups; their data stays in the bucket")
 		} else {
 			p.backups = ptrs(backups)
-			p.add(Delete, fmt.Sprintf("%d backups with their data (DeleteBackupRequest): %s", len(backups), names), "")
+			p.add(Delete, fmt.Sprintf("%s with their data (DeleteBackupRequest): %s", count(len(backups), "backup"), names), "")
 		}
 	}
 	if len(restores) > 0 {
 		p.restores = ptrs(restores)
-		p.add(Delete, fmt.Sprintf("%d restores: %s", len(restores), itemNames(restores)), "")
+		p.add(Delete, fmt.Sprintf("%s: %s", count(len(restores), "restore"), itemNames(restores)), "")
 	}
 	for i := range dpas {
 		if ours(&dpas[i]) || o.Force {
@@ -450,4 +450,12 @@ func ptrs(items []unstructured.Unstructured) []*unstructured.Unstructured {
 		out[i] = &items[i]
 	}
 	return out
+}
+
+// count is "1 backup", "2 backups".
+func count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

@@ -118,7 +118,7 @@ func (i *Installer) waitForCRDs(ctx context.Context) error {
 		_, err := wait.For(ctx, i.Client.Resource(gvr.CRD), name, func(o *unstructured.Unstructured) (bool, error) {
 			st, _, _, _ := kube.Condition(o.Object, "Established")
 			return st == "True", nil
-		}, i.waitOpts("the OADP operator's CRD "+name, func(*unstructured.Unstructured) string { return "installing" }))
+		}, i.waitOpts("the OADP operator's CRD "+name, func(*unstructured.Unstructured) string { return "customresourcedefinition/" + name + " installing" }))
 		if err != nil {
 			return withCode(err)
 		}
@@ -136,9 +136,9 @@ func (i *Installer) WaitOperator(ctx context.Context, ns, subscription string) (
 		return kube.Str(o.Object, "status", "installedCSV") != "", nil
 	}, i.waitOpts(fmt.Sprintf("subscription %q to resolve", subscription), func(o *unstructured.Unstructured) string {
 		if s := kube.Str(o.Object, "status", "state"); s != "" {
-			return s
+			return "subscription/" + subscription + " " + s
 		}
-		return "resolving"
+		return "subscription/" + subscription + " resolving"
 	}))
 	if err != nil {
 		return "", withCode(err)
@@ -154,7 +154,7 @@ func (i *Installer) WaitOperator(ctx context.Context, ns, subscription string) (
 		}
 		return false, nil
 	}, i.waitOpts("CSV "+csvName, func(o *unstructured.Unstructured) string {
-		return orPending(kube.Str(o.Object, "status", "phase"))
+		return "clusterserviceversion/" + csvName + " " + orPending(kube.Str(o.Object, "status", "phase"))
 	}))
 	return csvName, withCode(err)
 }
@@ -173,9 +173,9 @@ func (i *Installer) WaitDPA(ctx context.Context, ns, name string) error {
 		return false, nil
 	}, i.waitOpts(fmt.Sprintf("DataProtectionApplication %q to reconcile", name), func(o *unstructured.Unstructured) string {
 		if st, _, _, ok := kube.Condition(o.Object, "Reconciled"); ok {
-			return "Reconciled=" + st
+			return "dataprotectionapplication/" + name + " Reconciled=" + st
 		}
-		return "waiting for the operator"
+		return "dataprotectionapplication/" + name + " waiting for the operator"
 	}))
 	return withCode(err)
 }
@@ -192,7 +192,7 @@ func (i *Installer) WaitBSL(ctx context.Context, ns, name string) error {
 		}
 		return false, nil
 	}, i.waitOpts(fmt.Sprintf("BackupStorageLocation %q", name), func(o *unstructured.Unstructured) string {
-		return orPending(kube.Str(o.Object, "status", "phase"))
+		return "backupstoragelocation/" + name + " " + orPending(kube.Str(o.Object, "status", "phase"))
 	}))
 	return withCode(err)
 }
