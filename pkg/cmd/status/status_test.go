@@ -28,7 +28,7 @@ type report struct {
 		Installed bool
 		Version   string
 	}
-	Checks []struct{ Name, Result, Cause, Fix string }
+	Checks []struct{ Area, Name, Result, Message, Cause, Fix string }
 	Ready  bool
 }
 
