@@ -109,10 +109,12 @@ func (p *Proxy) Set(opts Options) {
 }
 
 // AfterMutating calls f after the upstream has answered each request that
-// changes state, before the answer is passed on; nil stops it.
+// changes state, before the answer is passed on; nil stops it. The count in
+// Request.N starts again from 1.
 func (p *Proxy) AfterMutating(f func(Request)) {
 	p.mu.Lock()
 	p.after = f
+	p.mutating.Store(0)
 	p.mu.Unlock()
 }
 
