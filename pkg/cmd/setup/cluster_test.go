@@ -444,3 +444,15 @@ func TestSetupInstallsTheOperatorWhenAbsent(t *testing.T) {
 		t.Errorf("DPA not created: %v", err)
 	}
 }
+
+func TestSetupFlagCompletion(t *testing.T) {
+	for flag, want := range map[string]string{
+		"--oadp-version": "1.2\n1.3\n1.4\n1.5\n", "--snapshots": "csi\nnative\n",
+		"--install-operator": "auto\ntrue\nfalse\n", "--credentials": "auto\nsecret\nsubscription\n",
+	} {
+		res := clitest.Run(t, "__complete", "setup", flag, "")
+		if !strings.HasPrefix(res.Stdout, want) {
+			t.Errorf("%s completes to %q, want %q", flag, res.Stdout, want)
+		}
+	}
+}

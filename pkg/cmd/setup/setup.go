@@ -11,9 +11,11 @@ import (
 	"k8s.io/kubectl/pkg/util/templates"
 
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmdutil"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/completion"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/facts"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/iam"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/install"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/manifests"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/printer"
 )
 
@@ -136,6 +138,15 @@ func NewCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Comma
 	fs.StringVar(&o.OutputDir, "output-dir", "", "write the IAM plan to this directory as numbered 'aws iam ... --cli-input-json' files, and change nothing")
 	fs.BoolVarP(&o.Yes, "yes", "y", false, "change AWS without asking")
 	o.Cluster.addFlags(fs)
+	fixed := func(flag string, values ...string) {
+		_ = cmd.RegisterFlagCompletionFunc(flag, cobra.FixedCompletions(values, cobra.ShellCompDirectiveNoFileComp))
+	}
+	_ = cmd.RegisterFlagCompletionFunc("oadp-version", completion.OADPVersions)
+	fixed("snapshots", manifests.SnapshotsCSI, manifests.SnapshotsNative)
+	fixed("install-operator", Auto, installTrue, installFalse)
+	fixed("credentials", Auto, CredsSecret, CredsOLM)
+	fixed("dry-run", DryRunNone, DryRunClient, DryRunServer)
+	fixed("output", "yaml", "json")
 	return cmd
 }
 
