@@ -324,7 +324,7 @@ func (c *chain) locationCheck(b *unstructured.Unstructured) Check {
 	case velero.PhaseUnavailable:
 		return Check{Name: name, Result: Failed, Message: "Unavailable, " + validated,
 			Cause: "Velero: " + orNone(msg) + " (likely: " + strings.Join(install.LikelyCauses(msg), "; or ") + ")",
-			Fix:   "fix the failed checks above (and try 'kubectl oadp-sts status --assume-role'); Velero validates the location again within a minute"}
+			Fix:   "fix the failed checks above; if none failed, run 'kubectl oadp-sts status --assume-role' to test the trust end to end (Velero validates the location again within a minute)"}
 	}
 	return Check{Name: name, Result: Warning, Message: "not validated yet",
 		Cause: "Velero has not validated the location (phase " + orNone(phase) + ")",
