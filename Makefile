@@ -53,6 +53,7 @@ lint: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
+# bench needs the aws CLI v1 (pip install awscli), kubectl, and GNU time for peak memory (apt-get install time).
 bench: rig-tools build ## measure the plugin against the manual procedure on the rig
 	$(GO) run ./hack/bench
 

@@ -36,10 +36,11 @@ type result struct {
 }
 
 type bench struct {
-	r      *rig.Rig
-	plugin string
-	awsCLI string
-	runs   int
+	r       *rig.Rig
+	plugin  string
+	awsCLI  string
+	kubectl string
+	runs    int
 }
 
 func main() {
@@ -72,50 +73,66 @@ func run(runs int) error {
 	defer r.Stop()
 	fmt.Printf("rig up in %s: kube-apiserver %s at %s, moto at %s; %d runs per scenario, median shown\n\n",
 		time.Since(start).Round(time.Millisecond), rig.KubeVersion, r.APIServerURL, r.AWSEndpoint, runs)
-	b := &bench{r: r, plugin: plugin, awsCLI: awsCLI, runs: runs}
+	kubectl, err := exec.LookPath("kubectl")
+	if err != nil {
+		return fmt.Errorf("kubectl is not on PATH: the chapter's oc steps are measured with it")
+	}
+	b := &bench{r: r, plugin: plugin, awsCLI: awsCLI, kubectl: kubectl, runs: runs}
 
-	fresh := func() error { return r.ResetAWS(ctx) }
+	// Every run of a fresh scenario gets a namespace never used before, so
+	// the cluster side starts from nothing too.
+	seq := 0
+	ns := func() string { return fmt.Sprintf("bench-%d", seq) }
+	fresh := func() error { seq++; return r.ResetAWS(ctx) }
 	converged := func() error {
-		if err := r.ResetAWS(ctx); err != nil {
+		if err := fresh(); err != nil {
 			return err
 		}
-		_, err := b.exec(b.pluginCmd("setup", "--yes"))
+		_, err := b.exec(b.pluginCmd("setup", "--yes", "--wait=false", "-n", ns()))
 		return err
 	}
-	offlineArgs := []string{"setup", "--dry-run=client", "--cluster-name", "prod", "--cluster-id", rig.ClusterID,
-		"--openshift-version", rig.OpenShiftVer, "--oidc-issuer", rig.Issuer, "--account-id", rig.AWSAccount, "--region", rig.Region}
+	offlineArgs := []string{"setup", "--dry-run=client", "-o", "yaml", "--cluster-name", "prod", "--cluster-id", rig.ClusterID,
+		"--openshift-version", rig.OpenShiftVer, "--oidc-issuer", rig.Issuer, "--account-id", rig.AWSAccount, "--region", rig.Region,
+		"--oadp-version", "1.4", "--install-operator=false", "--credentials=secret"}
 
 	var rows []result
-	add := func(res result) { rows = append(rows, res); fmt.Fprintf(os.Stderr, "  measured %s\n", res.name) }
-
-	add(b.measure("status (plugin)", fresh, func() []*exec.Cmd { return []*exec.Cmd{b.pluginCmd("status")} }))
-	if kubectl, err := exec.LookPath("kubectl"); err == nil {
-		add(b.measure("status (chapter: 4x kubectl get -o jsonpath, aws sts get-caller-identity)", fresh, func() []*exec.Cmd {
-			get := func(args ...string) *exec.Cmd {
-				c := exec.Command(kubectl, args...)
-				c.Env = append(os.Environ(), b.r.EnvList()...)
-				return c
-			}
-			return []*exec.Cmd{
-				get("get", "clusterversion", "version", "-o", "jsonpath={.status.desired.version}"),
-				get("get", "clusterversion", "version", "-o", "jsonpath={.spec.clusterID}"),
-				get("get", "authentication.config.openshift.io", "cluster", "-o", "jsonpath={.spec.serviceAccountIssuer}"),
-				get("get", "infrastructures", "cluster", "-o", "jsonpath={.status.platformStatus.aws.region}"),
-				b.awsCmd("sts", "get-caller-identity", "--query", "Account", "--output", "text"),
-			}
-		}))
+	add := func(res result) result {
+		rows = append(rows, res)
+		fmt.Fprintf(os.Stderr, "  measured %s\n", res.name)
+		return res
+	}
+	var ratios []string
+	pair := func(label string, plugin, chapter result) {
+		ratios = append(ratios, fmt.Sprintf("%s: chapter/plugin wall time %.1fx, AWS requests %d vs %d, kube requests %d vs %d",
+			label, ratio(chapter.wall, plugin.wall), chapter.aws, plugin.aws, chapter.kube, plugin.kube))
 	}
 
-	pf := b.measure("setup AWS part, fresh account (plugin)", fresh, func() []*exec.Cmd { return []*exec.Cmd{b.pluginCmd("setup", "--yes")} })
-	cf := b.measure("setup AWS part, fresh account (chapter, aws CLI)", fresh, b.chapterSteps)
-	pc := b.measure("setup AWS part, converged account (plugin)", converged, func() []*exec.Cmd { return []*exec.Cmd{b.pluginCmd("setup", "--yes")} })
-	cc := b.measure("setup AWS part, converged account (chapter, aws CLI)", converged, b.chapterSteps)
-	cc.note = "create-role fails: the role exists"
-	add(pf)
-	add(cf)
-	add(pc)
+	ps := add(b.measure("status (plugin)", fresh, func() []*exec.Cmd { return []*exec.Cmd{b.pluginCmd("status")} }))
+	cs := add(b.measure("status (chapter: 4x kubectl get -o jsonpath, aws sts get-caller-identity)", fresh, func() []*exec.Cmd {
+		return b.chapterFull(ns())[:5]
+	}))
+	pair("status", ps, cs)
+
+	setup := func() []*exec.Cmd { return []*exec.Cmd{b.pluginCmd("setup", "--yes", "--wait=false", "-n", ns())} }
+	pf := add(b.measure("setup, fresh account and cluster (plugin, --wait=false)", fresh, setup))
+	cf := add(b.measure("setup, fresh account and cluster (chapter: 13 kubectl and aws CLI commands)", fresh, func() []*exec.Cmd { return b.chapterFull(ns()) }))
+	pair("setup, fresh", pf, cf)
+	pc := add(b.measure("setup, everything exists (plugin)", converged, setup))
+	cc := b.measure("setup, everything exists (chapter: the same commands)", converged, func() []*exec.Cmd { return b.chapterFull(ns()) })
+	cc.note = "its create commands fail: the chapter cannot converge"
 	add(cc)
-	off := b.measure("setup --dry-run=client, every fact by flag (plugin, offline)", nil, func() []*exec.Cmd {
+	pair("setup, everything exists", pc, cc)
+
+	for _, n := range []int{1, 100, 1000} {
+		pl, ch, err := b.policyLookup(ctx, n)
+		if err != nil {
+			return err
+		}
+		add(pl)
+		add(ch)
+	}
+
+	off := b.measure("setup --dry-run=client -o yaml, every fact by flag (plugin, offline)", nil, func() []*exec.Cmd {
 		c := b.pluginCmd(offlineArgs...)
 		// Nothing to reach: any request would fail.
 		c.Env = append(c.Env, "KUBECONFIG=/nonexistent", "AWS_ENDPOINT_URL=http://127.0.0.1:1")
@@ -141,19 +158,58 @@ func run(runs int) error {
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\n", x.name, x.wall.Round(100*time.Microsecond), x.aws, x.awsMut, x.kube, note)
 	}
 	tw.Flush()
+
 	fmt.Println()
-	pairs := [][2]result{{pf, cf}, {pc, cc}}
-	if len(rows) == 7 {
-		pairs = append([][2]result{{rows[0], rows[1]}}, pairs...)
+	tw = tabwriter.NewWriter(os.Stdout, 0, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "cold start\twall (median)\tpeak RSS")
+	var vWall, kWall time.Duration
+	for i, c := range []struct {
+		name string
+		cmd  func() *exec.Cmd
+	}{
+		{"kubectl-oadp_sts version", func() *exec.Cmd { return b.pluginCmd("version") }},
+		{"kubectl version --client", func() *exec.Cmd { return b.kubectlCmd("", "version", "--client") }},
+	} {
+		name, wall, rss, err := b.coldStart(c.name, c.cmd)
+		if err != nil {
+			fmt.Fprintf(tw, "%s\tFAILED: %v\t\n", name, err)
+			continue
+		}
+		if i == 0 {
+			vWall = wall
+		} else {
+			kWall = wall
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%.1f MiB (/usr/bin/time)\n", name, wall.Round(100*time.Microsecond), float64(rss)/1024)
 	}
-	for _, p := range pairs {
-		fmt.Printf("%s: chapter/plugin wall time %.2fx, AWS requests %d vs %d\n",
-			strings.TrimSuffix(p[0].name, " (plugin)"), ratio(p[1].wall, p[0].wall), p[1].aws, p[0].aws)
+	tw.Flush()
+
+	pw, cw, reqs, err := b.emptyBucket(ctx)
+	fmt.Println()
+	if err != nil {
+		fmt.Println("emptying a bucket: FAILED:", err)
+	} else {
+		fmt.Printf("emptying a bucket of %d objects: plugin (cleanup's emptier) %s in %d AWS requests, chapter (aws s3 rm --recursive) %s in %d: %.1fx\n",
+			emptyObjects, pw.Round(time.Millisecond), reqs[0], cw.Round(time.Millisecond), reqs[1], ratio(cw, pw))
 	}
-	fmt.Println("\nThe plugin's setup runs include what the chapter does by hand beforehand: reading the cluster's facts and")
-	fmt.Println("the caller identity, and checking the OIDC provider; status also checks the provider and the operator. The")
-	fmt.Println("chapter finds its policy with list-policies, which pages through every policy in the account; the plugin")
-	fmt.Println("uses one GetPolicy. Each aws CLI run is a Python process: most of the chapter's time is their start-up.")
+
+	fmt.Println()
+	for _, r := range ratios {
+		fmt.Println(r)
+	}
+	verdict := func(ok bool) string {
+		if ok {
+			return "met"
+		}
+		return "NOT met"
+	}
+	fmt.Printf("\ntargets: setup >= 10x faster than the chapter (fresh %.1fx): %s; dry run < 50 ms (%s): %s; version no slower than kubectl's (%s vs %s): %s\n",
+		ratio(cf.wall, pf.wall), verdict(ratio(cf.wall, pf.wall) >= 10), off.wall.Round(100*time.Microsecond), verdict(off.wall < 50*time.Millisecond && off.failed == ""),
+		vWall.Round(100*time.Microsecond), kWall.Round(100*time.Microsecond), verdict(vWall > 0 && vWall <= kWall))
+	fmt.Println("\nThe plugin's setup includes what the chapter does by hand beforehand (reading the cluster's facts and the caller")
+	fmt.Println("identity) and more: checking the OIDC provider, the installed operator and storage classes. The chapter finds its")
+	fmt.Println("policy with list-policies, which pages through every policy in the account; the plugin uses one GetPolicy. Each")
+	fmt.Println("aws CLI run is a Python process and each kubectl run a process of its own: most of the chapter's time is their start-up.")
 	if err := b.backupWait(ctx); err != nil {
 		fmt.Println("\nbackup --wait reaction: FAILED:", err)
 	}
