@@ -164,9 +164,8 @@ func (r *Runner) backupsAndRestores(ctx context.Context, p *Plan) {
 	for _, b := range p.backups {
 		wg.Go(func() {
 			what := "backup " + b.GetName()
-			dbr := DeleteBackupRequest(b)
-			if _, err := r.res(gvr.DeleteBackupRequest, r.Namespace).Create(ctx, dbr, metav1.CreateOptions{}); err != nil {
-				r.leave(what, kube.Explain(err, gvr.DeleteBackupRequest, ""))
+			if err := r.requestDeletion(ctx, b); err != nil {
+				r.leave(what, err)
 				return
 			}
 			if r.waitGone(ctx, gvr.Backup, r.Namespace, b.GetName(), what) {
@@ -186,6 +185,26 @@ func (r *Runner) backupsAndRestores(ctx context.Context, p *Plan) {
 		})
 	}
 	wg.Wait()
+}
+
+// requestDeletion creates a DeleteBackupRequest for b unless one for this
+// very backup (same UID) is already pending, so a cleanup run again after
+// being interrupted does not ask twice.
+func (r *Runner) requestDeletion(ctx context.Context, b *unstructured.Unstructured) error {
+	dbrs := r.res(gvr.DeleteBackupRequest, r.Namespace)
+	pending, err := dbrs.List(ctx, metav1.ListOptions{LabelSelector: "velero.io/backup-uid=" + string(b.GetUID())})
+	if err != nil {
+		return kube.Explain(err, gvr.DeleteBackupRequest, "")
+	}
+	for _, d := range pending.Items {
+		if kube.Str(d.Object, "status", "phase") != "Processed" {
+			return nil
+		}
+	}
+	if _, err := dbrs.Create(ctx, DeleteBackupRequest(b), metav1.CreateOptions{}); err != nil {
+		return kube.Explain(err, gvr.DeleteBackupRequest, "")
+	}
+	return nil
 }
 
 // DeleteBackupRequest is the request Velero's CLI sends to delete a backup

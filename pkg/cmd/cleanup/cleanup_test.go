@@ -276,8 +276,7 @@ func TestCleanupKeepsWhatIsNotOurs(t *testing.T) {
 	if !policyExists(r) {
 		t.Errorf("--force deleted a policy another role still uses")
 	}
-	r.Kube.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{})
-	waitNamespaceGone(t, r, ns)
+	teardown(t, r)
 }
 
 // --dry-run and a refused confirmation change nothing.
@@ -287,7 +286,7 @@ func TestCleanupChangesNothingWithoutConsent(t *testing.T) {
 	r.UseEnv(t)
 	install(t, r, 10)
 	ctx := context.Background()
-	defer r.Kube.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{})
+	defer teardown(t, r)
 
 	stop, err := r.RecordAWS(ctx)
 	if err != nil {
@@ -323,5 +322,35 @@ func TestCleanupBadInput(t *testing.T) {
 	res = clitest.Run(t, "cleanup", "--role-name", "bad/name!", "--dry-run")
 	if res.Code != cmdutil.ExitError || !strings.Contains(res.Stderr, "--role-name") {
 		t.Errorf("exit %d %q", res.Code, res.Stderr)
+	}
+}
+
+// A cleanup run again after an interruption finds the DeleteBackupRequest it
+// already made and does not ask Velero twice.
+func TestCleanupReusesAPendingDeleteBackupRequest(t *testing.T) {
+	r := rig.Get(t)
+	r.Fresh(t)
+	r.UseEnv(t)
+	ctx := context.Background()
+	install(t, r, 10)
+	defer teardown(t, r)
+	b, err := r.Dynamic.Resource(gvr.Backup).Namespace(ns).Get(ctx, "hello-world", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pending := cleanupDBR(b)
+	if _, err := r.Dynamic.Resource(gvr.DeleteBackupRequest).Namespace(ns).Create(ctx, pending, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	res := clitest.Run(t, "cleanup", "--keep-operator", "--keep-bucket", "--keep-iam", "--yes", "--timeout", "2s")
+	if res.Code != 0 {
+		t.Fatalf("exit %d: %s", res.Code, res.Stderr)
+	}
+	list, err := r.Dynamic.Resource(gvr.DeleteBackupRequest).Namespace(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list.Items) != 1 {
+		t.Errorf("%d DeleteBackupRequests, want the pending one only", len(list.Items))
 	}
 }

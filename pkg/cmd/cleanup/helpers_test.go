@@ -9,6 +9,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/oadp-sts/kubectl-oadp_sts/internal/rig"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cleanup"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/gvr"
 )
 
 type schemaGVR = schema.GroupVersionResource
@@ -32,4 +36,24 @@ func waitNamespaceGone(t *testing.T, r interface {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+var cleanupDBR = cleanup.DeleteBackupRequest
+
+// teardown deletes the OADP namespace the way no operator will here: the
+// finalizers install() set (CloudStorage, Restore) are released first.
+func teardown(t *testing.T, r *rig.Rig) {
+	t.Helper()
+	ctx := context.Background()
+	for _, g := range []schemaGVR{gvr.CloudStorage, gvr.Restore} {
+		list, err := r.Dynamic.Resource(g).Namespace(ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			continue
+		}
+		for _, o := range list.Items {
+			r.Dynamic.Resource(g).Namespace(ns).Patch(ctx, o.GetName(), mergePatch, []byte(`{"metadata":{"finalizers":null}}`), metav1.PatchOptions{})
+		}
+	}
+	r.Kube.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{})
+	waitNamespaceGone(t, r, ns)
 }
