@@ -5,6 +5,9 @@ package cmdutil
 import (
 	"errors"
 	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
 )
 
 // Exit codes. Scripts branch on these, so they are part of the interface and are
@@ -63,3 +66,19 @@ type Silent struct{ Err error }
 
 func (s Silent) Error() string { return s.Err.Error() }
 func (s Silent) Unwrap() error { return s.Err }
+
+// Args checks a command's positional arguments: at least min, at most max
+// (max < 0: no limit). When they are wrong it says what the command takes
+// (want, e.g. "the name of one backup") and where to find one (hint).
+func Args(min, max int, want, hint string) func(cmd *cobra.Command, args []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) >= min && (max < 0 || len(args) <= max) {
+			return nil
+		}
+		got := "none"
+		if len(args) > 0 {
+			got = fmt.Sprintf("%d (%s)", len(args), strings.Join(args, " "))
+		}
+		return fmt.Errorf("%s takes %s, got %s: %s", cmd.CommandPath(), want, got, hint)
+	}
+}

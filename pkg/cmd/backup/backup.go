@@ -78,7 +78,7 @@ func NewBackupCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams) *cobra
 		Short:                 "Back up namespaces with Velero and wait for the result (velero backup create)",
 		Long:                  backupLong,
 		Example:               backupExample,
-		Args:                  cobra.MinimumNArgs(1),
+		Args:                  cmdutil.Args(1, -1, "the namespaces to back up", "name them, for example 'kubectl oadp-sts backup hello-world' (list them with 'kubectl get namespaces')"),
 		ValidArgsFunction:     completion.Namespaces(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Complete(cmd, args)

@@ -75,7 +75,7 @@ func newDeleteBackupCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams) 
 		Example: templates.Examples(`
 			# Delete the chapter's backup and its data, without asking
 			kubectl oadp-sts delete backup hello-world --yes`),
-		Args:              cobra.ExactArgs(1),
+		Args:              cmdutil.Args(1, 1, "the name of one backup", "list them with 'kubectl oadp-sts get backups'"),
 		ValidArgsFunction: completion.BackupNames(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Name = args[0]

@@ -52,7 +52,7 @@ func newDescribeCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams, k ki
 			validation errors and failure reason, and the storage location it uses.
 			'velero %[1]s describe NAME' in Velero's CLI.`, k.Noun)),
 		Example:           templates.Examples(fmt.Sprintf(`kubectl oadp-sts describe %s hello-world`, k.Noun)),
-		Args:              cobra.ExactArgs(1),
+		Args:              cmdutil.Args(1, 1, "the name of one "+k.Noun, "list them with 'kubectl oadp-sts get "+k.Noun+"s'"),
 		ValidArgsFunction: names(f, k),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Name = args[0]

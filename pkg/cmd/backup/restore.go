@@ -79,7 +79,7 @@ func NewRestoreCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams) *cobr
 		Short:                 "Restore a Velero backup and wait for the result (velero restore create --from-backup)",
 		Long:                  restoreLong,
 		Example:               restoreExample,
-		Args:                  cobra.ExactArgs(1),
+		Args:                  cmdutil.Args(1, 1, "the name of one backup", "list them with 'kubectl oadp-sts get backups'"),
 		ValidArgsFunction:     completion.BackupNames(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Complete(args)
