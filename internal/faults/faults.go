@@ -20,6 +20,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"testing"
 	"time"
 )
 
@@ -258,3 +259,16 @@ type bufferedWriter struct {
 func (b *bufferedWriter) Header() http.Header         { return b.header }
 func (b *bufferedWriter) Write(p []byte) (int, error) { return b.body.Write(p) }
 func (b *bufferedWriter) WriteHeader(code int)        { b.code = code }
+
+// Front starts a proxy in front of endpoint for the rest of the test and
+// points the plugin's AWS endpoint (AWS_ENDPOINT_URL) at it.
+func Front(t testing.TB, endpoint string, opts Options) *Proxy {
+	t.Helper()
+	p, err := Start(endpoint, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	t.Setenv("AWS_ENDPOINT_URL", p.URL)
+	return p
+}

@@ -1,11 +1,8 @@
 package cleanup_test
 
 import (
-	"context"
 	"strings"
 	"testing"
-
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/oadp-sts/kubectl-oadp_sts/internal/clitest"
 	"github.com/oadp-sts/kubectl-oadp_sts/internal/faults"
@@ -15,28 +12,6 @@ import (
 
 // dropNamespace deletes the OADP namespace with whatever is left in it,
 // releasing the finalizers no operator or Velero runs here to release.
-func dropNamespace(t *testing.T, r *rig.Rig) {
-	ctx := context.Background()
-	for _, o := range []struct {
-		g    schemaGVR
-		name string
-	}{{gvr.CloudStorage, bucket}, {gvr.Restore, "hello-world"}} {
-		r.Dynamic.Resource(o.g).Namespace(ns).Patch(ctx, o.name, mergePatch, []byte(`{"metadata":{"finalizers":null}}`), metav1.PatchOptions{})
-	}
-	r.Kube.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{})
-	waitNamespaceGone(t, r, ns)
-}
-
-func behindFaults(t *testing.T, r *rig.Rig, opts faults.Options) *faults.Proxy {
-	t.Helper()
-	p, err := faults.Start(r.AWSEndpoint, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(p.Close)
-	t.Setenv("AWS_ENDPOINT_URL", p.URL)
-	return p
-}
 
 // With 30% of AWS calls throttled (SlowDown for S3), failing with a 500 or
 // delayed, cleanup still empties and deletes the bucket and removes the role
@@ -46,8 +21,8 @@ func TestCleanupSurvivesTransientAWSFaults(t *testing.T) {
 	r.Fresh(t)
 	r.UseEnv(t)
 	install(t, r, 600)
-	t.Cleanup(func() { dropNamespace(t, r) })
-	p := behindFaults(t, r, faults.Options{Rate: 0.3, Seed: 10})
+	t.Cleanup(func() { teardown(t, r) })
+	p := faults.Front(t, r.AWSEndpoint, faults.Options{Rate: 0.3, Seed: 10})
 	res := clitest.Run(t, "cleanup", "--keep-operator", "--yes", "--timeout", "2s")
 	st := p.Stats()
 	t.Logf("proxy: %+v", st)
@@ -75,8 +50,8 @@ func TestCleanupFailsClearlyWhenAWSFaultsPersist(t *testing.T) {
 	r.Fresh(t)
 	r.UseEnv(t)
 	install(t, r, 10)
-	t.Cleanup(func() { dropNamespace(t, r) })
-	behindFaults(t, r, faults.Options{Rate: 1, ServerError: 1})
+	t.Cleanup(func() { teardown(t, r) })
+	faults.Front(t, r.AWSEndpoint, faults.Options{Rate: 1, ServerError: 1})
 	t.Setenv("AWS_MAX_ATTEMPTS", "4")
 	// The account is given, so the first calls are IAM's and S3's, not STS's.
 	res := clitest.Run(t, "cleanup", "--account-id", rig.AWSAccount, "--yes", "--timeout", "2s")

@@ -1,11 +1,8 @@
 package cleanup_test
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"io"
-	"os"
 	"os/exec"
 	"strings"
 	"sync"
@@ -27,33 +24,8 @@ var cleanupArgs = []string{"cleanup", "--keep-operator", "--yes", "--timeout", "
 // runCleanup runs the built plugin; killAt kills it right after a stderr line.
 func runCleanup(t *testing.T, bin string, killAt func(string) bool, onStart func(*exec.Cmd)) (lines []string, code int, killed bool) {
 	t.Helper()
-	c := exec.Command(bin, cleanupArgs...)
-	c.Env = os.Environ()
-	stderr, err := c.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.Stdout = io.Discard
-	if err := c.Start(); err != nil {
-		t.Fatal(err)
-	}
-	if onStart != nil {
-		onStart(c)
-	}
-	sc := bufio.NewScanner(stderr)
-	for sc.Scan() {
-		lines = append(lines, sc.Text())
-		if killAt != nil && killAt(sc.Text()) {
-			c.Process.Kill()
-		}
-	}
-	err = c.Wait()
-	if ee, ok := err.(*exec.ExitError); ok {
-		return lines, ee.ExitCode(), strings.Contains(ee.ProcessState.String(), "killed")
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return lines, 0, false
+	p := clitest.RunProcess(t, bin, killAt, onStart, cleanupArgs...)
+	return p.Lines, p.Code, p.Killed
 }
 
 // isStep is a line cleanup prints once something is gone.
@@ -105,9 +77,9 @@ func TestCleanupConvergesAfterBeingKilledAtEveryStep(t *testing.T) {
 	r := rig.Get(t)
 	r.Fresh(t)
 	r.UseEnv(t)
-	t.Cleanup(func() { dropNamespace(t, r) })
+	t.Cleanup(func() { teardown(t, r) })
 	bin := clitest.Binary(t)
-	p := behindFaults(t, r, faults.Options{})
+	p := faults.Front(t, r.AWSEndpoint, faults.Options{})
 
 	install(t, r, 30)
 	var awsSteps []string
@@ -146,7 +118,7 @@ func TestCleanupConvergesAfterBeingKilledAtEveryStep(t *testing.T) {
 		}
 	}
 	fresh := func(t *testing.T) {
-		dropNamespace(t, r)
+		teardown(t, r)
 		if err := r.ResetAWS(context.Background()); err != nil {
 			t.Fatal(err)
 		}

@@ -9,18 +9,6 @@ import (
 	"github.com/oadp-sts/kubectl-oadp_sts/internal/rig"
 )
 
-// behindFaults points the plugin's AWS endpoint at a fault proxy in front of moto.
-func behindFaults(t *testing.T, r *rig.Rig, opts faults.Options) *faults.Proxy {
-	t.Helper()
-	p, err := faults.Start(r.AWSEndpoint, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(p.Close)
-	t.Setenv("AWS_ENDPOINT_URL", p.URL)
-	return p
-}
-
 // With 30% of AWS calls throttled, failing with a 500 or delayed, setup
 // still converges to the chapter's IAM and the cluster objects, with one
 // policy version: retries do not duplicate anything.
@@ -28,7 +16,7 @@ func TestSetupSurvivesTransientAWSFaults(t *testing.T) {
 	r := rig.Get(t)
 	r.Fresh(t)
 	r.UseEnv(t)
-	p := behindFaults(t, r, faults.Options{Rate: 0.3, Seed: 10})
+	p := faults.Front(t, r.AWSEndpoint, faults.Options{Rate: 0.3, Seed: 10})
 	res := clitest.Run(t, "setup", "--yes", "--wait=false")
 	if res.Code != 0 {
 		t.Fatalf("exit %d under 30%% transient faults: %s", res.Code, res.Stderr)
@@ -59,7 +47,7 @@ func TestSetupFailsClearlyWhenAWSFaultsPersist(t *testing.T) {
 	r := rig.Get(t)
 	r.Fresh(t)
 	r.UseEnv(t)
-	behindFaults(t, r, faults.Options{Rate: 1, Throttle: 1})
+	faults.Front(t, r.AWSEndpoint, faults.Options{Rate: 1, Throttle: 1})
 	// The SDK's own knob, as in the aws CLI: fewer attempts, a shorter test.
 	t.Setenv("AWS_MAX_ATTEMPTS", "4")
 	res := clitest.Run(t, "setup", "--yes", "--wait=false")

@@ -1,11 +1,8 @@
 package setup_test
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"io"
-	"os"
 	"os/exec"
 	"reflect"
 	"regexp"
@@ -29,51 +26,13 @@ import (
 // appliedLine is the line setup prints once a cluster object is written.
 var appliedLine = regexp.MustCompile(`^[a-z]+/\S+ (created|configured|unchanged)$`)
 
-// run is one plugin process: its stderr lines and how it ended.
-type run struct {
-	lines  []string
-	code   int
-	killed bool
-}
-
-// runPlugin runs the built plugin with the rig's environment and AWS behind
-// p. killAt, when it returns true for a stderr line, SIGKILLs the process
-// right after that line; p's AfterMutating hook may kill it too.
-func runPlugin(t *testing.T, bin string, p *faults.Proxy, killAt func(line string) bool, onStart func(*exec.Cmd), args ...string) run {
+// runPlugin runs the built plugin with AWS behind p; afterwards p's
+// AfterMutating hook is cleared for the next run.
+func runPlugin(t *testing.T, bin string, p *faults.Proxy, killAt func(line string) bool, onStart func(*exec.Cmd), args ...string) clitest.Process {
 	t.Helper()
-	c := exec.Command(bin, args...)
-	c.Env = os.Environ()
-	stderr, err := c.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.Stdout = io.Discard
-	if err := c.Start(); err != nil {
-		t.Fatal(err)
-	}
-	if onStart != nil {
-		onStart(c)
-	}
-	var out run
-	sc := bufio.NewScanner(stderr)
-	for sc.Scan() {
-		out.lines = append(out.lines, sc.Text())
-		if killAt != nil && killAt(sc.Text()) {
-			c.Process.Kill()
-			out.killed = true
-		}
-	}
-	err = c.Wait()
+	out := clitest.RunProcess(t, bin, killAt, onStart, args...)
 	if p != nil {
 		p.AfterMutating(nil)
-	}
-	if ee, ok := err.(*exec.ExitError); ok {
-		out.code = ee.ExitCode()
-		if ws := ee.ProcessState.String(); strings.Contains(ws, "killed") {
-			out.killed = true
-		}
-	} else if err != nil {
-		t.Fatal(err)
 	}
 	return out
 }
@@ -115,7 +74,7 @@ func TestSetupConvergesAfterBeingKilledAtEveryStep(t *testing.T) {
 	r.Fresh(t)
 	r.UseEnv(t)
 	bin := clitest.Binary(t)
-	p := behindFaults(t, r, faults.Options{})
+	p := faults.Front(t, r.AWSEndpoint, faults.Options{})
 	setup := func(ns string) []string {
 		return []string{"setup", "--yes", "--wait=false", "-n", ns}
 	}
@@ -125,12 +84,12 @@ func TestSetupConvergesAfterBeingKilledAtEveryStep(t *testing.T) {
 	var mu sync.Mutex
 	p.AfterMutating(func(q faults.Request) { mu.Lock(); awsSteps = append(awsSteps, q.Action); mu.Unlock() })
 	ref := runPlugin(t, bin, p, nil, nil, setup("intr-ref")...)
-	if ref.code != 0 {
-		t.Fatalf("uninterrupted setup: exit %d\n%s", ref.code, strings.Join(ref.lines, "\n"))
+	if ref.Code != 0 {
+		t.Fatalf("uninterrupted setup: exit %d\n%s", ref.Code, strings.Join(ref.Lines, "\n"))
 	}
 	want := converged(t, r, "intr-ref")
 	var kubeSteps []string
-	for _, l := range ref.lines {
+	for _, l := range ref.Lines {
 		if appliedLine.MatchString(l) {
 			kubeSteps = append(kubeSteps, strings.Fields(l)[0])
 		}
@@ -140,13 +99,13 @@ func TestSetupConvergesAfterBeingKilledAtEveryStep(t *testing.T) {
 	}
 	t.Logf("killing after each of AWS %v and cluster %v", awsSteps, kubeSteps)
 
-	check := func(t *testing.T, ns string, killed run) {
-		if !killed.killed {
-			t.Fatalf("the plugin was not killed (exit %d)", killed.code)
+	check := func(t *testing.T, ns string, killed clitest.Process) {
+		if !killed.Killed {
+			t.Fatalf("the plugin was not killed (exit %d)", killed.Code)
 		}
 		again := runPlugin(t, bin, p, nil, nil, setup(ns)...)
-		if again.code != 0 {
-			t.Fatalf("setup after the kill: exit %d\n%s", again.code, strings.Join(again.lines, "\n"))
+		if again.Code != 0 {
+			t.Fatalf("setup after the kill: exit %d\n%s", again.Code, strings.Join(again.Lines, "\n"))
 		}
 		got := converged(t, r, ns)
 		for k, v := range want {
