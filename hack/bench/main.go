@@ -225,7 +225,8 @@ func ratio(a, b time.Duration) float64 {
 
 // chapterSteps are the chapter's IAM commands, as it runs them.
 func (b *bench) chapterSteps() []*exec.Cmd {
-	dir, _ := os.MkdirTemp("", "oadp-sts-bench-")
+	// Inside the rig's directory, so the rig removes it.
+	dir, _ := os.MkdirTemp(b.r.Dir, "chapter-")
 	policy := filepath.Join(dir, "policy.json")
 	trust := filepath.Join(dir, "trust-policy.json")
 	os.WriteFile(policy, []byte(chapterPolicy), 0o644)
