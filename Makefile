@@ -57,16 +57,19 @@ lint: ## gofmt and go vet
 bench: rig-tools build ## measure the plugin against the manual procedure on the rig
 	$(GO) run ./hack/bench
 
-# Pinned upstream commits of the fixture CRDs (see ../shared/README.md).
-CRD_BASE := https://raw.githubusercontent.com/openshift/oadp-operator
-crds: ## download the OADP CRD fixtures into $(OADP_STS_CRDS) (not needed beside ../shared)
-	@for v in 1.3:e7c20f10 1.4:27e0a94c 1.5:5073cee7; do \
+# Pinned upstream commits of the fixture CRDs (see ../shared/README.md); the OADP
+# files are checked against hack/crds.sha256, the hashes of ../shared/crds.
+CRD_BASE := https://github.com/openshift/oadp-operator/raw
+CLI_MANAGER_CRD := https://github.com/openshift/cli-manager-operator/raw/36e415e55dcec0f07788fd7a7b416b8996358084/deploy/02_config.openshift.io_plugins.yaml
+crds: ## download the OADP and CLI Manager CRD fixtures into $(OADP_STS_CRDS) (not needed beside ../shared)
+	@set -e; for v in 1.3:e7c20f10 1.4:27e0a94c 1.5:5073cee7; do \
 	  d=$(OADP_STS_CRDS)/oadp-$${v%%:*}; mkdir -p $$d; \
 	  for c in dataprotectionapplications cloudstorages; do \
-	    curl -fsSL -o $$d/oadp.openshift.io_$$c.yaml $(CRD_BASE)/$${v##*:}/config/crd/bases/oadp.openshift.io_$$c.yaml || exit 1; \
-	  done; done
-	@mkdir -p $(OADP_STS_CRDS)/cli-manager && curl -fsSL -o $(OADP_STS_CRDS)/cli-manager/config.openshift.io_plugins.yaml \
-	  https://raw.githubusercontent.com/openshift/cli-manager-operator/main/manifests/config.openshift.io_plugins.yaml
+	    curl -fsSL -o $$d/oadp.openshift.io_$$c.yaml $(CRD_BASE)/$${v##*:}/config/crd/bases/oadp.openshift.io_$$c.yaml; \
+	  done; done; \
+	mkdir -p $(OADP_STS_CRDS)/cli-manager; \
+	curl -fsSL -o $(OADP_STS_CRDS)/cli-manager/config.openshift.io_plugins.yaml $(CLI_MANAGER_CRD); \
+	cd $(OADP_STS_CRDS) && sha256sum -c --quiet $(CURDIR)/hack/crds.sha256 && echo "CRDs in $(OADP_STS_CRDS)"
 
 # Release: `make dist VERSION=v0.1.0` builds every platform; the tests build one
 # (PLATFORMS=linux/amd64) into a temporary DIST. VERSION must be a semver tag.
