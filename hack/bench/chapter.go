@@ -152,7 +152,7 @@ func (b *bench) coldStart(name string, cmd func() *exec.Cmd) (string, time.Durat
 	sort.Slice(walls, func(i, j int) bool { return walls[i] < walls[j] })
 	var rss int64
 	if gt, err := exec.LookPath("/usr/bin/time"); err == nil {
-		out := filepath.Join(os.TempDir(), "oadp-sts-bench-rss")
+		out := filepath.Join(b.r.Dir, "rss")
 		c := cmd()
 		tc := exec.Command(gt, append([]string{"-f", "%M", "-o", out}, c.Args...)...)
 		tc.Env = c.Env
