@@ -3,18 +3,17 @@ package backup_test
 import (
 	"context"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/oadp-sts/kubectl-oadp_sts/internal/clitest"
 	"github.com/oadp-sts/kubectl-oadp_sts/internal/rig"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmdutil"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/gvr"
-	"github.com/oadp-sts/kubectl-oadp_sts/pkg/wait"
 )
 
 func TestMain(m *testing.M) { rig.Main(m, rig.Options{}) }
@@ -162,11 +161,24 @@ func TestBackupWaitSurvivesAPIServerRestart(t *testing.T) {
 	}
 	r := setup(t)
 	ctx := context.Background()
+	requests := r.RecordKube("kubectl-oadp_sts/")
+	done := make(chan struct{})
+	// The next tests need the API server back: wait for the restart to end.
+	defer func() { <-done }()
 	go func() {
-		_, err := wait.For(ctx, r.Dynamic.Resource(gvr.Backup).Namespace(oadpNS), "hello-world", func(*unstructured.Unstructured) (bool, error) { return true, nil }, wait.Options{Timeout: time.Minute})
-		if err != nil {
-			t.Error(err)
-			return
+		defer close(done)
+		// Restart only once the plugin has its create answered (the audit
+		// log records it): a restart during the create would fail the create,
+		// which is not what this test is about.
+		for deadline := time.Now().Add(time.Minute); ; time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Error("the plugin never created the backup")
+				return
+			}
+			reqs, _ := requests()
+			if slices.ContainsFunc(reqs, func(q rig.KubeRequest) bool { return q.Verb == "create" && q.Resource == "backups" }) {
+				break
+			}
 		}
 		if err := r.RestartAPIServer(ctx, time.Second); err != nil {
 			t.Error(err)
