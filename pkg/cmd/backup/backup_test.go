@@ -160,36 +160,29 @@ func TestBackupWaitSurvivesAPIServerRestart(t *testing.T) {
 		t.Skip("restarts the API server")
 	}
 	r := setup(t)
+	r.UseEnv(t)
 	ctx := context.Background()
-	requests := r.RecordKube("kubectl-oadp_sts/")
-	done := make(chan struct{})
-	// The next tests need the API server back: wait for the restart to end.
-	defer func() { <-done }()
-	go func() {
-		defer close(done)
-		// Restart only once the plugin has its create answered (the audit
-		// log records it): a restart during the create would fail the create,
-		// which is not what this test is about.
-		for deadline := time.Now().Add(time.Minute); ; time.Sleep(20 * time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Error("the plugin never created the backup")
-				return
-			}
-			reqs, _ := requests()
-			if slices.ContainsFunc(reqs, func(q rig.KubeRequest) bool { return q.Verb == "create" && q.Resource == "backups" }) {
-				break
-			}
+	restarted := make(chan error, 1)
+	// The plugin runs as a process of its own; the restart starts when it
+	// says it is waiting, so the create has been answered (a restart during
+	// the create would fail the create, which is not what this test is about).
+	res := clitest.RunProcess(t, clitest.Binary(t), func(line string) bool {
+		if strings.HasPrefix(line, "Waiting for backup") {
+			go func() {
+				err := r.RestartAPIServer(ctx, time.Second)
+				if err == nil {
+					err = patchStatus(ctx, r, gvr.Backup, "hello-world", ended("Completed", nil))
+				}
+				restarted <- err
+			}()
 		}
-		if err := r.RestartAPIServer(ctx, time.Second); err != nil {
-			t.Error(err)
-			return
-		}
-		if err := patchStatus(ctx, r, gvr.Backup, "hello-world", ended("Completed", nil)); err != nil {
-			t.Error(err)
-		}
-	}()
-	res := clitest.Run(t, "backup", "hello-world", "--timeout", "2m")
-	if res.Code != 0 || !strings.Contains(res.Stdout, `Backup "hello-world" Completed`) {
-		t.Errorf("exit %d; want Completed after the restart", res.Code)
+		return false
+	}, nil, "backup", "hello-world", "--timeout", "2m")
+	// The next tests need the API server back.
+	if err := <-restarted; err != nil {
+		t.Fatal(err)
+	}
+	if res.Code != 0 || !slices.ContainsFunc(res.Lines, func(l string) bool { return strings.Contains(l, "Completed") }) {
+		t.Errorf("exit %d; want Completed after the restart:\n%s", res.Code, strings.Join(res.Lines, "\n"))
 	}
 }
