@@ -196,7 +196,7 @@ func TestCleanupRemovesEverythingOfOurs(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	res := clitest.Run(t, "cleanup", "--workload", "hello-world", "--yes", "--timeout", "8s")
+	res := clitest.Run(t, "cleanup", "--workload", "hello-world", "--yes", "--timeout", "15s")
 	if res.Code != 0 {
 		t.Fatalf("exit %d: %s", res.Code, res.Stderr)
 	}
@@ -221,7 +221,7 @@ func TestCleanupRemovesEverythingOfOurs(t *testing.T) {
 		t.Errorf("AWS left behind: bucket %v role %v policy %v", bucketExists(t, r, bucket), roleExists(r, roleName), policyExists(r))
 	}
 
-	again := clitest.Run(t, "cleanup", "--yes", "--timeout", "8s")
+	again := clitest.Run(t, "cleanup", "--yes", "--timeout", "15s")
 	if again.Code != 0 || !strings.Contains(again.Stderr, "Nothing of ours to clean up.") {
 		t.Errorf("second run: exit %d, %q", again.Code, again.Stderr)
 	}
