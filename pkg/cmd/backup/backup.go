@@ -19,7 +19,6 @@ import (
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/gvr"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/kube"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/velero"
-	"github.com/oadp-sts/kubectl-oadp_sts/pkg/wait"
 )
 
 var (
@@ -197,16 +196,12 @@ func (o *BackupOptions) Run(ctx context.Context) error {
 		return printObject(o.Out, o.Output, obj)
 	}
 
-	var w *wait.Watch
-	if o.Wait {
-		// Watch before creating, so even a backup that ends at once is seen.
-		if w, err = wait.Start(ctx, backups, o.Name); err != nil {
-			return kube.Explain(err, gvr.Backup, o.Name)
-		}
-		defer w.Stop()
+	w, err := create(ctx, backups, backupKind, obj, o.Wait)
+	if err != nil {
+		return err
 	}
-	if _, err := backups.Create(ctx, obj, metav1.CreateOptions{}); err != nil {
-		return fmt.Errorf("cannot create backup %q: %w", o.Name, kube.Explain(err, gvr.Backup, o.Name))
+	if w != nil {
+		defer w.Stop()
 	}
 	fmt.Fprintf(o.Out, "backup.velero.io/%s created in %s (namespaces %s, location %s, ttl %s)\n",
 		o.Name, o.ns, strings.Join(o.Namespaces, ","), o.StorageLocation, o.TTL)

@@ -70,6 +70,27 @@ var (
 	restoreKind = kind{Noun: "restore", GVR: gvr.Restore, ItemsVerb: "restored"}
 )
 
+// create creates obj, first starting a watch on it when the caller will
+// wait, so even a backup or restore that ends at once is seen. The returned
+// watch is nil without waitFor; the caller stops it.
+func create(ctx context.Context, client dynamic.ResourceInterface, k kind, obj *unstructured.Unstructured, waitFor bool) (*wait.Watch, error) {
+	name := obj.GetName()
+	var w *wait.Watch
+	if waitFor {
+		var err error
+		if w, err = wait.Start(ctx, client, name); err != nil {
+			return nil, kube.Explain(err, k.GVR, name)
+		}
+	}
+	if _, err := client.Create(ctx, obj, metav1.CreateOptions{}); err != nil {
+		if w != nil {
+			w.Stop()
+		}
+		return nil, fmt.Errorf("cannot create %s %q: %w", k.Noun, name, kube.Explain(err, k.GVR, name))
+	}
+	return w, nil
+}
+
 // progressText is the live line: phase, items done of total.
 func progressText(obj *unstructured.Unstructured) string {
 	s := velero.ReadStatus(obj)

@@ -169,15 +169,12 @@ func (o *RestoreOptions) Run(ctx context.Context) error {
 	if o.Output != "" {
 		return printObject(o.Out, o.Output, obj)
 	}
-	var w *wait.Watch
-	if o.Wait {
-		if w, err = wait.Start(ctx, restores, o.Name); err != nil {
-			return kube.Explain(err, gvr.Restore, o.Name)
-		}
-		defer w.Stop()
+	w, err := create(ctx, restores, restoreKind, obj, o.Wait)
+	if err != nil {
+		return err
 	}
-	if _, err := restores.Create(ctx, obj, metav1.CreateOptions{}); err != nil {
-		return fmt.Errorf("cannot create restore %q: %w", o.Name, kube.Explain(err, gvr.Restore, o.Name))
+	if w != nil {
+		defer w.Stop()
 	}
 	fmt.Fprintf(o.Out, "restore.velero.io/%s created in %s from backup %s\n", o.Name, o.ns, o.Backup)
 	next := "check the restored workloads: 'oc get pods,routes -n NAMESPACE'"
