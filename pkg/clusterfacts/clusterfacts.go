@@ -6,7 +6,6 @@ package clusterfacts
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sort"
 	"strings"
 	"sync"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/gvr"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/kube"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/versions"
 )
 
 // Facts are the cluster's identity and STS configuration.
@@ -178,52 +178,7 @@ func newestOADPCSV(items []unstructured.Unstructured) *unstructured.Unstructured
 		return nil
 	}
 	sort.Slice(found, func(i, j int) bool {
-		return CompareVersions(kube.Str(found[i].Object, "spec", "version"), kube.Str(found[j].Object, "spec", "version")) > 0
+		return versions.Compare(kube.Str(found[i].Object, "spec", "version"), kube.Str(found[j].Object, "spec", "version")) > 0
 	})
 	return found[0]
-}
-
-// CompareVersions compares dotted numeric versions ("1.4.2" vs "1.10"),
-// ignoring a leading "v" and any pre-release suffix.
-func CompareVersions(a, b string) int {
-	pa, pb := versionParts(a), versionParts(b)
-	for i := 0; i < len(pa) || i < len(pb); i++ {
-		var x, y int
-		if i < len(pa) {
-			x = pa[i]
-		}
-		if i < len(pb) {
-			y = pb[i]
-		}
-		if x != y {
-			if x < y {
-				return -1
-			}
-			return 1
-		}
-	}
-	return 0
-}
-
-func versionParts(v string) []int {
-	v = strings.TrimPrefix(v, "v")
-	if i := strings.IndexAny(v, "-+"); i >= 0 {
-		v = v[:i]
-	}
-	var out []int
-	for _, p := range strings.Split(v, ".") {
-		n := 0
-		fmt.Sscanf(p, "%d", &n)
-		out = append(out, n)
-	}
-	return out
-}
-
-// MinorVersion returns "X.Y" of a version like "1.4.2" or "4.16.8".
-func MinorVersion(v string) string {
-	p := versionParts(v)
-	if len(p) < 2 {
-		return ""
-	}
-	return fmt.Sprintf("%d.%d", p[0], p[1])
 }

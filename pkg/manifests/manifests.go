@@ -6,9 +6,10 @@ package manifests
 import (
 	"fmt"
 	"sort"
-	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/versions"
 )
 
 // Names and paths fixed by OADP and OpenShift.
@@ -118,7 +119,7 @@ func BSLName(dpa string) string { return dpa + "-1" }
 // DefaultChannel is the OLM channel of an OADP minor version: stable-1.x up to
 // 1.4, "stable" again from 1.5.
 func DefaultChannel(oadp string) string {
-	if oadp == "" || compareMinor(oadp, "1.5") >= 0 {
+	if oadp == "" || versions.CompareMinor(oadp, "1.5") >= 0 {
 		return "stable"
 	}
 	return "stable-" + oadp
@@ -130,9 +131,9 @@ func DefaultOADPVersion(openshift string) string {
 	switch {
 	case openshift == "":
 		return "1.4"
-	case compareMinor(openshift, "4.14") < 0:
+	case versions.CompareMinor(openshift, "4.14") < 0:
 		return "1.3"
-	case compareMinor(openshift, "4.19") >= 0:
+	case versions.CompareMinor(openshift, "4.19") >= 0:
 		return "1.5"
 	}
 	return "1.4"
@@ -310,29 +311,6 @@ func stringMap(in map[string]string) map[string]any {
 		out[k] = v
 	}
 	return out
-}
-
-// compareMinor compares "X.Y[.Z]" versions by their first two numbers.
-func compareMinor(a, b string) int {
-	var a1, a2, b1, b2 int
-	fmt.Sscanf(strings.TrimPrefix(a, "v"), "%d.%d", &a1, &a2)
-	fmt.Sscanf(strings.TrimPrefix(b, "v"), "%d.%d", &b1, &b2)
-	switch {
-	case a1 != b1:
-		return cmp(a1, b1)
-	default:
-		return cmp(a2, b2)
-	}
-}
-
-func cmp(a, b int) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // SortedKeys returns m's keys in order, for stable output.

@@ -10,6 +10,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/versions"
 )
 
 // SupportedOADPVersions are the operator minor versions the plugin knows the
@@ -38,7 +40,7 @@ func ValidateDPA(dpa *unstructured.Unstructured, oadp string) []RuleError {
 		errs = append(errs, RuleError{Rule: rule, Path: path, Message: fmt.Sprintf(format, a...)})
 	}
 	spec, _, _ := unstructured.NestedMap(dpa.Object, "spec")
-	ge13 := compareMinor(oadp, "1.3") >= 0
+	ge13 := versions.CompareMinor(oadp, "1.3") >= 0
 
 	if _, found, _ := unstructured.NestedFieldNoCopy(spec, "features", "dataMover"); found && ge13 {
 		add("no-datamover", "spec.features.dataMover",
@@ -55,7 +57,7 @@ func ValidateDPA(dpa *unstructured.Unstructured, oadp string) []RuleError {
 	_, hasRestic, _ := unstructured.NestedMap(config, "restic")
 	nodeAgent, hasNodeAgent, _ := unstructured.NestedMap(config, "nodeAgent")
 	switch {
-	case compareMinor(oadp, "1.5") >= 0 && hasRestic:
+	case versions.CompareMinor(oadp, "1.5") >= 0 && hasRestic:
 		add("no-restic", "spec.configuration.restic", "OADP %s rejects it: \"Delete restic object from spec.configuration, use spec.configuration.nodeAgent instead\"", oadp)
 	case ge13 && hasRestic && hasNodeAgent:
 		add("restic-xor-nodeagent", "spec.configuration", "OADP %s rejects restic and nodeAgent together", oadp)
@@ -79,7 +81,7 @@ func ValidateDPA(dpa *unstructured.Unstructured, oadp string) []RuleError {
 	if slices.Contains(plugins, "aws") && slices.Contains(plugins, "legacy-aws") {
 		add("aws-xor-legacy-aws", "spec.configuration.velero.defaultPlugins", "aws and legacy-aws cannot both be set")
 	}
-	if compareMinor(oadp, "1.4") < 0 && slices.Contains(plugins, "legacy-aws") {
+	if versions.CompareMinor(oadp, "1.4") < 0 && slices.Contains(plugins, "legacy-aws") {
 		add("no-legacy-aws", "spec.configuration.velero.defaultPlugins", "legacy-aws exists from OADP 1.4")
 	}
 

@@ -14,7 +14,9 @@ import (
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/install"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/kube"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/manifests"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/printer"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/velero"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/versions"
 )
 
 // Check names of the cluster side.
@@ -81,7 +83,7 @@ func (c *chain) secretCheck() Check {
 		sort.Strings(keys)
 		return Check{Name: CheckSecret, Result: Failed, Message: "no key " + manifests.SecretKey,
 			Cause: fmt.Sprintf("secret %s has no key %q (it has %s); the DPA's credential and the CloudStorage read that key, so Velero finds no credentials",
-				name, manifests.SecretKey, orNone(strings.Join(keys, ", "))),
+				name, manifests.SecretKey, printer.OrNone(strings.Join(keys, ", "))),
 			Fix: fmt.Sprintf("rename the key to %q, or run '%s' to rewrite the secret", manifests.SecretKey, c.setupFix())}
 	}
 	profile := parseProfile(string(data), "default")
@@ -178,7 +180,7 @@ func (c *chain) operatorCheck() Check {
 	o := c.in.OADP
 	switch {
 	case o != nil && o.CSV != "":
-		msg := fmt.Sprintf("OADP %s (%s, %s)", orNone(o.Version), o.CSV, orNone(o.CSVPhase))
+		msg := fmt.Sprintf("OADP %s (%s, %s)", printer.OrNone(o.Version), o.CSV, printer.OrNone(o.CSVPhase))
 		switch o.CSVPhase {
 		case "Succeeded":
 			return Check{Name: CheckOperator, Result: OK, Message: msg}
@@ -188,7 +190,7 @@ func (c *chain) operatorCheck() Check {
 				Fix:   fmt.Sprintf("read status.message of 'oc get csv -n %s %s -o yaml' and the operator pod's events", c.Namespace, o.CSV)}
 		}
 		return Check{Name: CheckOperator, Result: Warning, Message: msg,
-			Cause: "the operator is still being installed (ClusterServiceVersion phase " + orNone(o.CSVPhase) + ")",
+			Cause: "the operator is still being installed (ClusterServiceVersion phase " + printer.OrNone(o.CSVPhase) + ")",
 			Fix:   "wait for phase Succeeded: 'oc get csv -n " + c.Namespace + " -w'; with installPlanApproval Manual, approve the InstallPlan"}
 	case len(c.DPAs) > 0:
 		return Check{Name: CheckOperator, Result: Warning, Message: "no ClusterServiceVersion in " + c.Namespace,
@@ -227,16 +229,16 @@ func (c *chain) reconciledCheck(dpa *unstructured.Unstructured) Check {
 			Cause: "the OADP operator has not reconciled it yet",
 			Fix:   "check that the operator runs: 'oc get pods -n " + c.Namespace + "'"}
 	case status == "True":
-		return Check{Name: CheckDPAReconciled, Result: OK, Message: name + ": " + orNone(msg)}
+		return Check{Name: CheckDPAReconciled, Result: OK, Message: name + ": " + printer.OrNone(msg)}
 	}
 	fix := "correct what the operator names, or run '" + c.setupFix() + "' to rewrite the plugin's DPA for the installed OADP version"
-	if v := clusterfacts.MinorVersion(c.oadpVersion()); v != "" {
+	if v := versions.Minor(c.oadpVersion()); v != "" {
 		if errs := manifests.ValidateDPA(dpa, v); len(errs) > 0 {
 			fix = "fix " + errs[0].Path + " (" + errs[0].Message + "), or run '" + c.setupFix() + "' to rewrite the plugin's DPA"
 		}
 	}
-	return Check{Name: CheckDPAReconciled, Result: Failed, Message: fmt.Sprintf("%s: Reconciled %s (%s)", name, status, orNone(reason)),
-		Cause: "the OADP operator rejected it: " + orNone(msg), Fix: fix}
+	return Check{Name: CheckDPAReconciled, Result: Failed, Message: fmt.Sprintf("%s: Reconciled %s (%s)", name, status, printer.OrNone(reason)),
+		Cause: "the OADP operator rejected it: " + printer.OrNone(msg), Fix: fix}
 }
 
 func (c *chain) oadpVersion() string {
@@ -247,7 +249,7 @@ func (c *chain) oadpVersion() string {
 }
 
 func (c *chain) rulesCheck(dpa *unstructured.Unstructured) Check {
-	v := clusterfacts.MinorVersion(c.oadpVersion())
+	v := versions.Minor(c.oadpVersion())
 	switch {
 	case dpa == nil:
 		return Check{Name: CheckDPARules, Result: Skipped, Message: "no DataProtectionApplication"}
@@ -258,7 +260,7 @@ func (c *chain) rulesCheck(dpa *unstructured.Unstructured) Check {
 	note := ""
 	if !slices.Contains(manifests.SupportedOADPVersions, v) {
 		checked = manifests.SupportedOADPVersions[len(manifests.SupportedOADPVersions)-1]
-		if clusterfacts.CompareVersions(v, manifests.SupportedOADPVersions[0]) < 0 {
+		if versions.Compare(v, manifests.SupportedOADPVersions[0]) < 0 {
 			checked = manifests.SupportedOADPVersions[0]
 		}
 		note = fmt.Sprintf(" (the plugin knows the rules of OADP %s to %s; checked with %s's)", manifests.SupportedOADPVersions[0], manifests.SupportedOADPVersions[len(manifests.SupportedOADPVersions)-1], checked)
@@ -323,11 +325,11 @@ func (c *chain) locationCheck(b *unstructured.Unstructured) Check {
 		return Check{Name: name, Result: OK, Message: "Available, " + validated}
 	case velero.PhaseUnavailable:
 		return Check{Name: name, Result: Failed, Message: "Unavailable, " + validated,
-			Cause: "Velero: " + orNone(msg) + " (likely: " + strings.Join(install.LikelyCauses(msg), "; or ") + ")",
+			Cause: "Velero: " + printer.OrNone(msg) + " (likely: " + strings.Join(install.LikelyCauses(msg), "; or ") + ")",
 			Fix:   "fix the failed checks above; if none failed, run 'kubectl oadp-sts status --assume-role' to test the trust end to end (Velero validates the location again within a minute)"}
 	}
 	return Check{Name: name, Result: Warning, Message: "not validated yet",
-		Cause: "Velero has not validated the location (phase " + orNone(phase) + ")",
+		Cause: "Velero has not validated the location (phase " + printer.OrNone(phase) + ")",
 		Fix:   "check that Velero runs: 'oc get pods -n " + c.Namespace + " -l component=velero'"}
 }
 
@@ -460,7 +462,7 @@ func (c *chain) recentCheck(name, kind string, ops []Operation) Check {
 		why = append(why, fmt.Sprintf("%d errors, %d warnings", last.Errors, last.Warnings))
 	}
 	return Check{Name: name, Result: Warning, Message: msg,
-		Cause: fmt.Sprintf("%s %s ended %s: %s", kind, last.Name, last.Phase, orNone(strings.Join(why, "; "))),
+		Cause: fmt.Sprintf("%s %s ended %s: %s", kind, last.Name, last.Phase, printer.OrNone(strings.Join(why, "; "))),
 		Fix:   fmt.Sprintf("'kubectl oadp-sts describe %s %s' shows its errors; fix the failed checks above first", kind, last.Name)}
 }
 
@@ -483,7 +485,7 @@ func (c *chain) assumeRoleCheck() {
 			Fix:   "likely " + causes[0] + ": fix the failed checks above and run 'kubectl oadp-sts status --assume-role' again"})
 		return
 	}
-	msg := fmt.Sprintf("velero's token (sub %s, aud %s) assumed %s", a.Subject, strings.Join(a.Audience, ","), orNone(a.AssumedARN))
+	msg := fmt.Sprintf("velero's token (sub %s, aud %s) assumed %s", a.Subject, strings.Join(a.Audience, ","), printer.OrNone(a.AssumedARN))
 	if c.trust != nil {
 		provider := iam.OIDCProviderARN(c.in.AWS.Partition, c.in.AWS.AccountID, a.Issuer)
 		if why := c.trust.admits(clusterfacts.IssuerHost(a.Issuer), a.Subject, a.Audience, provider); len(why) > 0 {

@@ -20,6 +20,7 @@ import (
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/kube"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/manifests"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/printer"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/versions"
 )
 
 // Values of --install-operator and --credentials.
@@ -164,7 +165,7 @@ func (o *Options) manifestOptions(st *clusterState) (manifests.Options, error) {
 	c, f := o.Cluster, o.facts
 	installed := ""
 	if st.oadp.Version != "" {
-		installed = clusterfacts.MinorVersion(st.oadp.Version)
+		installed = versions.Minor(st.oadp.Version)
 	}
 	version := c.OADPVersion
 	switch {
@@ -179,7 +180,7 @@ func (o *Options) manifestOptions(st *clusterState) (manifests.Options, error) {
 	creds := c.Credentials
 	if creds == Auto {
 		creds = CredsSecret
-		if installOp && st.credsAPI && clusterfacts.CompareVersions(f.Cluster.Version, "4.14") >= 0 {
+		if installOp && st.credsAPI && versions.Compare(f.Cluster.Version, "4.14") >= 0 {
 			creds = CredsOLM
 		}
 	}
