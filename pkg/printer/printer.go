@@ -47,3 +47,11 @@ func IsTerminal(w any) bool {
 	f, ok := w.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
 }
+
+// OrNone is kubectl's way of showing an empty value: "<none>".
+func OrNone(s string) string {
+	if s == "" {
+		return "<none>"
+	}
+	return s
+}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/awsfacts"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/iam"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/printer"
 )
 
 // IAM check names.
@@ -85,7 +86,7 @@ func (c *chain) trustIssuer(t *trustDoc) Check {
 	host := c.issuerHost()
 	var problems []string
 	if !slices.Contains(t.federated, want) {
-		problems = append(problems, fmt.Sprintf("the role trusts %s, not this cluster's OIDC provider %s", orNone(strings.Join(t.federated, ", ")), want))
+		problems = append(problems, fmt.Sprintf("the role trusts %s, not this cluster's OIDC provider %s", printer.OrNone(strings.Join(t.federated, ", ")), want))
 	}
 	var other []string
 	for _, h := range t.conditionHosts {
@@ -173,7 +174,7 @@ func (c *chain) policyAttached() Check {
 			Fix:   "run '" + c.setupFix() + "' to create and attach it, or pass --policy-name if the policy has another name"}
 	}
 	return Check{Name: CheckPolicyAttached, Result: Failed, Message: "not attached",
-		Cause: fmt.Sprintf("policy %s is not attached to role %s (attached: %s), so Velero is denied every S3 call", c.PolicyName, c.RoleName, orNone(strings.Join(c.Attached, ", "))),
+		Cause: fmt.Sprintf("policy %s is not attached to role %s (attached: %s), so Velero is denied every S3 call", c.PolicyName, c.RoleName, printer.OrNone(strings.Join(c.Attached, ", "))),
 		Fix:   fmt.Sprintf("aws iam attach-role-policy --role-name %s --policy-arn %s (or run '%s')", c.RoleName, want, c.setupFix())}
 }
 

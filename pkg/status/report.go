@@ -9,6 +9,7 @@ import (
 
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/awsfacts"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/clusterfacts"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/printer"
 )
 
 // Result is a check's outcome.
@@ -93,10 +94,10 @@ func Build(in Inputs) *Report {
 	}
 
 	if f.Platform == "AWS" {
-		add(Check{Name: "platform", Result: OK, Message: "AWS, region " + orNone(f.Region)})
+		add(Check{Name: "platform", Result: OK, Message: "AWS, region " + printer.OrNone(f.Region)})
 	} else {
-		add(Check{Name: "platform", Result: Failed, Message: "platform " + orNone(f.Platform),
-			Cause: fmt.Sprintf("the cluster runs on %s, and this plugin sets up OADP for AWS STS only", orNone(f.Platform)),
+		add(Check{Name: "platform", Result: Failed, Message: "platform " + printer.OrNone(f.Platform),
+			Cause: fmt.Sprintf("the cluster runs on %s, and this plugin sets up OADP for AWS STS only", printer.OrNone(f.Platform)),
 			Fix:   "use the OADP documentation for this platform, or point --context at an AWS cluster"})
 	}
 	if f.Platform == "AWS" && f.Region == "" {
@@ -160,11 +161,4 @@ func Build(in Inputs) *Report {
 	}
 	r.Ready = len(r.Failed()) == 0
 	return r
-}
-
-func orNone(s string) string {
-	if s == "" {
-		return "<none>"
-	}
-	return s
 }

@@ -183,5 +183,5 @@ func (o *DeleteOptions) await(ctx context.Context, w *wait.Watch, dbrs dynamic.R
 // confirm asks on the terminal; only y or yes agree.
 func (o *DeleteOptions) confirm(b *unstructured.Unstructured) bool {
 	return cmdutil.Confirm(o.In, o.ErrOut, fmt.Sprintf("Delete backup %q (namespaces %s, location %s) and its data in object storage? This cannot be undone.",
-		o.Name, orNone(list(b.Object, "spec", "includedNamespaces")), orNone(kube.Str(b.Object, "spec", "storageLocation"))))
+		o.Name, printer.OrNone(list(b.Object, "spec", "includedNamespaces")), printer.OrNone(kube.Str(b.Object, "spec", "storageLocation"))))
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmdutil"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/kube"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/printer"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/velero"
 )
 
@@ -142,9 +143,9 @@ func printTable(w io.Writer, k kind, items []unstructured.Unstructured, now time
 				}
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\n", u.GetName(), s.Phase, items, s.Errors, s.Warnings,
-				started, took, expires, orNone(kube.Str(u.Object, "spec", "storageLocation")))
+				started, took, expires, printer.OrNone(kube.Str(u.Object, "spec", "storageLocation")))
 		} else {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\n", u.GetName(), orNone(kube.Str(u.Object, "spec", "backupName")), s.Phase, items,
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\n", u.GetName(), printer.OrNone(kube.Str(u.Object, "spec", "backupName")), s.Phase, items,
 				s.Errors, s.Warnings, started, took)
 		}
 	}
@@ -152,11 +153,4 @@ func printTable(w io.Writer, k kind, items []unstructured.Unstructured, now time
 
 func notFoundHint(err error, k kind, ns string) error {
 	return fmt.Errorf("%w: list them with 'kubectl oadp-sts get %ss%s'", err, k.Noun, nsFlag(ns))
-}
-
-func orNone(s string) string {
-	if s == "" {
-		return "<none>"
-	}
-	return s
 }

@@ -147,11 +147,11 @@ func PrintHuman(w io.Writer, r *status.Report) {
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
 	c := r.Cluster
 	fmt.Fprintf(tw, "Cluster:\t%s\n", c.Name)
-	fmt.Fprintf(tw, "  ID:\t%s\n", none(c.ID))
-	fmt.Fprintf(tw, "  OpenShift:\t%s\n", none(c.Version))
+	fmt.Fprintf(tw, "  ID:\t%s\n", printer.OrNone(c.ID))
+	fmt.Fprintf(tw, "  OpenShift:\t%s\n", printer.OrNone(c.Version))
 	fmt.Fprintf(tw, "  Platform:\t%s\n", platform(c))
-	fmt.Fprintf(tw, "  OIDC issuer:\t%s\n", none(c.OIDCIssuer))
-	fmt.Fprintf(tw, "  Credentials mode:\t%s\n", none(c.CredentialsMode))
+	fmt.Fprintf(tw, "  OIDC issuer:\t%s\n", printer.OrNone(c.OIDCIssuer))
+	fmt.Fprintf(tw, "  Credentials mode:\t%s\n", printer.OrNone(c.CredentialsMode))
 	if a := r.AWS; a != nil {
 		fmt.Fprintf(tw, "AWS account:\t%s (%s)\n", a.AccountID, a.Partition)
 		fmt.Fprintf(tw, "  Caller:\t%s\n", a.ARN)
@@ -166,7 +166,7 @@ func PrintHuman(w io.Writer, r *status.Report) {
 	if o := r.OADP; o != nil {
 		switch {
 		case o.CSV != "":
-			fmt.Fprintf(tw, "OADP operator:\t%s (%s, %s)\n", none(o.Version), o.CSV, none(o.CSVPhase))
+			fmt.Fprintf(tw, "OADP operator:\t%s (%s, %s)\n", printer.OrNone(o.Version), o.CSV, printer.OrNone(o.CSVPhase))
 		case o.Installed:
 			fmt.Fprintf(tw, "OADP operator:\tinstalled (CRDs present, no CSV found)\n")
 		default:
@@ -238,14 +238,7 @@ func printOperations(w io.Writer, title string, ops []status.Operation) {
 
 func platform(c *clusterfacts.Facts) string {
 	if c.Region != "" {
-		return none(c.Platform) + " (" + c.Region + ")"
+		return printer.OrNone(c.Platform) + " (" + c.Region + ")"
 	}
-	return none(c.Platform)
-}
-
-func none(s string) string {
-	if s == "" {
-		return "<none>"
-	}
-	return s
+	return printer.OrNone(c.Platform)
 }
