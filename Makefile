@@ -9,8 +9,10 @@ SHELL    := /bin/bash
 BIN      := bin/kubectl-oadp_sts
 
 # The OADP and CLI Manager CRD fixtures. In this repository's workplace they sit
-# beside it in ../shared/crds; elsewhere `make crds` downloads the same pinned files.
-OADP_STS_CRDS ?= $(if $(wildcard $(CURDIR)/../shared/crds/oadp-1.4),$(abspath $(CURDIR)/../shared/crds),$(HOME)/.cache/kubectl-oadp_sts/crds)
+# beside it in ../shared/crds (or beside the checkout it was cloned from);
+# elsewhere `make crds` downloads the same pinned files into the user cache.
+ORIGIN_CRDS := $(shell o=$$(git remote get-url origin 2>/dev/null); [ -d "$$o/../shared/crds/oadp-1.4" ] && cd "$$o/../shared/crds" && pwd)
+OADP_STS_CRDS ?= $(firstword $(patsubst %/oadp-1.4,%,$(wildcard $(abspath $(CURDIR)/../shared/crds)/oadp-1.4)) $(ORIGIN_CRDS) $(HOME)/.cache/kubectl-oadp_sts/crds)
 export OADP_STS_CRDS
 
 .PHONY: help build test test-unit lint rig-tools krew-tools velero-tools sandbox sandbox-env sandbox-stop demo bench crds dist image clean
