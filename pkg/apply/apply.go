@@ -25,6 +25,10 @@ import (
 // FieldManager is the plugin's name in managedFields.
 const FieldManager = "kubectl-oadp_sts"
 
+// ErrTypeMissing is wrapped by Apply when the API server does not serve the
+// object's kind (its CRD is absent, or not served yet).
+var ErrTypeMissing = errors.New("the cluster does not serve")
+
 // Actions, as kubectl apply words them.
 const (
 	Created    = "created"
@@ -162,7 +166,7 @@ func explainApply(obj *unstructured.Unstructured, err error) error {
 		return fmt.Errorf("%s exists and another manager owns fields we would change (%s): rerun with --force-conflicts to take them over, or change the object by hand", what, detail)
 	}
 	if kube.IsTypeMissing(err) {
-		return fmt.Errorf("%s: the cluster does not serve %s yet; is the OADP operator installed? (--install-operator=true installs it)", what, obj.GetAPIVersion())
+		return fmt.Errorf("%s: %w %s yet; is the OADP operator installed? (--install-operator=true installs it)", what, ErrTypeMissing, obj.GetAPIVersion())
 	}
 	r, _, _ := gvr.ForKind(obj.GroupVersionKind().GroupKind())
 	if apierrors.IsInvalid(err) {

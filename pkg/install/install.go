@@ -80,6 +80,7 @@ func (i *Installer) Apply(ctx context.Context, objs []*unstructured.Unstructured
 	}
 	var results []apply.Result
 	crdsReady := !installOperator
+	justInstalled := false
 	for n, obj := range objs {
 		oadpKind := obj.GroupVersionKind().Group == "oadp.openshift.io"
 		switch {
@@ -93,9 +94,12 @@ func (i *Installer) Apply(ctx context.Context, objs []*unstructured.Unstructured
 			if err := i.waitForCRDs(ctx); err != nil {
 				return results, err
 			}
-			crdsReady = true
+			crdsReady, justInstalled = true, true
 		}
 		res, err := a.Apply(ctx, obj, existing[n])
+		if oadpKind && justInstalled {
+			res, err = retryWhileTypeMissing(ctx, func() (apply.Result, error) { return a.Apply(ctx, obj, existing[n]) }, res, err)
+		}
 		if err != nil {
 			return results, err
 		}
@@ -103,6 +107,23 @@ func (i *Installer) Apply(ctx context.Context, objs []*unstructured.Unstructured
 		results = append(results, res)
 	}
 	return results, nil
+}
+
+// retryWhileTypeMissing retries an apply for a few seconds while the API
+// server still answers "no such type": right after OLM installs a CRD it is
+// Established before every handler of the API server serves it.
+func retryWhileTypeMissing(ctx context.Context, again func() (apply.Result, error), res apply.Result, err error) (apply.Result, error) {
+	delay := 100 * time.Millisecond
+	for deadline := time.Now().Add(15 * time.Second); err != nil && errors.Is(err, apply.ErrTypeMissing) && time.Now().Before(deadline); {
+		select {
+		case <-ctx.Done():
+			return res, err
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 2*time.Second)
+		res, err = again()
+	}
+	return res, err
 }
 
 func dryRunSuffix(dry bool) string {
