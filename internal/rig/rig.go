@@ -106,10 +106,13 @@ func Start(ctx context.Context, opts Options) (r *Rig, err error) {
 	if err != nil {
 		return nil, err
 	}
-	r = &Rig{Dir: dir, opts: opts, bins: bins}
+	// A variable of its own: every "return nil, err" below sets the named
+	// result r to nil before this deferred cleanup runs.
+	started := &Rig{Dir: dir, opts: opts, bins: bins}
+	r = started
 	defer func() {
 		if err != nil {
-			r.Stop()
+			started.Stop()
 			r = nil
 		}
 	}()
