@@ -106,10 +106,13 @@ func Start(ctx context.Context, opts Options) (sb *Sandbox, err error) {
 	if err != nil {
 		return nil, err
 	}
-	sb = &Sandbox{Rig: r, Dir: filepath.Join(r.Dir, "sandbox")}
+	// A variable of its own: every "return nil, err" below sets the named
+	// result sb to nil before this deferred cleanup runs.
+	started := &Sandbox{Rig: r, Dir: filepath.Join(r.Dir, "sandbox")}
+	sb = started
 	defer func() {
 		if err != nil {
-			sb.Stop()
+			started.Stop()
 			sb = nil
 		}
 	}()
