@@ -58,10 +58,20 @@ func readAudit(path string, offset int64, prefix string) ([]KubeRequest, error) 
 				Resource, Namespace, Name string
 			} `json:"objectRef"`
 		}
-		if json.Unmarshal(sc.Bytes(), &ev) != nil || ev.Stage != "ResponseComplete" || !strings.HasPrefix(ev.UserAgent, prefix) {
+		if json.Unmarshal(sc.Bytes(), &ev) != nil || ev.Stage != stageOf(ev.Verb) || !strings.HasPrefix(ev.UserAgent, prefix) {
 			continue
 		}
 		out = append(out, KubeRequest{Verb: ev.Verb, UserAgent: ev.UserAgent, Resource: ev.ObjectRef.Resource, Namespace: ev.ObjectRef.Namespace, Name: ev.ObjectRef.Name})
 	}
 	return out, sc.Err()
+}
+
+// stageOf is the one audit stage that stands for a request: a watch counts
+// once it starts, since it may run for as long as the test looks; anything
+// else once it is answered.
+func stageOf(verb string) string {
+	if verb == "watch" {
+		return "ResponseStarted"
+	}
+	return "ResponseComplete"
 }

@@ -133,18 +133,28 @@ func dryRunSuffix(dry bool) string {
 	return ""
 }
 
-// waitForCRDs waits for OLM to install the operator's CRDs.
+// waitForCRDs waits for OLM to install the operator's CRDs. A CRD that is
+// being deleted (an operator just uninstalled) keeps its Established
+// condition but is about to vanish, so it does not count.
 func (i *Installer) waitForCRDs(ctx context.Context) error {
 	for _, name := range []string{"cloudstorages.oadp.openshift.io", gvr.OADPCRDName} {
-		_, err := wait.For(ctx, i.Client.Resource(gvr.CRD), name, func(o *unstructured.Unstructured) (bool, error) {
-			st, _, _, _ := kube.Condition(o.Object, "Established")
-			return st == "True", nil
-		}, i.waitOpts("the OADP operator's CRD "+name, func(*unstructured.Unstructured) string { return "customresourcedefinition/" + name + " installing" }))
-		if err != nil {
+		opts := i.waitOpts("the OADP operator's CRD "+name, func(o *unstructured.Unstructured) string {
+			if o.GetDeletionTimestamp() != nil {
+				return "customresourcedefinition/" + name + " terminating"
+			}
+			return "customresourcedefinition/" + name + " installing"
+		})
+		opts.Recreated = true
+		if _, err := wait.For(ctx, i.Client.Resource(gvr.CRD), name, crdServed, opts); err != nil {
 			return withCode(err)
 		}
 	}
 	return nil
+}
+
+func crdServed(o *unstructured.Unstructured) (bool, error) {
+	st, _, _, _ := kube.Condition(o.Object, "Established")
+	return st == "True" && o.GetDeletionTimestamp() == nil, nil
 }
 
 func (i *Installer) waitOpts(what string, progress func(*unstructured.Unstructured) string) wait.Options {

@@ -56,6 +56,9 @@ type Options struct {
 	// Live rewrites one line in place (a terminal); otherwise a plain line is
 	// written each time the progress text changes (a pipe, a CI log).
 	Live bool
+	// Recreated keeps a For waiting when the object is deleted, for one
+	// that is expected to come back (a CRD an operator reinstalls).
+	Recreated bool
 }
 
 // TimeoutError is a wait that ran out of time. The operation may still finish.
@@ -202,7 +205,7 @@ func (w *Watch) For(ctx context.Context, cond Condition, opts Options) (*unstruc
 	seen := false
 	return w.run(ctx, opts, "waiting for "+opts.What+" to appear", func(obj *unstructured.Unstructured, gone bool) (bool, error) {
 		if obj == nil {
-			if gone && seen {
+			if gone && seen && !opts.Recreated {
 				return false, &GoneError{What: opts.What}
 			}
 			return false, nil

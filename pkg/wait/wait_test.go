@@ -197,6 +197,37 @@ func TestGoneWhileWaiting(t *testing.T) {
 	}
 }
 
+// With Recreated, a deletion is a state on the way, not the end.
+func TestRecreatedKeepsWaiting(t *testing.T) {
+	r := rig.Get(t)
+	c := backups(t, r)
+	ctx := context.Background()
+	create(t, c, "b8")
+	w, err := wait.Start(ctx, c, "b8")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	go func() {
+		if err := c.Delete(ctx, "b8", metav1.DeleteOptions{}); err != nil {
+			t.Error(err)
+		}
+		time.Sleep(200 * time.Millisecond)
+		if _, err := c.Create(ctx, backup("b8"), metav1.CreateOptions{}); err != nil {
+			t.Error(err)
+		}
+		setPhase(t, r, "b8", "Completed", 10)
+	}()
+	var out bytes.Buffer
+	obj, err := w.For(ctx, phaseIs("Completed"), wait.Options{What: `backup "b8"`, Timeout: time.Minute, Recreated: true, Out: &out})
+	if err != nil {
+		t.Fatalf("err = %v, want the recreated object seen through; progress:\n%s", err, out.String())
+	}
+	if kube.Str(obj.Object, "status", "phase") != "Completed" {
+		t.Errorf("returned %v", obj.Object["status"])
+	}
+}
+
 func TestRefusedStartFailsFast(t *testing.T) {
 	r := rig.Get(t)
 	missing := r.Dynamic.Resource(schema.GroupVersionResource{Group: "nope.example.com", Version: "v1", Resource: "things"}).Namespace(ns)

@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/yaml"
 
 	"github.com/oadp-sts/kubectl-oadp_sts/internal/clitest"
@@ -406,34 +409,67 @@ func TestSetupStorageCheckWarns(t *testing.T) {
 // --install-operator=auto on a cluster without OADP: setup subscribes, waits
 // for OLM to install the operator's CRDs (the test plays OLM), then applies
 // the CloudStorage and DPA.
-func TestSetupInstallsTheOperatorWhenAbsent(t *testing.T) {
-	r := rig.Get(t)
-	r.Fresh(t)
-	r.UseEnv(t)
+// deleteOADPCRDs deletes the operator's CRDs, waits for those not held by
+// a leftover object to be gone, and puts them back when the test ends. CRD
+// deletion is asynchronous (the API server first removes every object of
+// the type); a stand-in OLM applying onto a CRD that is still terminating
+// would see its work vanish.
+func deleteOADPCRDs(t *testing.T, r *rig.Rig, held ...string) []string {
+	t.Helper()
 	ctx := context.Background()
 	files, err := rig.OADPCRDFiles(rig.DefaultOADPCRDs)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, n := range []string{gvr.OADPCRDName, "cloudstorages.oadp.openshift.io"} {
+	names := []string{gvr.OADPCRDName, "cloudstorages.oadp.openshift.io"}
+	for _, n := range names {
 		if err := r.Dynamic.Resource(gvr.CRD).Delete(ctx, n, metav1.DeleteOptions{}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	t.Cleanup(func() { r.ApplyCRDFiles(context.Background(), files...) })
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if _, err := r.Dynamic.Resource(gvr.CRD).Get(ctx, gvr.OADPCRDName, metav1.GetOptions{}); err != nil {
-			break
+	for _, n := range names {
+		if !slices.Contains(held, n) {
+			waitCRDGone(t, r, n)
 		}
 	}
+	return files
+}
+
+func waitCRDGone(t *testing.T, r *rig.Rig, name string) {
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		_, err := r.Dynamic.Resource(gvr.CRD).Get(context.Background(), name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("CRD %s still there after 30s (err %v)", name, err)
+			return
+		}
+	}
+}
+
+// waitSubscribed waits for setup to create the Subscription, as OLM would.
+func waitSubscribed(r *rig.Rig, ns string) bool {
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if _, err := r.Dynamic.Resource(gvr.Subscription).Namespace(ns).Get(context.Background(), manifests.PackageName, metav1.GetOptions{}); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
+func TestSetupInstallsTheOperatorWhenAbsent(t *testing.T) {
+	r := rig.Get(t)
+	r.Fresh(t)
+	r.UseEnv(t)
+	ctx := context.Background()
+	files := deleteOADPCRDs(t, r)
 	ns := "setup-olm"
 	go func() { // OLM: once subscribed, install the bundle's CRDs
-		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-			if _, err := r.Dynamic.Resource(gvr.Subscription).Namespace(ns).Get(ctx, manifests.PackageName, metav1.GetOptions{}); err == nil {
-				if err := r.ApplyCRDFiles(ctx, files...); err != nil {
-					t.Error(err)
-				}
-				return
+		if waitSubscribed(r, ns) {
+			if err := r.ApplyCRDFiles(ctx, files...); err != nil {
+				t.Error(err)
 			}
 		}
 	}()
@@ -448,6 +484,61 @@ func TestSetupInstallsTheOperatorWhenAbsent(t *testing.T) {
 	}
 	if _, err := r.Dynamic.Resource(gvr.DPA).Namespace(ns).Get(ctx, dpaName, metav1.GetOptions{}); err != nil {
 		t.Errorf("DPA not created: %v", err)
+	}
+}
+
+// crdReadAfterSubscribing reports whether the plugin read a CRD after
+// creating its Subscription: the audit log is in completion order.
+func crdReadAfterSubscribing(reqs func() ([]rig.KubeRequest, error)) bool {
+	got, _ := reqs()
+	sub := slices.IndexFunc(got, func(k rig.KubeRequest) bool { return k.Resource == "subscriptions" && k.Mutating() })
+	return sub >= 0 && slices.ContainsFunc(got[sub:], func(k rig.KubeRequest) bool { return k.Resource == "customresourcedefinitions" })
+}
+
+// An operator uninstalled moments ago leaves its CRDs Terminating yet still
+// Established; setup must wait for the reinstalled ones rather than apply
+// onto a type that is about to vanish.
+func TestSetupWaitsOutTerminatingCRDs(t *testing.T) {
+	r := rig.Get(t)
+	r.Fresh(t)
+	r.UseEnv(t)
+	ctx := context.Background()
+	ns := "setup-terminating"
+	must(t, r.Apply(ctx, &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": ns}}}))
+	holder := manifests.CloudStorage(manifests.Options{Namespace: ns, CloudStorageName: "leftover", Bucket: "leftover", Region: rig.Region})
+	holder.SetFinalizers([]string{"example.com/hold"})
+	must(t, r.Apply(ctx, holder))
+	const held = "cloudstorages.oadp.openshift.io"
+	files := deleteOADPCRDs(t, r, held)
+	released := make(chan struct{})
+	reqs := r.RecordKube("kubectl-oadp_sts/")
+	go func() { // OLM: reinstall once setup has looked at the old CRD, and it is gone
+		defer close(released)
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			if crdReadAfterSubscribing(reqs) {
+				break
+			}
+		}
+		_, err := r.Dynamic.Resource(gvr.CloudStorage).Namespace(ns).Patch(ctx, "leftover", types.MergePatchType, []byte(`{"metadata":{"finalizers":null}}`), metav1.PatchOptions{})
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		waitCRDGone(t, r, held)
+		if err := r.ApplyCRDFiles(ctx, files...); err != nil {
+			t.Error(err)
+		}
+	}()
+	res := clitest.Run(t, "setup", "--yes", "--wait=false", "--timeout", "30s", "-n", ns)
+	<-released
+	if res.Code != 0 {
+		t.Fatalf("exit %d: %s", res.Code, res.Stderr)
+	}
+	if !strings.Contains(res.Stderr, "customresourcedefinition/"+held+" terminating") {
+		t.Errorf("want the wait to say the old CRD is terminating:\n%s", res.Stderr)
+	}
+	if _, err := r.Dynamic.Resource(gvr.CloudStorage).Namespace(ns).Get(ctx, csName, metav1.GetOptions{}); err != nil {
+		t.Errorf("CloudStorage not created on the reinstalled CRD: %v\n%s", err, res.Stderr)
 	}
 }
 
