@@ -38,15 +38,53 @@ func RunWithInput(t testing.TB, stdin string, args ...string) Result {
 // RunContext executes the command under ctx.
 func RunContext(ctx context.Context, t testing.TB, stdin string, args ...string) Result {
 	t.Helper()
+	return run(ctx, t, stdin, nil, args)
+}
+
+// RunReacting executes the command under ctx and calls react with each line
+// of stderr as it is written: how a test plays the server's part at the
+// moment the plugin reaches a step, rather than after a guessed delay.
+func RunReacting(ctx context.Context, t testing.TB, react func(line string), args ...string) Result {
+	t.Helper()
+	return run(ctx, t, "", react, args)
+}
+
+func run(ctx context.Context, t testing.TB, stdin string, react func(string), args []string) Result {
+	t.Helper()
 	in := strings.NewReader(stdin)
-	var out, errOut bytes.Buffer
-	root := cmd.NewRootCmd(genericiooptions.IOStreams{In: in, Out: &out, ErrOut: &errOut})
+	var out bytes.Buffer
+	errOut := &lines{react: react}
+	root := cmd.NewRootCmd(genericiooptions.IOStreams{In: in, Out: &out, ErrOut: errOut})
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
 	if err != nil && !errors.As(err, new(cmdutil.Silent)) {
-		fmt.Fprintln(&errOut, "error:", err)
+		fmt.Fprintln(errOut, "error:", err)
 	}
 	res := Result{Stdout: out.String(), Stderr: errOut.String(), Code: cmdutil.ExitCode(err), Err: err}
 	t.Logf("$ kubectl oadp-sts %s\n-> exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), res.Code, res.Stdout, res.Stderr)
 	return res
+}
+
+// lines keeps what is written and hands each completed line to react.
+type lines struct {
+	bytes.Buffer
+	react   func(string)
+	partial []byte
+}
+
+func (l *lines) Write(p []byte) (int, error) {
+	n, err := l.Buffer.Write(p)
+	if l.react == nil {
+		return n, err
+	}
+	l.partial = append(l.partial, p...)
+	for {
+		i := bytes.IndexByte(l.partial, '\n')
+		if i < 0 {
+			return n, err
+		}
+		line := string(l.partial[:i])
+		l.partial = l.partial[i+1:]
+		l.react(line)
+	}
 }

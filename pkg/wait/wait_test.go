@@ -66,6 +66,16 @@ func setPhase(t *testing.T, r *rig.Rig, name, phase string, done int64) {
 	}
 }
 
+// once is a Progress that calls f the first time the wait has the object in
+// hand: a test's cue to act on it, instead of a guessed delay.
+func once(f func()) func(*unstructured.Unstructured) string {
+	var o sync.Once
+	return func(*unstructured.Unstructured) string {
+		o.Do(f)
+		return "seen"
+	}
+}
+
 func phaseIs(want string) wait.Condition {
 	return func(o *unstructured.Unstructured) (bool, error) {
 		return kube.Str(o.Object, "status", "phase") == want, nil
@@ -138,8 +148,8 @@ func TestForInterrupted(t *testing.T) {
 	c := backups(t, r)
 	create(t, c, "b3")
 	ctx, cancel := context.WithCancel(context.Background())
-	time.AfterFunc(200*time.Millisecond, cancel)
-	_, err := wait.For(ctx, c, "b3", phaseIs("Completed"), wait.Options{What: `backup "b3"`, Timeout: time.Minute})
+	defer cancel()
+	_, err := wait.For(ctx, c, "b3", phaseIs("Completed"), wait.Options{What: `backup "b3"`, Timeout: time.Minute, Progress: once(cancel)})
 	var ie *wait.InterruptedError
 	if !errors.As(err, &ie) || !strings.Contains(err.Error(), "continues in the background") {
 		t.Fatalf("err = %v, want an interruption that says the backup continues", err)
@@ -175,8 +185,8 @@ func TestDeleted(t *testing.T) {
 		t.Fatal(err)
 	}
 	create(t, c, "b5")
-	time.AfterFunc(200*time.Millisecond, func() { _ = c.Delete(ctx, "b5", metav1.DeleteOptions{}) })
-	if err := wait.Deleted(ctx, c, "b5", wait.Options{What: "b5", Timeout: time.Minute}); err != nil {
+	deleteIt := func() { go func() { _ = c.Delete(ctx, "b5", metav1.DeleteOptions{}) }() }
+	if err := wait.Deleted(ctx, c, "b5", wait.Options{What: "b5", Timeout: time.Minute, Progress: once(deleteIt)}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := c.Get(ctx, "b5", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
@@ -189,8 +199,8 @@ func TestGoneWhileWaiting(t *testing.T) {
 	c := backups(t, r)
 	ctx := context.Background()
 	create(t, c, "b6")
-	time.AfterFunc(200*time.Millisecond, func() { _ = c.Delete(ctx, "b6", metav1.DeleteOptions{}) })
-	_, err := wait.For(ctx, c, "b6", phaseIs("Completed"), wait.Options{What: `backup "b6"`, Timeout: time.Minute})
+	deleteIt := func() { go func() { _ = c.Delete(ctx, "b6", metav1.DeleteOptions{}) }() }
+	_, err := wait.For(ctx, c, "b6", phaseIs("Completed"), wait.Options{What: `backup "b6"`, Timeout: time.Minute, Progress: once(deleteIt)})
 	var ge *wait.GoneError
 	if !errors.As(err, &ge) {
 		t.Fatalf("err = %v, want GoneError", err)
@@ -203,23 +213,20 @@ func TestRecreatedKeepsWaiting(t *testing.T) {
 	c := backups(t, r)
 	ctx := context.Background()
 	create(t, c, "b8")
-	w, err := wait.Start(ctx, c, "b8")
-	if err != nil {
-		t.Fatal(err)
+	replace := func() {
+		go func() {
+			if err := c.Delete(ctx, "b8", metav1.DeleteOptions{}); err != nil {
+				t.Error(err)
+			}
+			time.Sleep(200 * time.Millisecond)
+			if _, err := c.Create(ctx, backup("b8"), metav1.CreateOptions{}); err != nil {
+				t.Error(err)
+			}
+			setPhase(t, r, "b8", "Completed", 10)
+		}()
 	}
-	defer w.Stop()
-	go func() {
-		if err := c.Delete(ctx, "b8", metav1.DeleteOptions{}); err != nil {
-			t.Error(err)
-		}
-		time.Sleep(200 * time.Millisecond)
-		if _, err := c.Create(ctx, backup("b8"), metav1.CreateOptions{}); err != nil {
-			t.Error(err)
-		}
-		setPhase(t, r, "b8", "Completed", 10)
-	}()
 	var out bytes.Buffer
-	obj, err := w.For(ctx, phaseIs("Completed"), wait.Options{What: `backup "b8"`, Timeout: time.Minute, Recreated: true, Out: &out})
+	obj, err := wait.For(ctx, c, "b8", phaseIs("Completed"), wait.Options{What: `backup "b8"`, Timeout: time.Minute, Recreated: true, Out: &out, Progress: once(replace)})
 	if err != nil {
 		t.Fatalf("err = %v, want the recreated object seen through; progress:\n%s", err, out.String())
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"strings"
 	"testing"
-	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -75,8 +74,12 @@ func TestBackupInterrupted(t *testing.T) {
 	r := setup(t)
 	play(t, r, gvr.Backup, "hello-world", inProgress(1, 10))
 	ctx, cancel := context.WithCancel(context.Background())
-	time.AfterFunc(1500*time.Millisecond, cancel)
-	res := clitest.RunContext(ctx, t, "", "backup", "hello-world")
+	defer cancel()
+	res := clitest.RunReacting(ctx, t, func(line string) {
+		if strings.Contains(line, "1/10 items") {
+			cancel() // Ctrl-C once the wait shows progress
+		}
+	}, "backup", "hello-world")
 	if res.Code == 0 || !strings.Contains(res.Stderr, "stopped waiting for backup \"hello-world\"; it continues in the background") {
 		t.Errorf("exit %d; want an error saying only the waiting stopped", res.Code)
 	}

@@ -99,20 +99,26 @@ func TestRestoreRefused(t *testing.T) {
 // the shared bucket; an unknown one fails after the sync brought nothing.
 func TestRestoreWaitsForSync(t *testing.T) {
 	r := setup(t)
-	time.AfterFunc(500*time.Millisecond, func() { putBackup(t, r, "hello-world", ended("Completed", nil)) })
+	const waiting = "waiting up to 2m0s for Velero to sync it"
+	ctx := context.Background()
 	play(t, r, gvr.Restore, "hello-world", ended("Completed", nil))
-	res := clitest.Run(t, "restore", "hello-world")
-	if res.Code != 0 || !strings.Contains(res.Stderr, "waiting up to 2m0s for Velero to sync it") {
+	res := clitest.RunReacting(ctx, t, func(line string) {
+		if strings.Contains(line, waiting) {
+			putBackup(t, r, "hello-world", ended("Completed", nil))
+		}
+	}, "restore", "hello-world")
+	if res.Code != 0 || !strings.Contains(res.Stderr, waiting) {
 		t.Errorf("exit %d; want 0 after the sync, saying it waits", res.Code)
 	}
 
 	// Unknown: the sync completes without it.
-	time.AfterFunc(500*time.Millisecond, func() {
-		if err := patchStatus(context.Background(), r, gvr.BSL, bslName, map[string]any{"lastSyncedTime": ts(time.Second)}); err != nil {
-			t.Error(err)
+	res = clitest.RunReacting(ctx, t, func(line string) {
+		if strings.Contains(line, waiting) {
+			if err := patchStatus(ctx, r, gvr.BSL, bslName, map[string]any{"lastSyncedTime": ts(time.Second)}); err != nil {
+				t.Error(err)
+			}
 		}
-	})
-	res = clitest.Run(t, "restore", "no-such-backup")
+	}, "restore", "no-such-backup")
 	if res.Code != cmdutil.ExitError || !strings.Contains(res.Stderr, `backup "no-such-backup" not found`) || !strings.Contains(res.Stderr, "as of its last sync") {
 		t.Errorf("exit %d; want a clear not-found after the sync", res.Code)
 	}
