@@ -35,7 +35,7 @@ func credentialsRequestCRD() *unstructured.Unstructured {
 }
 
 func waitCRD(t *testing.T, r *rig.Rig) {
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		if _, err := r.Dynamic.Resource(gvr.CredentialsReq).Namespace("default").List(context.Background(), metav1.ListOptions{}); err == nil {
 			return
