@@ -406,9 +406,6 @@ func TestSetupStorageCheckWarns(t *testing.T) {
 	}
 }
 
-// --install-operator=auto on a cluster without OADP: setup subscribes, waits
-// for OLM to install the operator's CRDs (the test plays OLM), then applies
-// the CloudStorage and DPA.
 // deleteOADPCRDs deletes the operator's CRDs, waits for those not held by
 // a leftover object to be gone, and puts them back when the test ends. CRD
 // deletion is asynchronous (the API server first removes every object of
@@ -459,6 +456,9 @@ func waitSubscribed(r *rig.Rig, ns string) bool {
 	return false
 }
 
+// --install-operator=auto on a cluster without OADP: setup subscribes, waits
+// for OLM to install the operator's CRDs (the test plays OLM), then applies
+// the CloudStorage and DPA.
 func TestSetupInstallsTheOperatorWhenAbsent(t *testing.T) {
 	r := rig.Get(t)
 	r.Fresh(t)
