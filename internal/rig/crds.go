@@ -37,6 +37,9 @@ var crdModules = []struct {
 	}},
 	{"github.com/operator-framework/api@v0.27.0", []string{"crds/operators.coreos.com_*.yaml"}},
 	{"github.com/vmware-tanzu/velero@v1.18.3", []string{"config/crd/v1/bases/*.yaml", "config/crd/v2alpha1/bases/*.yaml"}},
+	// The CSI snapshot API every OpenShift cluster serves; the same module
+	// the control plane is built from.
+	{"k8s.io/kubernetes@" + KubeVersion, []string{"cluster/addons/volumesnapshots/crd/snapshot.storage.k8s.io_*.yaml"}},
 }
 
 var (

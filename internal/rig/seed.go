@@ -114,8 +114,18 @@ func (r *Rig) ApplyCluster(ctx context.Context, c ClusterObjects) error {
 }
 
 // seedStorage adds the storage classes of an AWS cluster with the EBS CSI
-// driver (gp3-csi default, as on OpenShift 4.12+).
+// driver (gp3-csi default, as on OpenShift 4.12+) and the VolumeSnapshotClass
+// the driver's operator makes, marked default.
 func (r *Rig) seedStorage(ctx context.Context) error {
+	vsc := obj(map[string]any{
+		"apiVersion": "snapshot.storage.k8s.io/v1", "kind": "VolumeSnapshotClass",
+		"metadata":       map[string]any{"name": "csi-aws-vsc", "annotations": map[string]any{"snapshot.storage.kubernetes.io/is-default-class": "true"}},
+		"driver":         "ebs.csi.aws.com",
+		"deletionPolicy": "Delete",
+	})
+	if err := r.Apply(ctx, vsc); err != nil {
+		return err
+	}
 	for _, sc := range []struct {
 		name, provisioner string
 		def               bool

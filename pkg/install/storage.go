@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/kube"
@@ -15,8 +16,16 @@ import (
 )
 
 var (
-	storageClasses = schema.GroupVersionResource{Group: "storage.k8s.io", Version: "v1", Resource: "storageclasses"}
-	pvcs           = schema.GroupVersionResource{Version: "v1", Resource: "persistentvolumeclaims"}
+	storageClasses  = schema.GroupVersionResource{Group: "storage.k8s.io", Version: "v1", Resource: "storageclasses"}
+	pvcs            = schema.GroupVersionResource{Version: "v1", Resource: "persistentvolumeclaims"}
+	snapshotClasses = schema.GroupVersionResource{Group: "snapshot.storage.k8s.io", Version: "v1", Resource: "volumesnapshotclasses"}
+)
+
+// How Velero chooses a VolumeSnapshotClass for a CSI driver.
+const (
+	snapshotClassLabel   = "velero.io/csi-volumesnapshot-class"
+	defaultSnapshotClass = "snapshot.storage.kubernetes.io/is-default-class"
+	defaultStorageClass  = "storageclass.kubernetes.io/is-default-class"
 )
 
 // ebsInTree is the in-tree EBS provisioner; CSI snapshots do not cover its volumes.
@@ -27,10 +36,12 @@ const ebsInTree = "kubernetes.io/aws-ebs"
 // not cover them. Warnings never stop setup.
 func (i *Installer) StorageWarnings(ctx context.Context, mode string) []string {
 	var (
-		wg            sync.WaitGroup
-		classes       = map[string]string{} // name -> provisioner
-		used          = map[string]int{}    // class -> PVC count
-		scErr, pvcErr error
+		wg                   sync.WaitGroup
+		classes              = map[string]string{} // name -> provisioner
+		defaultClass         string
+		used                 = map[string]int{} // class -> PVC count
+		vscs                 []unstructured.Unstructured
+		scErr, pvcErr, vsErr error
 	)
 	wg.Go(func() {
 		l, err := i.Client.Resource(storageClasses).List(ctx, metav1.ListOptions{})
@@ -40,8 +51,21 @@ func (i *Installer) StorageWarnings(ctx context.Context, mode string) []string {
 		}
 		for _, sc := range l.Items {
 			classes[sc.GetName()] = kube.Str(sc.Object, "provisioner")
+			if sc.GetAnnotations()[defaultStorageClass] == "true" {
+				defaultClass = sc.GetName()
+			}
 		}
 	})
+	if mode == manifests.SnapshotsCSI {
+		wg.Go(func() {
+			l, err := i.Client.Resource(snapshotClasses).List(ctx, metav1.ListOptions{})
+			if err != nil {
+				vsErr = err
+				return
+			}
+			vscs = l.Items
+		})
+	}
 	wg.Go(func() {
 		// A bounded page: enough to see which classes applications use.
 		l, err := i.Client.Resource(pvcs).List(ctx, metav1.ListOptions{Limit: 500})
@@ -82,6 +106,7 @@ func (i *Installer) StorageWarnings(ctx context.Context, mode string) []string {
 			sort.Strings(inTree)
 			warnings = append(warnings, "PVCs use non-CSI storage classes that CSI snapshots do not cover: "+strings.Join(inTree, ", ")+"; use --snapshots=native")
 		}
+		warnings = append(warnings, snapshotClassWarnings(csiDrivers(classes, used, defaultClass), vscs, vsErr)...)
 	case manifests.SnapshotsNative:
 		var other []string
 		for class, n := range used {
@@ -99,4 +124,64 @@ func (i *Installer) StorageWarnings(ctx context.Context, mode string) []string {
 
 func isCSI(provisioner string) bool {
 	return provisioner != "" && !strings.HasPrefix(provisioner, "kubernetes.io/")
+}
+
+// csiDrivers are the CSI provisioners whose volumes CSI snapshots will have
+// to cover: those of the classes PVCs use, or of the default class when no
+// PVC exists yet.
+func csiDrivers(classes map[string]string, used map[string]int, defaultClass string) []string {
+	set := map[string]bool{}
+	for class := range used {
+		if p := classes[class]; isCSI(p) {
+			set[p] = true
+		}
+	}
+	if len(used) == 0 && isCSI(classes[defaultClass]) {
+		set[classes[defaultClass]] = true
+	}
+	drivers := make([]string, 0, len(set))
+	for d := range set {
+		drivers = append(drivers, d)
+	}
+	sort.Strings(drivers)
+	return drivers
+}
+
+// snapshotClassWarnings says which drivers Velero will find no
+// VolumeSnapshotClass for. Velero takes the class of the driver labelled
+// velero.io/csi-volumesnapshot-class, else the one marked default, else the
+// driver's only class (velero pkg/util/csi); otherwise the CSI backup of
+// those volumes fails.
+func snapshotClassWarnings(drivers []string, vscs []unstructured.Unstructured, listErr error) []string {
+	if len(drivers) == 0 {
+		return nil
+	}
+	switch {
+	case kube.IsTypeMissing(listErr):
+		return []string{"the cluster serves no VolumeSnapshotClass API (snapshot.storage.k8s.io/v1), so CSI snapshots cannot work: install the CSI snapshot controller, or use --snapshots=native"}
+	case listErr != nil:
+		return []string{fmt.Sprintf("could not list VolumeSnapshotClasses to check CSI snapshots (%v)", kube.Explain(listErr, snapshotClasses, ""))}
+	}
+	var warnings []string
+	for _, d := range drivers {
+		var names []string
+		chosen := false
+		for _, v := range vscs {
+			if kube.Str(v.Object, "driver") != d {
+				continue
+			}
+			names = append(names, v.GetName())
+			_, labelled := v.GetLabels()[snapshotClassLabel]
+			chosen = chosen || labelled || v.GetAnnotations()[defaultSnapshotClass] == "true"
+		}
+		sort.Strings(names)
+		switch {
+		case len(names) == 0:
+			warnings = append(warnings, fmt.Sprintf("no VolumeSnapshotClass for CSI driver %s, so Velero cannot snapshot its volumes: create one for that driver labelled %s=true, or use --snapshots=native", d, snapshotClassLabel))
+		case !chosen && len(names) > 1:
+			warnings = append(warnings, fmt.Sprintf("%d VolumeSnapshotClasses for CSI driver %s (%s) and none is labelled %s or marked default, so Velero cannot choose: 'oc label volumesnapshotclass %s %s=true'",
+				len(names), d, strings.Join(names, ", "), snapshotClassLabel, names[0], snapshotClassLabel))
+		}
+	}
+	return warnings
 }

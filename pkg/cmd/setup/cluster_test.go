@@ -456,6 +456,66 @@ func waitSubscribed(r *rig.Rig, ns string) bool {
 	return false
 }
 
+// CSI mode needs a VolumeSnapshotClass Velero can choose for each driver in
+// use; the seeded cluster has OpenShift's default one, so only the broken
+// variants warn.
+func TestSetupSnapshotClassCheck(t *testing.T) {
+	r := rig.Get(t)
+	r.Fresh(t)
+	r.UseEnv(t)
+	ctx := context.Background()
+	vscs := r.Dynamic.Resource(vscGVR)
+	seeded, err := vscs.Get(ctx, "csi-aws-vsc", metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("the rig seeds OpenShift's VolumeSnapshotClass: %v", err)
+	}
+	t.Cleanup(func() {
+		for _, n := range []string{"csi-aws-vsc", "ebs-a", "ebs-b"} {
+			_ = vscs.Delete(ctx, n, metav1.DeleteOptions{})
+		}
+		seeded.SetResourceVersion("")
+		_, _ = vscs.Create(ctx, seeded, metav1.CreateOptions{})
+	})
+	// An application's PVC on the default CSI class: its driver needs a class.
+	for _, o := range []map[string]any{
+		{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": "setup-vsc"}},
+		{"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": map[string]any{"name": "data", "namespace": "setup-vsc"},
+			"spec": map[string]any{"storageClassName": "gp3-csi", "accessModes": []any{"ReadWriteOnce"}, "resources": map[string]any{"requests": map[string]any{"storage": "1Gi"}}}},
+	} {
+		must(t, r.Apply(ctx, &unstructured.Unstructured{Object: o}))
+	}
+	run := func() string {
+		t.Helper()
+		res := clitest.Run(t, "setup", "--dry-run=server", "-n", "setup-vsc")
+		if res.Code != 0 {
+			t.Fatalf("warnings must not stop setup: exit %d", res.Code)
+		}
+		return res.Stderr
+	}
+	if out := run(); strings.Contains(out, "VolumeSnapshotClass") {
+		t.Errorf("OpenShift's default class is enough, yet setup warned:\n%s", out)
+	}
+	must(t, vscs.Delete(ctx, "csi-aws-vsc", metav1.DeleteOptions{}))
+	if out := run(); !strings.Contains(out, "warning: no VolumeSnapshotClass for CSI driver ebs.csi.aws.com, so Velero cannot snapshot its volumes: create one for that driver labelled velero.io/csi-volumesnapshot-class=true") {
+		t.Errorf("no warning for a driver without a class:\n%s", out)
+	}
+	for _, n := range []string{"ebs-b", "ebs-a"} {
+		must(t, r.Apply(ctx, &unstructured.Unstructured{Object: map[string]any{"apiVersion": "snapshot.storage.k8s.io/v1", "kind": "VolumeSnapshotClass",
+			"metadata": map[string]any{"name": n}, "driver": "ebs.csi.aws.com", "deletionPolicy": "Retain"}}))
+	}
+	if out := run(); !strings.Contains(out, "warning: 2 VolumeSnapshotClasses for CSI driver ebs.csi.aws.com (ebs-a, ebs-b) and none is labelled velero.io/csi-volumesnapshot-class or marked default, so Velero cannot choose: 'oc label volumesnapshotclass ebs-a velero.io/csi-volumesnapshot-class=true'") {
+		t.Errorf("no warning for an ambiguous choice:\n%s", out)
+	}
+	if out := clitest.Run(t, "setup", "--dry-run=server", "--snapshots=native", "-n", "setup-vsc").Stderr; strings.Contains(out, "VolumeSnapshotClass") {
+		t.Errorf("native snapshots need no VolumeSnapshotClass, yet setup warned:\n%s", out)
+	}
+	_, err = vscs.Patch(ctx, "ebs-b", types.MergePatchType, []byte(`{"metadata":{"labels":{"velero.io/csi-volumesnapshot-class":"true"}}}`), metav1.PatchOptions{})
+	must(t, err)
+	if out := run(); strings.Contains(out, "VolumeSnapshotClass") {
+		t.Errorf("a labelled class settles the choice, yet setup warned:\n%s", out)
+	}
+}
+
 // --install-operator=auto on a cluster without OADP: setup subscribes, waits
 // for OLM to install the operator's CRDs (the test plays OLM), then applies
 // the CloudStorage and DPA.
