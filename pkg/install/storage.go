@@ -31,10 +31,18 @@ const (
 // ebsInTree is the in-tree EBS provisioner; CSI snapshots do not cover its volumes.
 const ebsInTree = "kubernetes.io/aws-ebs"
 
+// StorageWarning is one way the snapshot mode does not fit the cluster's
+// storage: what is wrong and what to do.
+type StorageWarning struct {
+	Cause, Fix string
+}
+
+func (w StorageWarning) String() string { return w.Cause + ": " + w.Fix }
+
 // StorageWarnings is the chapter's storage check: it lists the storage
 // classes and the classes that PVCs use, and warns when the snapshot mode does
 // not cover them. Warnings never stop setup.
-func (i *Installer) StorageWarnings(ctx context.Context, mode string) []string {
+func (i *Installer) StorageWarnings(ctx context.Context, mode string) []StorageWarning {
 	var (
 		wg                   sync.WaitGroup
 		classes              = map[string]string{} // name -> provisioner
@@ -79,9 +87,10 @@ func (i *Installer) StorageWarnings(ctx context.Context, mode string) []string {
 	})
 	wg.Wait()
 	if scErr != nil {
-		return []string{fmt.Sprintf("could not list storage classes to check the snapshot mode (%v)", kube.Explain(scErr, storageClasses, ""))}
+		return []StorageWarning{{Cause: fmt.Sprintf("could not list storage classes to check the snapshot mode (%v)", kube.Explain(scErr, storageClasses, "")),
+			Fix: "ask a cluster-admin for list on storageclasses.storage.k8s.io"}}
 	}
-	var warnings []string
+	var warnings []StorageWarning
 	if pvcErr != nil {
 		used = nil
 	}
@@ -94,7 +103,7 @@ func (i *Installer) StorageWarnings(ctx context.Context, mode string) []string {
 	switch mode {
 	case manifests.SnapshotsCSI:
 		if csi == 0 {
-			warnings = append(warnings, "no storage class has a CSI provisioner, so CSI snapshots will not cover any volume: use --snapshots=native")
+			warnings = append(warnings, StorageWarning{"no storage class has a CSI provisioner, so CSI snapshots will not cover any volume", "use --snapshots=native"})
 		}
 		var inTree []string
 		for class, n := range used {
@@ -104,7 +113,7 @@ func (i *Installer) StorageWarnings(ctx context.Context, mode string) []string {
 		}
 		if len(inTree) > 0 {
 			sort.Strings(inTree)
-			warnings = append(warnings, "PVCs use non-CSI storage classes that CSI snapshots do not cover: "+strings.Join(inTree, ", ")+"; use --snapshots=native")
+			warnings = append(warnings, StorageWarning{"PVCs use non-CSI storage classes that CSI snapshots do not cover: " + strings.Join(inTree, ", "), "use --snapshots=native"})
 		}
 		warnings = append(warnings, snapshotClassWarnings(csiDrivers(classes, used, defaultClass), vscs, vsErr)...)
 	case manifests.SnapshotsNative:
@@ -116,7 +125,8 @@ func (i *Installer) StorageWarnings(ctx context.Context, mode string) []string {
 		}
 		if len(other) > 0 {
 			sort.Strings(other)
-			warnings = append(warnings, "PVCs use storage classes that are not EBS, which native AWS snapshots do not cover: "+strings.Join(other, ", "))
+			warnings = append(warnings, StorageWarning{"PVCs use storage classes that are not EBS, which native AWS snapshots do not cover: " + strings.Join(other, ", "),
+				"use --snapshots=csi (with a VolumeSnapshotClass for their CSI drivers)"})
 		}
 	}
 	return warnings
@@ -152,17 +162,19 @@ func csiDrivers(classes map[string]string, used map[string]int, defaultClass str
 // velero.io/csi-volumesnapshot-class, else the one marked default, else the
 // driver's only class (velero pkg/util/csi); otherwise the CSI backup of
 // those volumes fails.
-func snapshotClassWarnings(drivers []string, vscs []unstructured.Unstructured, listErr error) []string {
+func snapshotClassWarnings(drivers []string, vscs []unstructured.Unstructured, listErr error) []StorageWarning {
 	if len(drivers) == 0 {
 		return nil
 	}
 	switch {
 	case kube.IsTypeMissing(listErr):
-		return []string{"the cluster serves no VolumeSnapshotClass API (snapshot.storage.k8s.io/v1), so CSI snapshots cannot work: install the CSI snapshot controller, or use --snapshots=native"}
+		return []StorageWarning{{"the cluster serves no VolumeSnapshotClass API (snapshot.storage.k8s.io/v1), so CSI snapshots cannot work",
+			"install the CSI snapshot controller, or use --snapshots=native"}}
 	case listErr != nil:
-		return []string{fmt.Sprintf("could not list VolumeSnapshotClasses to check CSI snapshots (%v)", kube.Explain(listErr, snapshotClasses, ""))}
+		return []StorageWarning{{fmt.Sprintf("could not list VolumeSnapshotClasses to check CSI snapshots (%v)", kube.Explain(listErr, snapshotClasses, "")),
+			"ask a cluster-admin for list on volumesnapshotclasses.snapshot.storage.k8s.io"}}
 	}
-	var warnings []string
+	var warnings []StorageWarning
 	for _, d := range drivers {
 		var names []string
 		chosen := false
@@ -177,10 +189,12 @@ func snapshotClassWarnings(drivers []string, vscs []unstructured.Unstructured, l
 		sort.Strings(names)
 		switch {
 		case len(names) == 0:
-			warnings = append(warnings, fmt.Sprintf("no VolumeSnapshotClass for CSI driver %s, so Velero cannot snapshot its volumes: create one for that driver labelled %s=true, or use --snapshots=native", d, snapshotClassLabel))
+			warnings = append(warnings, StorageWarning{fmt.Sprintf("no VolumeSnapshotClass for CSI driver %s, so Velero cannot snapshot its volumes", d),
+				fmt.Sprintf("create one for that driver labelled %s=true, or use --snapshots=native", snapshotClassLabel)})
 		case !chosen && len(names) > 1:
-			warnings = append(warnings, fmt.Sprintf("%d VolumeSnapshotClasses for CSI driver %s (%s) and none is labelled %s or marked default, so Velero cannot choose: 'oc label volumesnapshotclass %s %s=true'",
-				len(names), d, strings.Join(names, ", "), snapshotClassLabel, names[0], snapshotClassLabel))
+			warnings = append(warnings, StorageWarning{
+				fmt.Sprintf("%d VolumeSnapshotClasses for CSI driver %s (%s) and none is labelled %s or marked default, so Velero cannot choose", len(names), d, strings.Join(names, ", "), snapshotClassLabel),
+				fmt.Sprintf("'oc label volumesnapshotclass %s %s=true'", names[0], snapshotClassLabel)})
 		}
 	}
 	return warnings

@@ -34,11 +34,11 @@ func TestCSIDrivers(t *testing.T) {
 // pkg/cmd/setup's TestSetupSnapshotClassCheck.
 func TestSnapshotClassWarningsListErrors(t *testing.T) {
 	missing := apierrors.NewNotFound(schema.GroupResource{Group: "snapshot.storage.k8s.io", Resource: "volumesnapshotclasses"}, "")
-	if w := snapshotClassWarnings([]string{"ebs.csi.aws.com"}, nil, missing); len(w) != 1 || !strings.Contains(w[0], "serves no VolumeSnapshotClass API") {
+	if w := snapshotClassWarnings([]string{"ebs.csi.aws.com"}, nil, missing); len(w) != 1 || !strings.Contains(w[0].Cause, "serves no VolumeSnapshotClass API") || !strings.Contains(w[0].Fix, "--snapshots=native") {
 		t.Errorf("missing API: %q", w)
 	}
 	forbidden := apierrors.NewForbidden(schema.GroupResource{Group: "snapshot.storage.k8s.io", Resource: "volumesnapshotclasses"}, "", nil)
-	if w := snapshotClassWarnings([]string{"ebs.csi.aws.com"}, nil, forbidden); len(w) != 1 || !strings.HasPrefix(w[0], "could not list VolumeSnapshotClasses") {
+	if w := snapshotClassWarnings([]string{"ebs.csi.aws.com"}, nil, forbidden); len(w) != 1 || !strings.HasPrefix(w[0].Cause, "could not list VolumeSnapshotClasses") {
 		t.Errorf("forbidden: %q", w)
 	}
 	if w := snapshotClassWarnings(nil, nil, missing); w != nil {

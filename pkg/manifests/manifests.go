@@ -5,6 +5,7 @@ package manifests
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -282,6 +283,21 @@ func DPA(o Options) *unstructured.Unstructured {
 	}
 	m["spec"] = spec
 	return &unstructured.Unstructured{Object: m}
+}
+
+// SnapshotMode reads back which --snapshots mode a DPA is in: csi when the
+// csi plugin is enabled, native when it has a snapshot location, "" when it
+// takes no volume snapshots.
+func SnapshotMode(dpa *unstructured.Unstructured) string {
+	plugins, _, _ := unstructured.NestedStringSlice(dpa.Object, "spec", "configuration", "velero", "defaultPlugins")
+	locations, _, _ := unstructured.NestedSlice(dpa.Object, "spec", "snapshotLocations")
+	switch {
+	case slices.Contains(plugins, "csi"):
+		return SnapshotsCSI
+	case len(locations) > 0:
+		return SnapshotsNative
+	}
+	return ""
 }
 
 func (o Options) podConfig() map[string]any {

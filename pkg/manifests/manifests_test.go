@@ -49,7 +49,18 @@ func TestDPAForEveryVersionAndModePassesTheOperatorRules(t *testing.T) {
 			if hasVSL != (mode == SnapshotsNative) {
 				t.Errorf("OADP %s %s: snapshotLocations present=%v", v, mode, hasVSL)
 			}
+			if got := SnapshotMode(dpa); got != mode {
+				t.Errorf("OADP %s %s: SnapshotMode reads back %q", v, mode, got)
+			}
 		}
+	}
+}
+
+func TestSnapshotModeOfAHandWrittenDPA(t *testing.T) {
+	none := &unstructured.Unstructured{Object: map[string]any{"spec": map[string]any{
+		"configuration": map[string]any{"velero": map[string]any{"defaultPlugins": []any{"openshift", "aws"}}}}}}
+	if got := SnapshotMode(none); got != "" {
+		t.Errorf("no csi plugin and no snapshot location: %q, want none", got)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/clusterfacts"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/iam"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/install"
 )
 
 // Chain is what the command read of the STS chain beyond readiness: the IAM
@@ -47,6 +48,12 @@ type Chain struct {
 	VeleroErr     error
 
 	Buckets []Bucket
+
+	// SnapshotMode is the DPA's (manifests.SnapshotMode), "" when it takes
+	// no volume snapshots; SnapshotWarnings are where the cluster's storage
+	// does not fit it.
+	SnapshotMode     string
+	SnapshotWarnings []install.StorageWarning
 
 	// AssumeRole is nil unless --assume-role asked for it.
 	AssumeRole *AssumeRole

@@ -28,6 +28,7 @@ const (
 	CheckDPARules        = "dpa rules"
 	CheckLocation        = "storage location"
 	CheckBucket          = "bucket"
+	CheckSnapshots       = "volume snapshots"
 	CheckRecentBackups   = "recent backups"
 	CheckRecentRestores  = "recent restores"
 	CheckAssumeRole      = "assume role"
@@ -300,6 +301,9 @@ func (c *chain) storageChecks() {
 	for i := range bsls {
 		add(c.locationCheck(&bsls[i]))
 	}
+	if c.dpa() != nil {
+		add(c.snapshotCheck())
+	}
 	switch {
 	case !c.awsKnown():
 		add(Check{Name: CheckBucket, Result: Skipped, Message: "needs the AWS identity"})
@@ -310,6 +314,26 @@ func (c *chain) storageChecks() {
 	for _, b := range c.Buckets {
 		add(c.bucketCheck(b))
 	}
+}
+
+// snapshotCheck is setup's storage check for the DPA's snapshot mode: a
+// mismatch is a warning, since backups of everything but those volumes work.
+func (c *chain) snapshotCheck() Check {
+	switch {
+	case c.SnapshotMode == "":
+		return Check{Name: CheckSnapshots, Result: Skipped, Message: "the DPA takes no volume snapshots"}
+	case len(c.SnapshotWarnings) == 0 && c.SnapshotMode == manifests.SnapshotsCSI:
+		return Check{Name: CheckSnapshots, Result: OK, Message: "csi: Velero has a VolumeSnapshotClass for every CSI driver in use"}
+	case len(c.SnapshotWarnings) == 0:
+		return Check{Name: CheckSnapshots, Result: OK, Message: "native: EBS snapshots cover the volumes in use"}
+	}
+	var causes, fixes []string
+	for _, w := range c.SnapshotWarnings {
+		causes = append(causes, w.Cause)
+		fixes = appendNew(fixes, w.Fix)
+	}
+	return Check{Name: CheckSnapshots, Result: Warning, Message: c.SnapshotMode + " snapshots do not fit the cluster's storage",
+		Cause: strings.Join(causes, "; "), Fix: strings.Join(fixes, "; or ")}
 }
 
 func (c *chain) locationCheck(b *unstructured.Unstructured) Check {

@@ -284,7 +284,7 @@ func (o *Options) storageCheck(ctx context.Context, mode string) {
 	}
 	in := &install.Installer{Client: dyn}
 	for _, w := range in.StorageWarnings(ctx, mode) {
-		fmt.Fprintln(o.ErrOut, "warning: "+w)
+		fmt.Fprintln(o.ErrOut, "warning: "+w.String())
 	}
 }
 

@@ -388,7 +388,7 @@ func TestSetupStorageCheckWarns(t *testing.T) {
 			t.Errorf("stderr lacks %q", want)
 		}
 	}
-	if !strings.Contains(res.Stderr, "warning: PVCs use non-CSI storage classes that CSI snapshots do not cover: gp2 (1 PVCs, kubernetes.io/aws-ebs); use --snapshots=native") {
+	if !strings.Contains(res.Stderr, "warning: PVCs use non-CSI storage classes that CSI snapshots do not cover: gp2 (1 PVCs, kubernetes.io/aws-ebs): use --snapshots=native") {
 		t.Errorf("no storage warning:\n%s", res.Stderr)
 	}
 	if !strings.Contains(res.Stderr, "server dry run: the API server accepted every object; nothing was stored") {

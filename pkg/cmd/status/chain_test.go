@@ -14,6 +14,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/oadp-sts/kubectl-oadp_sts/internal/clitest"
 	"github.com/oadp-sts/kubectl-oadp_sts/internal/rig"
@@ -156,7 +157,7 @@ func TestStatusAfterSetupEveryCheckOK(t *testing.T) {
 	want := []string{"platform", "oidc issuer", "credentials mode", "aws identity", "oidc provider",
 		"iam role", "trust issuer", "trust subjects", "trust audience", "policy attached", "policy actions", "role tags",
 		"credentials secret", "operator", "dpa reconciled", "dpa rules",
-		"storage location " + bslName, "bucket " + bucket, "recent backups", "recent restores", "assume role"}
+		"storage location " + bslName, "volume snapshots", "bucket " + bucket, "recent backups", "recent restores", "assume role"}
 	var names []string
 	for _, c := range rep.Checks {
 		names = append(names, c.Name)
@@ -180,6 +181,43 @@ func TestStatusAfterSetupEveryCheckOK(t *testing.T) {
 		"ok       bucket " + bucket + ": in " + rig.Region, "Recent backups:", "hello-world", "Ready: back up with"} {
 		if !strings.Contains(human.Stdout, w) {
 			t.Errorf("human output lacks %q", w)
+		}
+	}
+}
+
+// Storage that does not fit the DPA's snapshot mode is a warning with the
+// fix: backups still run, only those volumes go without snapshots.
+func TestStatusWarnsWhenSnapshotsDoNotFit(t *testing.T) {
+	r := rig.Get(t)
+	r.Fresh(t)
+	r.UseEnv(t)
+	ctx := context.Background()
+	ns := "status-vsc"
+	setUpChain(t, r, ns)
+	vscs := r.Dynamic.Resource(schema.GroupVersionResource{Group: "snapshot.storage.k8s.io", Version: "v1", Resource: "volumesnapshotclasses"})
+	seeded, err := vscs.Get(ctx, "csi-aws-vsc", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := vscs.Delete(ctx, "csi-aws-vsc", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		seeded.SetResourceVersion("")
+		_, _ = vscs.Create(context.Background(), seeded, metav1.CreateOptions{})
+	})
+	rep, res := statusJSON(t, "-n", ns)
+	if res.Code != 0 || !rep.Ready {
+		t.Errorf("exit %d, ready %v; a warning must not fail status", res.Code, rep.Ready)
+	}
+	result, cause, fix := check(t, rep, "volume snapshots")
+	if result != "warning" || !strings.Contains(cause, "no VolumeSnapshotClass for CSI driver ebs.csi.aws.com") ||
+		!strings.Contains(fix, "labelled velero.io/csi-volumesnapshot-class=true") {
+		t.Errorf("volume snapshots = %s\n cause %q\n fix %q", result, cause, fix)
+	}
+	for _, c := range rep.Checks {
+		if c.Result == "failed" {
+			t.Errorf("check %q failed (%s); only the snapshot class is missing", c.Name, c.Cause)
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -28,6 +29,7 @@ import (
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmdutil"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/gvr"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/iam"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/install"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/kube"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/manifests"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/status"
@@ -124,7 +126,10 @@ func (g *gatherer) namespaceReads(ctx context.Context) {
 			}
 		}
 	})
-	g.nsWG.Go(func() { c.DPAs, c.DPAErr = g.list(ctx, gvr.DPA) })
+	g.nsWG.Go(func() {
+		c.DPAs, c.DPAErr = g.list(ctx, gvr.DPA)
+		g.snapshotFit(ctx)
+	})
 	g.nsWG.Go(func() { c.BSLs, c.BSLErr = g.list(ctx, gvr.BSL) })
 	// A CloudStorage that cannot be read only hides a bucket name the
 	// locations usually repeat.
@@ -140,6 +145,20 @@ func (g *gatherer) namespaceReads(ctx context.Context) {
 	if g.opts.AssumeRole {
 		c.AssumeRole = &status.AssumeRole{}
 		g.tokenWG.Go(func() { g.requestToken(ctx) })
+	}
+}
+
+// snapshotFit runs setup's storage check for the DPA's snapshot mode (the
+// DPA OADP reconciles: the first by name).
+func (g *gatherer) snapshotFit(ctx context.Context) {
+	c := g.chain
+	if len(c.DPAs) == 0 {
+		return
+	}
+	first := slices.MinFunc(c.DPAs, func(a, b unstructured.Unstructured) int { return strings.Compare(a.GetName(), b.GetName()) })
+	c.SnapshotMode = manifests.SnapshotMode(&first)
+	if c.SnapshotMode != "" {
+		c.SnapshotWarnings = (&install.Installer{Client: g.dyn}).StorageWarnings(ctx, c.SnapshotMode)
 	}
 }
 
