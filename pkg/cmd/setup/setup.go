@@ -42,7 +42,10 @@ var (
 		Before changing anything, setup checks the cluster is an AWS STS cluster,
 		that IAM has an OIDC provider for its issuer, every name and the DPA rules
 		of the OADP version, and asks for confirmation of IAM changes on a terminal;
-		without a terminal it changes AWS only with --yes.
+		without a terminal it changes AWS only with --yes. It warns, without
+		stopping, when the storage in use does not fit --snapshots: PVCs on classes
+		CSI (or EBS) snapshots do not cover, or a CSI driver without a
+		VolumeSnapshotClass Velero can choose.
 
 		--dry-run=client changes nothing and prints the plan to stderr; with -o yaml
 		it prints the cluster objects on stdout for 'oc apply -f -'.
