@@ -24,6 +24,8 @@ func options(ns, version, snapshots string) manifests.Options {
 		Namespace: ns, ClusterName: "prod", ClusterID: "id", Region: "us-east-2",
 		RoleARN:     "arn:aws:iam::123456789012:role/prod-openshift-oadp-aws-cloud-credentials",
 		OADPVersion: version, Snapshots: snapshots, BackupImages: true,
+		// The node agent on in one mode, off in the other: both reach the schema.
+		FSBackup:        snapshots == manifests.SnapshotsNative,
 		InstallOperator: true, SubscriptionRoleARN: true, WriteSecret: true,
 		VeleroRequests:     map[string]string{"cpu": "200m", "memory": "256Mi"},
 		VeleroLimits:       map[string]string{"cpu": "1", "memory": "1024Mi"},

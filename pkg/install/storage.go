@@ -28,6 +28,9 @@ const (
 	defaultStorageClass  = "storageclass.kubernetes.io/is-default-class"
 )
 
+// orFSBackup is the other way to back up volumes no snapshot covers.
+const orFSBackup = ", or --fs-backup to copy their files with Kopia"
+
 // ebsInTree is the in-tree EBS provisioner; CSI snapshots do not cover its volumes.
 const ebsInTree = "kubernetes.io/aws-ebs"
 
@@ -103,7 +106,7 @@ func (i *Installer) StorageWarnings(ctx context.Context, mode string) []StorageW
 	switch mode {
 	case manifests.SnapshotsCSI:
 		if csi == 0 {
-			warnings = append(warnings, StorageWarning{"no storage class has a CSI provisioner, so CSI snapshots will not cover any volume", "use --snapshots=native"})
+			warnings = append(warnings, StorageWarning{"no storage class has a CSI provisioner, so CSI snapshots will not cover any volume", "use --snapshots=native" + orFSBackup})
 		}
 		var inTree []string
 		for class, n := range used {
@@ -113,7 +116,7 @@ func (i *Installer) StorageWarnings(ctx context.Context, mode string) []StorageW
 		}
 		if len(inTree) > 0 {
 			sort.Strings(inTree)
-			warnings = append(warnings, StorageWarning{"PVCs use non-CSI storage classes that CSI snapshots do not cover: " + strings.Join(inTree, ", "), "use --snapshots=native"})
+			warnings = append(warnings, StorageWarning{"PVCs use non-CSI storage classes that CSI snapshots do not cover: " + strings.Join(inTree, ", "), "use --snapshots=native" + orFSBackup})
 		}
 		warnings = append(warnings, snapshotClassWarnings(csiDrivers(classes, used, defaultClass), vscs, vsErr)...)
 	case manifests.SnapshotsNative:
@@ -126,7 +129,7 @@ func (i *Installer) StorageWarnings(ctx context.Context, mode string) []StorageW
 		if len(other) > 0 {
 			sort.Strings(other)
 			warnings = append(warnings, StorageWarning{"PVCs use storage classes that are not EBS, which native AWS snapshots do not cover: " + strings.Join(other, ", "),
-				"use --snapshots=csi (with a VolumeSnapshotClass for their CSI drivers)"})
+				"use --snapshots=csi (with a VolumeSnapshotClass for their CSI drivers)" + orFSBackup})
 		}
 	}
 	return warnings

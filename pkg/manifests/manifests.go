@@ -59,6 +59,9 @@ type Options struct {
 	BackupImages     bool
 	// SnapshotRegion is the VSL's region in native mode; it must be the cluster's.
 	SnapshotRegion string
+	// FSBackup runs the node agent with Kopia, for file-system backup of the
+	// volumes no snapshot covers (OADP 1.3+; Restic is unsupported on STS).
+	FSBackup bool
 
 	VeleroRequests     map[string]string // cpu, memory
 	VeleroLimits       map[string]string
@@ -249,12 +252,13 @@ func DPA(o Options) *unstructured.Unstructured {
 		velero["podConfig"] = pc
 	}
 	config := map[string]any{"velero": velero}
-	// Restic and Kopia file-system backup are unsupported on STS: the node
-	// agent stays off. OADP 1.2 names it restic, 1.3+ nodeAgent (1.5 rejects restic).
+	// File-system backup on STS is Kopia's or nothing: Restic is unsupported.
+	// OADP 1.2 names the agent restic (so it stays off there), 1.3+ nodeAgent
+	// (1.5 rejects restic).
 	if o.OADPVersion == "1.2" {
 		config["restic"] = map[string]any{"enable": false}
 	} else {
-		config["nodeAgent"] = map[string]any{"enable": false, "uploaderType": "kopia"}
+		config["nodeAgent"] = map[string]any{"enable": o.FSBackup, "uploaderType": "kopia"}
 	}
 	bucket := map[string]any{
 		"cloudStorageRef": map[string]any{"name": o.CloudStorageName},
@@ -283,6 +287,17 @@ func DPA(o Options) *unstructured.Unstructured {
 	}
 	m["spec"] = spec
 	return &unstructured.Unstructured{Object: m}
+}
+
+// FSBackupEnabled reports whether a DPA runs the node agent (or, on 1.2,
+// Restic) for file-system backup.
+func FSBackupEnabled(dpa *unstructured.Unstructured) bool {
+	for _, agent := range []string{"nodeAgent", "restic"} {
+		if on, _, _ := unstructured.NestedBool(dpa.Object, "spec", "configuration", agent, "enable"); on {
+			return true
+		}
+	}
+	return false
 }
 
 // SnapshotMode reads back which --snapshots mode a DPA is in: csi when the

@@ -56,6 +56,29 @@ func TestDPAForEveryVersionAndModePassesTheOperatorRules(t *testing.T) {
 	}
 }
 
+// --fs-backup turns the node agent on with Kopia, the only uploader STS
+// supports, and every version from 1.3 accepts it.
+func TestFSBackup(t *testing.T) {
+	for _, v := range SupportedOADPVersions[1:] {
+		o := opts(v, SnapshotsCSI)
+		if FSBackupEnabled(DPA(o.WithDefaults())) {
+			t.Errorf("OADP %s: node agent on without --fs-backup", v)
+		}
+		o.FSBackup = true
+		dpa := DPA(o.WithDefaults())
+		if errs := ValidateDPA(dpa, v); len(errs) > 0 {
+			t.Errorf("OADP %s: %v", v, errs)
+		}
+		if err := ValidateOptions(o, "us-east-2"); err != nil {
+			t.Errorf("OADP %s: %v", v, err)
+		}
+		agent, _, _ := unstructured.NestedMap(dpa.Object, "spec", "configuration", "nodeAgent")
+		if agent["enable"] != true || agent["uploaderType"] != "kopia" || !FSBackupEnabled(dpa) {
+			t.Errorf("OADP %s: nodeAgent %v, want enabled with kopia", v, agent)
+		}
+	}
+}
+
 func TestSnapshotModeOfAHandWrittenDPA(t *testing.T) {
 	none := &unstructured.Unstructured{Object: map[string]any{"spec": map[string]any{
 		"configuration": map[string]any{"velero": map[string]any{"defaultPlugins": []any{"openshift", "aws"}}}}}}
@@ -185,6 +208,7 @@ func TestValidateOptions(t *testing.T) {
 		{"bucket dots", func(o *Options) { o.Bucket = "a..b" }, "adjacent dots"},
 		{"bad quantity", func(o *Options) { o.VeleroRequests = map[string]string{"cpu": "lots"} }, `velero cpu "lots" is not a quantity`},
 		{"no region", func(o *Options) { o.Region = "" }, "pass --region"},
+		{"file-system backup on 1.2", func(o *Options) { o.OADPVersion = "1.2"; o.FSBackup = true }, "--fs-backup needs OADP 1.3 or later"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -226,6 +226,9 @@ func ValidateOptions(o Options, clusterRegion string) error {
 	if o.Snapshots == SnapshotsNative && clusterRegion != "" && o.SnapshotRegion != clusterRegion {
 		errs = append(errs, fmt.Sprintf("--snapshot-region %q differs from the cluster's region %q: EBS snapshots live in the volumes' region, and cross-region restore is not supported on STS", o.SnapshotRegion, clusterRegion))
 	}
+	if o.FSBackup && o.OADPVersion == "1.2" {
+		errs = append(errs, "--fs-backup needs OADP 1.3 or later: OADP 1.2 backs up file systems only with Restic, which is not supported on AWS STS")
+	}
 	if o.Region == "" {
 		errs = append(errs, "no AWS region: the cluster reports none; pass --region")
 	}

@@ -67,6 +67,9 @@ type BackupOptions struct {
 	IncludedResources, ExcludedResources []string
 	// SnapshotVolumes is left to Velero's default when nil.
 	SnapshotVolumes *bool
+	// DefaultVolumesToFsBackup backs up every pod volume through the node
+	// agent (Kopia) unless the pod opts out; nil leaves Velero's default.
+	DefaultVolumesToFsBackup *bool
 }
 
 // NewBackup builds the Backup; the only error is a malformed selector.
@@ -91,6 +94,9 @@ func NewBackup(o BackupOptions) (*unstructured.Unstructured, error) {
 	}
 	if o.SnapshotVolumes != nil {
 		spec["snapshotVolumes"] = *o.SnapshotVolumes
+	}
+	if o.DefaultVolumesToFsBackup != nil {
+		spec["defaultVolumesToFsBackup"] = *o.DefaultVolumesToFsBackup
 	}
 	return object("Backup", o.Name, o.Namespace, spec), nil
 }

@@ -12,12 +12,14 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/kubectl/pkg/util/templates"
 
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmdutil"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/completion"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/gvr"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/kube"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/manifests"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/velero"
 )
 
@@ -59,10 +61,12 @@ type BackupOptions struct {
 	IncludeResources []string
 	ExcludeResources []string
 	SnapshotVolumes  bool
+	FSBackup         bool
 	Output           string
 	waitFlags
 
 	snapshotSet bool
+	fsBackupSet bool
 	ns          string
 	factory     *cmdutil.Factory
 	genericiooptions.IOStreams
@@ -95,6 +99,7 @@ func NewBackupCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams) *cobra
 	fl.StringSliceVar(&o.IncludeResources, "include-resources", nil, "resources to back up, e.g. deployments,configmaps (default: all)")
 	fl.StringSliceVar(&o.ExcludeResources, "exclude-resources", nil, "resources to leave out, e.g. secrets")
 	fl.BoolVar(&o.SnapshotVolumes, "snapshot-volumes", false, "--snapshot-volumes=true or =false: take snapshots of persistent volumes or not (unset: the server's default)")
+	fl.BoolVar(&o.FSBackup, "default-volumes-to-fs-backup", false, "back up pod volumes with the node agent's file-system backup (Kopia) unless a pod opts out; needs 'setup --fs-backup' (unset: the server's default)")
 	fl.StringVarP(&o.Output, "output", "o", "", "print the Backup as yaml or json and create nothing")
 	o.waitFlags.add(cmd, "backup", DefaultTimeout)
 	_ = cmd.RegisterFlagCompletionFunc("storage-location", completion.StorageLocations(f))
@@ -105,6 +110,7 @@ func NewBackupCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams) *cobra
 func (o *BackupOptions) Complete(cmd *cobra.Command, args []string) {
 	o.Namespaces = args
 	o.snapshotSet = cmd.Flags().Changed("snapshot-volumes")
+	o.fsBackupSet = cmd.Flags().Changed("default-volumes-to-fs-backup")
 	o.ns = o.factory.Namespace()
 	if o.Name == "" {
 		o.Name = strings.Join(args, "-")
@@ -145,6 +151,10 @@ func (o *BackupOptions) build() (*velero.BackupOptions, error) {
 		v := o.SnapshotVolumes
 		bo.SnapshotVolumes = &v
 	}
+	if o.fsBackupSet {
+		v := o.FSBackup
+		bo.DefaultVolumesToFsBackup = &v
+	}
 	_, err := velero.NewBackup(*bo)
 	return bo, err
 }
@@ -177,6 +187,11 @@ func (o *BackupOptions) Run(ctx context.Context) error {
 		}
 	} else if err := velero.LocationReady(bsls.Items, o.StorageLocation); err != nil {
 		return err
+	}
+	if o.fsBackupSet && o.FSBackup {
+		if err := nodeAgentOn(ctx, dyn, o.ns); err != nil {
+			return err
+		}
 	}
 	backups := dyn.Resource(gvr.Backup).Namespace(o.ns)
 	if o.Output == "" {
@@ -211,4 +226,20 @@ func (o *BackupOptions) Run(ctx context.Context) error {
 		return nil
 	}
 	return waitAndReport(ctx, w, backupKind, o.Name, o.ns, o.Timeout, o.Out, o.ErrOut, next)
+}
+
+// nodeAgentOn refuses file-system backup when the namespace's DPA keeps the
+// node agent off: Velero would accept the Backup and then fail every pod
+// volume of it.
+func nodeAgentOn(ctx context.Context, dyn dynamic.Interface, ns string) error {
+	l, err := dyn.Resource(gvr.DPA).Namespace(ns).List(ctx, metav1.ListOptions{})
+	if err != nil || len(l.Items) == 0 {
+		return nil // no DPA to read (Velero installed otherwise): Velero decides
+	}
+	for i := range l.Items {
+		if manifests.FSBackupEnabled(&l.Items[i]) {
+			return nil
+		}
+	}
+	return fmt.Errorf("--default-volumes-to-fs-backup needs OADP's node agent, and dataprotectionapplication/%s keeps it off: run 'kubectl oadp-sts setup --fs-backup' first", l.Items[0].GetName())
 }

@@ -9,11 +9,13 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/oadp-sts/kubectl-oadp_sts/internal/clitest"
 	"github.com/oadp-sts/kubectl-oadp_sts/internal/rig"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmdutil"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/gvr"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/manifests"
 )
 
 func TestMain(m *testing.M) { rig.Main(m, rig.Options{}) }
@@ -184,5 +186,42 @@ func TestBackupWaitSurvivesAPIServerRestart(t *testing.T) {
 	}
 	if res.Code != 0 || !slices.ContainsFunc(res.Lines, func(l string) bool { return strings.Contains(l, "Completed") }) {
 		t.Errorf("exit %d; want Completed after the restart:\n%s", res.Code, strings.Join(res.Lines, "\n"))
+	}
+}
+
+// File-system backup is refused while the DPA keeps the node agent off
+// (Velero would fail every pod volume), and asked for once it runs.
+func TestBackupFileSystemNeedsTheNodeAgent(t *testing.T) {
+	r := setup(t)
+	ctx := context.Background()
+	dpa := func(fsBackup bool) {
+		t.Helper()
+		o := manifests.Options{Namespace: oadpNS, ClusterName: rig.InfraName, Region: rig.Region, OADPVersion: "1.4", FSBackup: fsBackup}
+		if err := r.Apply(ctx, manifests.DPA(o.WithDefaults())); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dpa(false)
+	t.Cleanup(func() {
+		_ = r.Dynamic.Resource(gvr.DPA).Namespace(oadpNS).Delete(context.Background(), rig.InfraName+"-dpa", metav1.DeleteOptions{})
+	})
+	res := clitest.Run(t, "backup", "hello-world", "--default-volumes-to-fs-backup", "--wait=false")
+	if res.Code != cmdutil.ExitError || !strings.Contains(res.Stderr, "--default-volumes-to-fs-backup needs OADP's node agent, and dataprotectionapplication/"+rig.InfraName+"-dpa keeps it off: run 'kubectl oadp-sts setup --fs-backup' first") {
+		t.Errorf("exit %d; want a refusal naming the fix", res.Code)
+	}
+	if n := count(t, r, gvr.Backup); n != 0 {
+		t.Errorf("%d backups created despite the refusal", n)
+	}
+
+	dpa(true)
+	if res := clitest.Run(t, "backup", "hello-world", "--default-volumes-to-fs-backup", "--wait=false"); res.Code != 0 {
+		t.Fatalf("exit %d with the node agent on", res.Code)
+	}
+	b, err := r.Dynamic.Resource(gvr.Backup).Namespace(oadpNS).Get(ctx, "hello-world", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, found, _ := unstructured.NestedBool(b.Object, "spec", "defaultVolumesToFsBackup"); !found || !v {
+		t.Errorf("spec = %v, want defaultVolumesToFsBackup true", b.Object["spec"])
 	}
 }

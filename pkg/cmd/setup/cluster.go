@@ -42,6 +42,7 @@ type ClusterOptions struct {
 	Snapshots        string
 	SnapshotRegion   string
 	BackupImages     bool
+	FSBackup         bool
 	CPURequest       string
 	CPULimit         string
 	MemoryRequest    string
@@ -70,6 +71,7 @@ func (c *ClusterOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.Snapshots, "snapshots", manifests.SnapshotsCSI, "volume snapshots: csi (plugins openshift, aws, csi) or native (plugins openshift, aws, and an EBS snapshot location)")
 	fs.StringVar(&c.SnapshotRegion, "snapshot-region", "", "region of the EBS snapshot location with --snapshots=native (must be the cluster's; default: the cluster's)")
 	fs.BoolVar(&c.BackupImages, "backup-images", true, "back up internal registry images")
+	fs.BoolVar(&c.FSBackup, "fs-backup", false, "run OADP's node agent with Kopia, for file-system backup of volumes no snapshot covers ('backup --default-volumes-to-fs-backup'; OADP 1.3+, Restic is not supported on STS)")
 	fs.StringVar(&c.CPURequest, "velero-cpu-request", "", "CPU request of the Velero pod, e.g. 200m")
 	fs.StringVar(&c.CPULimit, "velero-cpu-limit", "", "CPU limit of the Velero pod, e.g. 1")
 	fs.StringVar(&c.MemoryRequest, "velero-memory-request", "", "memory request of the Velero pod, e.g. 256Mi")
@@ -191,7 +193,7 @@ func (o *Options) manifestOptions(st *clusterState) (manifests.Options, error) {
 		Namespace: o.factory.Namespace(), ClusterName: f.Cluster.Name, ClusterID: f.Cluster.ID, Region: f.Cluster.Region,
 		RoleARN: o.RoleARN, OADPVersion: version,
 		Bucket: c.Bucket, CloudStorageName: c.CloudStorageName, DPAName: c.DPAName, Prefix: c.Prefix,
-		Snapshots: c.Snapshots, SnapshotRegion: c.SnapshotRegion, BackupImages: c.BackupImages,
+		Snapshots: c.Snapshots, SnapshotRegion: c.SnapshotRegion, BackupImages: c.BackupImages, FSBackup: c.FSBackup,
 		VeleroRequests: quantities(c.CPURequest, c.MemoryRequest), VeleroLimits: quantities(c.CPULimit, c.MemoryLimit),
 		VeleroNodeSelector: c.NodeSelector,
 		InstallOperator:    installOp, Channel: c.Channel, CatalogSource: c.CatalogSource, CatalogSourceNamespace: c.CatalogNS,

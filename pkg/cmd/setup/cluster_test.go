@@ -276,6 +276,7 @@ func TestSetupClusterBadInput(t *testing.T) {
 		{name: "bucket S3 refuses", args: []string{"--bucket", "My_Backups"}, want: `bucket name "My_Backups" is not valid for S3`},
 		{name: "unknown snapshot mode", args: []string{"--snapshots=ebs"}, want: `unknown snapshot mode "ebs"`},
 		{name: "zero timeout", args: []string{"--timeout=0s"}, want: "--timeout must be positive"},
+		{name: "file-system backup on OADP 1.2", args: []string{"--fs-backup", "--oadp-version", "1.2"}, want: "--fs-backup needs OADP 1.3 or later: OADP 1.2 backs up file systems only with Restic, which is not supported on AWS STS"},
 		{name: "another DPA in the namespace", want: `already has DataProtectionApplication "legacy-dpa": OADP runs one DPA per namespace`,
 			prepare: func(ns string) {
 				if _, err := r.Kube.CoreV1().Namespaces().Create(ctx, nsObject(ns), metav1.CreateOptions{}); err != nil {
