@@ -137,10 +137,11 @@ func DiscoverOADP(ctx context.Context, c dynamic.Interface, ns string) (*OADP, e
 	var (
 		wg             sync.WaitGroup
 		csvs           *unstructured.UnstructuredList
+		crd            *unstructured.Unstructured
 		csvErr, crdErr error
 	)
 	wg.Go(func() { csvs, csvErr = c.Resource(gvr.CSV).Namespace(ns).List(ctx, metav1.ListOptions{}) })
-	wg.Go(func() { _, crdErr = c.Resource(gvr.CRD).Get(ctx, gvr.OADPCRDName, metav1.GetOptions{}) })
+	wg.Go(func() { crd, crdErr = c.Resource(gvr.CRD).Get(ctx, gvr.OADPCRDName, metav1.GetOptions{}) })
 	wg.Wait()
 
 	o := &OADP{}
@@ -155,6 +156,8 @@ func DiscoverOADP(ctx context.Context, c dynamic.Interface, ns string) (*OADP, e
 		return nil, kube.Explain(csvErr, gvr.CSV, "")
 	}
 	switch {
+	case crdErr == nil && crd.GetDeletionTimestamp() != nil:
+		// An operator uninstalled moments ago: its CRD is about to vanish.
 	case crdErr == nil:
 		o.Installed = true
 	case apierrors.IsNotFound(crdErr) || apierrors.IsForbidden(crdErr):

@@ -17,6 +17,7 @@ import (
 
 	"github.com/oadp-sts/kubectl-oadp_sts/internal/clitest"
 	"github.com/oadp-sts/kubectl-oadp_sts/internal/rig"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/apply"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmdutil"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/gvr"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/manifests"
@@ -559,28 +560,35 @@ func TestSetupWaitsOutTerminatingCRDs(t *testing.T) {
 	r.Fresh(t)
 	r.UseEnv(t)
 	ctx := context.Background()
-	ns := "setup-terminating"
-	must(t, r.Apply(ctx, &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": ns}}}))
-	holder := manifests.CloudStorage(manifests.Options{Namespace: ns, CloudStorageName: "leftover", Bucket: "leftover", Region: rig.Region})
-	holder.SetFinalizers([]string{"example.com/hold"})
-	must(t, r.Apply(ctx, holder))
-	const held = "cloudstorages.oadp.openshift.io"
-	files := deleteOADPCRDs(t, r, held)
+	ns, old := "setup-terminating", "setup-terminating-old"
+	// Leftovers of the uninstalled operator, in another namespace, whose
+	// finalizers hold both CRDs in Terminating.
+	must(t, r.Apply(ctx, &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": old}}}))
+	leftovers := manifests.Options{Namespace: old, ClusterName: "leftover", Region: rig.Region, OADPVersion: "1.4"}.WithDefaults()
+	holders := []*unstructured.Unstructured{manifests.CloudStorage(leftovers), manifests.DPA(leftovers)}
+	for _, h := range holders {
+		h.SetFinalizers([]string{"example.com/hold"})
+		must(t, r.Apply(ctx, h))
+	}
+	files := deleteOADPCRDs(t, r, gvr.OADPCRDName, "cloudstorages.oadp.openshift.io")
 	released := make(chan struct{})
 	reqs := r.RecordKube("kubectl-oadp_sts/")
-	go func() { // OLM: reinstall once setup has looked at the old CRD, and it is gone
+	go func() { // OLM: reinstall once setup has looked at the old CRDs, and they are gone
 		defer close(released)
 		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 			if crdReadAfterSubscribing(reqs) {
 				break
 			}
 		}
-		_, err := r.Dynamic.Resource(gvr.CloudStorage).Namespace(ns).Patch(ctx, "leftover", types.MergePatchType, []byte(`{"metadata":{"finalizers":null}}`), metav1.PatchOptions{})
-		if err != nil {
-			t.Error(err)
-			return
+		for _, h := range holders {
+			res, _ := apply.Resource(r.Dynamic, h)
+			if _, err := res.Patch(ctx, h.GetName(), types.MergePatchType, []byte(`{"metadata":{"finalizers":null}}`), metav1.PatchOptions{}); err != nil {
+				t.Error(err)
+				return
+			}
 		}
-		waitCRDGone(t, r, held)
+		waitCRDGone(t, r, gvr.OADPCRDName)
+		waitCRDGone(t, r, "cloudstorages.oadp.openshift.io")
 		if err := r.ApplyCRDFiles(ctx, files...); err != nil {
 			t.Error(err)
 		}
@@ -590,11 +598,17 @@ func TestSetupWaitsOutTerminatingCRDs(t *testing.T) {
 	if res.Code != 0 {
 		t.Fatalf("exit %d: %s", res.Code, res.Stderr)
 	}
-	if !strings.Contains(res.Stderr, "customresourcedefinition/"+held+" terminating") {
-		t.Errorf("want the wait to say the old CRD is terminating:\n%s", res.Stderr)
+	for _, want := range []string{
+		"subscription/redhat-oadp-operator created", // a terminating CRD is no installed operator
+		"customresourcedefinition/cloudstorages.oadp.openshift.io terminating",
+		"dataprotectionapplication/" + dpaName + " created",
+	} {
+		if !strings.Contains(res.Stderr, want) {
+			t.Errorf("stderr lacks %q", want)
+		}
 	}
 	if _, err := r.Dynamic.Resource(gvr.CloudStorage).Namespace(ns).Get(ctx, csName, metav1.GetOptions{}); err != nil {
-		t.Errorf("CloudStorage not created on the reinstalled CRD: %v\n%s", err, res.Stderr)
+		t.Errorf("CloudStorage not created on the reinstalled CRD: %v", err)
 	}
 }
 
