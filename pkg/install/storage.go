@@ -28,24 +28,74 @@ const (
 	defaultStorageClass  = "storageclass.kubernetes.io/is-default-class"
 )
 
-// orFSBackup is the other way to back up volumes no snapshot covers.
-const orFSBackup = ", or --fs-backup to copy their files with Kopia"
-
-// ebsInTree is the in-tree EBS provisioner; CSI snapshots do not cover its volumes.
-const ebsInTree = "kubernetes.io/aws-ebs"
+// The provisioners whose volumes native AWS snapshots cover.
+const (
+	ebsInTree = "kubernetes.io/aws-ebs"
+	ebsCSI    = "ebs.csi.aws.com"
+)
 
 // StorageWarning is one way the snapshot mode does not fit the cluster's
-// storage: what is wrong and what to do.
+// storage, or a part of it that could not be read: what and what to do.
 type StorageWarning struct {
 	Cause, Fix string
+	// Unread means the storage could not be read, not that it does not fit.
+	Unread bool
 }
 
 func (w StorageWarning) String() string { return w.Cause + ": " + w.Fix }
 
+// SnapshotPlan is what the storage is checked against: the DPA's snapshot
+// mode, and where file-system backup stands (the other way to cover a volume).
+type SnapshotPlan struct {
+	Mode string // manifests.SnapshotsCSI or manifests.SnapshotsNative
+	// FSBackup is true when the node agent runs (setup --fs-backup).
+	FSBackup bool
+	// NoFSBackup is true on OADP 1.2, whose only uploader, Restic, STS does
+	// not support.
+	NoFSBackup bool
+}
+
+// PlanFor is the plan of a DPA: its mode and its node agent.
+func PlanFor(dpa *unstructured.Unstructured) SnapshotPlan {
+	_, restic, _ := unstructured.NestedMap(dpa.Object, "spec", "configuration", "restic")
+	_, agent, _ := unstructured.NestedMap(dpa.Object, "spec", "configuration", "nodeAgent")
+	return SnapshotPlan{Mode: manifests.SnapshotMode(dpa), FSBackup: manifests.FSBackupEnabled(dpa), NoFSBackup: restic && !agent}
+}
+
+// fsBackup is the file-system backup way out, "" where there is none.
+func (p SnapshotPlan) fsBackup() string {
+	switch {
+	case p.NoFSBackup:
+		return ""
+	case p.FSBackup:
+		return "back them up file by file: 'kubectl oadp-sts backup NAMESPACE --default-volumes-to-fs-backup'"
+	}
+	return "rerun setup with --fs-backup to copy their files with Kopia"
+}
+
+// fixes joins the ways out that apply.
+func fixes(ways ...string) string {
+	var out []string
+	for _, w := range ways {
+		if w != "" {
+			out = append(out, w)
+		}
+	}
+	return strings.Join(out, ", or ")
+}
+
+// when returns s if ok, else "".
+func when(ok bool, s string) string {
+	if ok {
+		return s
+	}
+	return ""
+}
+
 // StorageWarnings is the chapter's storage check: it lists the storage
-// classes and the classes that PVCs use, and warns when the snapshot mode does
-// not cover them. Warnings never stop setup.
-func (i *Installer) StorageWarnings(ctx context.Context, mode string) []StorageWarning {
+// classes, the classes that PVCs use and (for CSI) the VolumeSnapshotClasses,
+// and warns when the plan does not cover them. Warnings never stop setup.
+func (i *Installer) StorageWarnings(ctx context.Context, plan SnapshotPlan) []StorageWarning {
 	var (
 		wg                   sync.WaitGroup
 		classes              = map[string]string{} // name -> provisioner
@@ -67,7 +117,7 @@ func (i *Installer) StorageWarnings(ctx context.Context, mode string) []StorageW
 			}
 		}
 	})
-	if mode == manifests.SnapshotsCSI {
+	if plan.Mode == manifests.SnapshotsCSI {
 		wg.Go(func() {
 			l, err := i.Client.Resource(snapshotClasses).List(ctx, metav1.ListOptions{})
 			if err != nil {
@@ -90,47 +140,66 @@ func (i *Installer) StorageWarnings(ctx context.Context, mode string) []StorageW
 	})
 	wg.Wait()
 	if scErr != nil {
-		return []StorageWarning{{Cause: fmt.Sprintf("could not list storage classes to check the snapshot mode (%v)", kube.Explain(scErr, storageClasses, "")),
+		return []StorageWarning{{Unread: true, Cause: fmt.Sprintf("could not list storage classes to check the snapshot mode (%v)", kube.Explain(scErr, storageClasses, "")),
 			Fix: "ask a cluster-admin for list on storageclasses.storage.k8s.io"}}
 	}
 	var warnings []StorageWarning
 	if pvcErr != nil {
 		used = nil
+		warnings = append(warnings, StorageWarning{Unread: true,
+			Cause: fmt.Sprintf("could not list PVCs, so only the default storage class was checked (%v)", kube.Explain(pvcErr, pvcs, "")),
+			Fix:   "ask a cluster-admin for list on persistentvolumeclaims in all namespaces"})
 	}
-	csi := 0
-	for _, p := range classes {
-		if isCSI(p) {
-			csi++
-		}
-	}
-	switch mode {
+	switch plan.Mode {
 	case manifests.SnapshotsCSI:
-		if csi == 0 {
-			warnings = append(warnings, StorageWarning{"no storage class has a CSI provisioner, so CSI snapshots will not cover any volume", "use --snapshots=native" + orFSBackup})
-		}
-		var inTree []string
-		for class, n := range used {
-			if p, ok := classes[class]; ok && !isCSI(p) {
-				inTree = append(inTree, fmt.Sprintf("%s (%d PVCs, %s)", class, n, p))
-			}
-		}
-		if len(inTree) > 0 {
-			sort.Strings(inTree)
-			warnings = append(warnings, StorageWarning{"PVCs use non-CSI storage classes that CSI snapshots do not cover: " + strings.Join(inTree, ", "), "use --snapshots=native" + orFSBackup})
-		}
-		warnings = append(warnings, snapshotClassWarnings(csiDrivers(classes, used, defaultClass), vscs, vsErr)...)
+		warnings = append(warnings, plan.csiWarnings(classes, used)...)
+		warnings = append(warnings, plan.snapshotClassWarnings(csiDrivers(classes, used, defaultClass), vscs, vsErr)...)
 	case manifests.SnapshotsNative:
 		var other []string
+		anyCSI := false
 		for class, n := range used {
-			if p, ok := classes[class]; ok && p != ebsInTree && p != "ebs.csi.aws.com" {
+			if p, ok := classes[class]; ok && p != ebsInTree && p != ebsCSI {
 				other = append(other, fmt.Sprintf("%s (%d PVCs, %s)", class, n, p))
+				anyCSI = anyCSI || isCSI(p)
 			}
 		}
 		if len(other) > 0 {
 			sort.Strings(other)
-			warnings = append(warnings, StorageWarning{"PVCs use storage classes that are not EBS, which native AWS snapshots do not cover: " + strings.Join(other, ", "),
-				"use --snapshots=csi (with a VolumeSnapshotClass for their CSI drivers)" + orFSBackup})
+			warnings = append(warnings, StorageWarning{Cause: "PVCs use storage classes that are not EBS, which native AWS snapshots do not cover: " + strings.Join(other, ", "),
+				Fix: fixes(when(anyCSI, "rerun setup with --snapshots=csi (with a VolumeSnapshotClass for their CSI drivers)"), plan.fsBackup(), "accept that their volumes are not backed up")})
 		}
+	}
+	return warnings
+}
+
+// csiWarnings are the volumes CSI snapshots cannot reach at all.
+func (p SnapshotPlan) csiWarnings(classes map[string]string, used map[string]int) []StorageWarning {
+	var warnings []StorageWarning
+	csi, ebs := 0, 0
+	for _, prov := range classes {
+		if isCSI(prov) {
+			csi++
+		}
+		if prov == ebsInTree {
+			ebs++
+		}
+	}
+	if csi == 0 {
+		warnings = append(warnings, StorageWarning{Cause: "no storage class has a CSI provisioner, so CSI snapshots will not cover any volume",
+			Fix: fixes(when(ebs > 0, "rerun setup with --snapshots=native"), p.fsBackup(), "install a CSI driver")})
+	}
+	var inTree []string
+	allEBS := true
+	for class, n := range used {
+		if prov, ok := classes[class]; ok && !isCSI(prov) {
+			inTree = append(inTree, fmt.Sprintf("%s (%d PVCs, %s)", class, n, prov))
+			allEBS = allEBS && prov == ebsInTree
+		}
+	}
+	if len(inTree) > 0 {
+		sort.Strings(inTree)
+		warnings = append(warnings, StorageWarning{Cause: "PVCs use non-CSI storage classes that CSI snapshots do not cover: " + strings.Join(inTree, ", "),
+			Fix: fixes(when(allEBS, "rerun setup with --snapshots=native"), p.fsBackup(), "move them to a CSI storage class")})
 	}
 	return warnings
 }
@@ -141,7 +210,7 @@ func isCSI(provisioner string) bool {
 
 // csiDrivers are the CSI provisioners whose volumes CSI snapshots will have
 // to cover: those of the classes PVCs use, or of the default class when no
-// PVC exists yet.
+// PVC exists yet (or PVCs could not be listed).
 func csiDrivers(classes map[string]string, used map[string]int, defaultClass string) []string {
 	set := map[string]bool{}
 	for class := range used {
@@ -161,21 +230,21 @@ func csiDrivers(classes map[string]string, used map[string]int, defaultClass str
 }
 
 // snapshotClassWarnings says which drivers Velero will find no
-// VolumeSnapshotClass for. Velero takes the class of the driver labelled
-// velero.io/csi-volumesnapshot-class, else the one marked default, else the
-// driver's only class (velero pkg/util/csi); otherwise the CSI backup of
-// those volumes fails.
-func snapshotClassWarnings(drivers []string, vscs []unstructured.Unstructured, listErr error) []StorageWarning {
+// VolumeSnapshotClass for. Velero (pkg/util/csi, v1.18) takes the driver's
+// class labelled velero.io/csi-volumesnapshot-class, else one carrying the
+// default-class annotation (whatever its value), else the driver's only
+// class; otherwise the CSI backup of those volumes fails.
+func (p SnapshotPlan) snapshotClassWarnings(drivers []string, vscs []unstructured.Unstructured, listErr error) []StorageWarning {
 	if len(drivers) == 0 {
 		return nil
 	}
 	switch {
 	case kube.IsTypeMissing(listErr):
-		return []StorageWarning{{"the cluster serves no VolumeSnapshotClass API (snapshot.storage.k8s.io/v1), so CSI snapshots cannot work",
-			"install the CSI snapshot controller, or use --snapshots=native"}}
+		return []StorageWarning{{Cause: "the cluster serves no VolumeSnapshotClass API (snapshot.storage.k8s.io/v1), so CSI snapshots cannot work",
+			Fix: fixes("install the CSI snapshot controller", when(onlyDriver(drivers, ebsCSI), "rerun setup with --snapshots=native"), p.fsBackup())}}
 	case listErr != nil:
-		return []StorageWarning{{fmt.Sprintf("could not list VolumeSnapshotClasses to check CSI snapshots (%v)", kube.Explain(listErr, snapshotClasses, "")),
-			"ask a cluster-admin for list on volumesnapshotclasses.snapshot.storage.k8s.io"}}
+		return []StorageWarning{{Unread: true, Cause: fmt.Sprintf("could not list VolumeSnapshotClasses to check CSI snapshots (%v)", kube.Explain(listErr, snapshotClasses, "")),
+			Fix: "ask a cluster-admin for list on volumesnapshotclasses.snapshot.storage.k8s.io"}}
 	}
 	var warnings []StorageWarning
 	for _, d := range drivers {
@@ -187,18 +256,21 @@ func snapshotClassWarnings(drivers []string, vscs []unstructured.Unstructured, l
 			}
 			names = append(names, v.GetName())
 			_, labelled := v.GetLabels()[snapshotClassLabel]
-			chosen = chosen || labelled || v.GetAnnotations()[defaultSnapshotClass] == "true"
+			_, marked := v.GetAnnotations()[defaultSnapshotClass]
+			chosen = chosen || labelled || marked
 		}
 		sort.Strings(names)
 		switch {
 		case len(names) == 0:
-			warnings = append(warnings, StorageWarning{fmt.Sprintf("no VolumeSnapshotClass for CSI driver %s, so Velero cannot snapshot its volumes", d),
-				fmt.Sprintf("create one for that driver labelled %s=true, or use --snapshots=native", snapshotClassLabel)})
+			warnings = append(warnings, StorageWarning{Cause: fmt.Sprintf("no VolumeSnapshotClass for CSI driver %s, so Velero cannot snapshot its volumes", d),
+				Fix: fixes(fmt.Sprintf("create one for that driver labelled %s=true", snapshotClassLabel), when(d == ebsCSI, "rerun setup with --snapshots=native"), p.fsBackup())})
 		case !chosen && len(names) > 1:
 			warnings = append(warnings, StorageWarning{
-				fmt.Sprintf("%d VolumeSnapshotClasses for CSI driver %s (%s) and none is labelled %s or marked default, so Velero cannot choose", len(names), d, strings.Join(names, ", "), snapshotClassLabel),
-				fmt.Sprintf("'oc label volumesnapshotclass %s %s=true'", names[0], snapshotClassLabel)})
+				Cause: fmt.Sprintf("%d VolumeSnapshotClasses for CSI driver %s (%s) and none is labelled %s or marked default, so Velero cannot choose", len(names), d, strings.Join(names, ", "), snapshotClassLabel),
+				Fix:   fmt.Sprintf("label the one Velero should use, e.g. 'oc label volumesnapshotclass %s %s=true'", names[0], snapshotClassLabel)})
 		}
 	}
 	return warnings
 }
+
+func onlyDriver(drivers []string, only string) bool { return len(drivers) == 1 && drivers[0] == only }

@@ -8,6 +8,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/manifests"
 )
 
 func TestCSIDrivers(t *testing.T) {
@@ -34,18 +36,73 @@ func TestCSIDrivers(t *testing.T) {
 // pkg/cmd/setup's TestSetupSnapshotClassCheck.
 func TestSnapshotClassWarningsListErrors(t *testing.T) {
 	missing := apierrors.NewNotFound(schema.GroupResource{Group: "snapshot.storage.k8s.io", Resource: "volumesnapshotclasses"}, "")
-	if w := snapshotClassWarnings([]string{"ebs.csi.aws.com"}, nil, missing); len(w) != 1 || !strings.Contains(w[0].Cause, "serves no VolumeSnapshotClass API") || !strings.Contains(w[0].Fix, "--snapshots=native") {
+	if w := (SnapshotPlan{Mode: manifests.SnapshotsCSI}).snapshotClassWarnings([]string{"ebs.csi.aws.com"}, nil, missing); len(w) != 1 || !strings.Contains(w[0].Cause, "serves no VolumeSnapshotClass API") || !strings.Contains(w[0].Fix, "--snapshots=native") {
 		t.Errorf("missing API: %q", w)
 	}
 	forbidden := apierrors.NewForbidden(schema.GroupResource{Group: "snapshot.storage.k8s.io", Resource: "volumesnapshotclasses"}, "", nil)
-	if w := snapshotClassWarnings([]string{"ebs.csi.aws.com"}, nil, forbidden); len(w) != 1 || !strings.HasPrefix(w[0].Cause, "could not list VolumeSnapshotClasses") {
+	if w := (SnapshotPlan{Mode: manifests.SnapshotsCSI}).snapshotClassWarnings([]string{"ebs.csi.aws.com"}, nil, forbidden); len(w) != 1 || !strings.HasPrefix(w[0].Cause, "could not list VolumeSnapshotClasses") {
 		t.Errorf("forbidden: %q", w)
 	}
-	if w := snapshotClassWarnings(nil, nil, missing); w != nil {
+	if w := (SnapshotPlan{Mode: manifests.SnapshotsCSI}).snapshotClassWarnings(nil, nil, missing); w != nil {
 		t.Errorf("no CSI driver in use needs no class: %q", w)
 	}
 	one := []unstructured.Unstructured{{Object: map[string]any{"metadata": map[string]any{"name": "only"}, "driver": "ebs.csi.aws.com"}}}
-	if w := snapshotClassWarnings([]string{"ebs.csi.aws.com"}, one, nil); w != nil {
+	if w := (SnapshotPlan{Mode: manifests.SnapshotsCSI}).snapshotClassWarnings([]string{"ebs.csi.aws.com"}, one, nil); w != nil {
 		t.Errorf("Velero takes a driver's only class: %q", w)
+	}
+}
+
+// The way out a warning offers depends on where file-system backup stands
+// and on the driver: native snapshots cover EBS only.
+func TestSnapshotClassFixes(t *testing.T) {
+	none := []unstructured.Unstructured{}
+	for _, c := range []struct {
+		name        string
+		plan        SnapshotPlan
+		driver      string
+		want, avoid []string
+	}{
+		{"EBS, agent off", SnapshotPlan{Mode: manifests.SnapshotsCSI}, "ebs.csi.aws.com",
+			[]string{"labelled velero.io/csi-volumesnapshot-class=true", "rerun setup with --snapshots=native", "rerun setup with --fs-backup"}, nil},
+		{"EFS: native snapshots do not help", SnapshotPlan{Mode: manifests.SnapshotsCSI}, "efs.csi.aws.com",
+			[]string{"rerun setup with --fs-backup"}, []string{"--snapshots=native"}},
+		{"agent already on", SnapshotPlan{Mode: manifests.SnapshotsCSI, FSBackup: true}, "ebs.csi.aws.com",
+			[]string{"--default-volumes-to-fs-backup"}, []string{"rerun setup with --fs-backup"}},
+		{"OADP 1.2: no Kopia", SnapshotPlan{Mode: manifests.SnapshotsCSI, NoFSBackup: true}, "ebs.csi.aws.com",
+			nil, []string{"fs-backup"}},
+	} {
+		w := c.plan.snapshotClassWarnings([]string{c.driver}, none, nil)
+		if len(w) != 1 {
+			t.Fatalf("%s: %d warnings", c.name, len(w))
+		}
+		for _, s := range c.want {
+			if !strings.Contains(w[0].Fix, s) {
+				t.Errorf("%s: fix %q lacks %q", c.name, w[0].Fix, s)
+			}
+		}
+		for _, s := range c.avoid {
+			if strings.Contains(w[0].Fix, s) {
+				t.Errorf("%s: fix %q offers %q", c.name, w[0].Fix, s)
+			}
+		}
+	}
+	// Velero takes a class carrying the default annotation whatever its value.
+	two := []unstructured.Unstructured{
+		{Object: map[string]any{"metadata": map[string]any{"name": "a"}, "driver": "ebs.csi.aws.com"}},
+		{Object: map[string]any{"metadata": map[string]any{"name": "b", "annotations": map[string]any{defaultSnapshotClass: "false"}}, "driver": "ebs.csi.aws.com"}},
+	}
+	if w := (SnapshotPlan{Mode: manifests.SnapshotsCSI}).snapshotClassWarnings([]string{"ebs.csi.aws.com"}, two, nil); w != nil {
+		t.Errorf("Velero would choose b: %v", w)
+	}
+}
+
+func TestPlanFor(t *testing.T) {
+	o := manifests.Options{Namespace: "ns", ClusterName: "c", Region: "us-east-2", OADPVersion: "1.4", Snapshots: manifests.SnapshotsNative, FSBackup: true}
+	if p := PlanFor(manifests.DPA(o.WithDefaults())); p != (SnapshotPlan{Mode: manifests.SnapshotsNative, FSBackup: true}) {
+		t.Errorf("1.4 native with the agent: %+v", p)
+	}
+	o.OADPVersion, o.FSBackup, o.Snapshots = "1.2", false, manifests.SnapshotsCSI
+	if p := PlanFor(manifests.DPA(o.WithDefaults())); p != (SnapshotPlan{Mode: manifests.SnapshotsCSI, NoFSBackup: true}) {
+		t.Errorf("1.2: %+v", p)
 	}
 }

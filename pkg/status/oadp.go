@@ -328,12 +328,15 @@ func (c *chain) snapshotCheck() Check {
 		return Check{Name: CheckSnapshots, Result: OK, Message: "native: EBS snapshots cover the volumes in use"}
 	}
 	var causes, fixes []string
+	msg := "cannot read the cluster's storage to check " + c.SnapshotMode + " snapshots"
 	for _, w := range c.SnapshotWarnings {
 		causes = append(causes, w.Cause)
 		fixes = appendNew(fixes, w.Fix)
+		if !w.Unread {
+			msg = c.SnapshotMode + " snapshots do not fit the cluster's storage"
+		}
 	}
-	return Check{Name: CheckSnapshots, Result: Warning, Message: c.SnapshotMode + " snapshots do not fit the cluster's storage",
-		Cause: strings.Join(causes, "; "), Fix: strings.Join(fixes, "; or ")}
+	return Check{Name: CheckSnapshots, Result: Warning, Message: msg, Cause: strings.Join(causes, "; "), Fix: strings.Join(fixes, "; ")}
 }
 
 func (c *chain) locationCheck(b *unstructured.Unstructured) Check {

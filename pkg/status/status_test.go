@@ -12,6 +12,7 @@ import (
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/awsfacts"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/clusterfacts"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/iam"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/install"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/manifests"
 )
 
@@ -182,5 +183,32 @@ func TestParseProfile(t *testing.T) {
 	}
 	if parseProfile(file, "missing") != nil {
 		t.Errorf("a missing profile is not nil")
+	}
+}
+
+// Storage that could not be read is said to be unread, not to mismatch; a
+// mismatch is a warning, never a failure.
+func TestSnapshotCheck(t *testing.T) {
+	dpa := unstructured.Unstructured{Object: map[string]any{"metadata": map[string]any{"name": "d"}}}
+	unread := install.StorageWarning{Unread: true, Cause: "could not list storage classes", Fix: "ask a cluster-admin"}
+	mismatch := install.StorageWarning{Cause: "no VolumeSnapshotClass for CSI driver x", Fix: "create one"}
+	for _, c := range []struct {
+		name     string
+		mode     string
+		warnings []install.StorageWarning
+		result   Result
+		message  string
+	}{
+		{"fits", manifests.SnapshotsCSI, nil, OK, "csi: Velero has a VolumeSnapshotClass for every CSI driver in use"},
+		{"no snapshots", "", nil, Skipped, "the DPA takes no volume snapshots"},
+		{"unread", manifests.SnapshotsCSI, []install.StorageWarning{unread}, Warning, "cannot read the cluster's storage to check csi snapshots"},
+		{"mismatch", manifests.SnapshotsCSI, []install.StorageWarning{unread, mismatch}, Warning, "csi snapshots do not fit the cluster's storage"},
+	} {
+		ch := &Chain{Namespace: ns, RoleName: "c1-role", PolicyName: "OadpVer1", DPAs: []unstructured.Unstructured{dpa},
+			SnapshotMode: c.mode, SnapshotWarnings: c.warnings}
+		got := find(t, Build(inputs(ch)), CheckSnapshots)
+		if got.Result != c.result || got.Message != c.message {
+			t.Errorf("%s: %s %q, want %s %q", c.name, got.Result, got.Message, c.result, c.message)
+		}
 	}
 }

@@ -156,9 +156,10 @@ func (g *gatherer) snapshotFit(ctx context.Context) {
 		return
 	}
 	first := slices.MinFunc(c.DPAs, func(a, b unstructured.Unstructured) int { return strings.Compare(a.GetName(), b.GetName()) })
-	c.SnapshotMode = manifests.SnapshotMode(&first)
+	plan := install.PlanFor(&first)
+	c.SnapshotMode = plan.Mode
 	if c.SnapshotMode != "" {
-		c.SnapshotWarnings = (&install.Installer{Client: g.dyn}).StorageWarnings(ctx, c.SnapshotMode)
+		c.SnapshotWarnings = (&install.Installer{Client: g.dyn}).StorageWarnings(ctx, plan)
 	}
 }
 
