@@ -40,23 +40,29 @@ type Installer struct {
 }
 
 // Preflight checks the namespace before anything is sent: another DPA would
-// fight ours over the same Velero (OADP 1.5 refuses it outright).
-func (i *Installer) Preflight(ctx context.Context, o manifests.Options) error {
+// fight ours over the same Velero (OADP 1.5 refuses it outright). Its
+// warnings are changes this run makes that the user may not mean: setup
+// converges on its flags, so a rerun without --fs-backup turns the node
+// agent off.
+func (i *Installer) Preflight(ctx context.Context, o manifests.Options) (warnings []string, err error) {
 	o = o.WithDefaults()
 	list, err := i.Client.Resource(gvr.DPA).Namespace(o.Namespace).List(ctx, metav1.ListOptions{})
 	switch {
 	case kube.IsTypeMissing(err), apierrors.IsNotFound(err):
-		return nil // operator not installed yet: nothing to collide with
+		return nil, nil // operator not installed yet: nothing to collide with
 	case err != nil:
-		return kube.Explain(err, gvr.DPA, "")
+		return nil, kube.Explain(err, gvr.DPA, "")
 	}
 	for _, d := range list.Items {
 		if d.GetName() != o.DPAName {
-			return fmt.Errorf("namespace %q already has DataProtectionApplication %q: OADP runs one DPA per namespace; "+
+			return nil, fmt.Errorf("namespace %q already has DataProtectionApplication %q: OADP runs one DPA per namespace; "+
 				"reuse it with --dpa-name %s, or delete it first ('oc -n %s delete dpa %s')", o.Namespace, d.GetName(), d.GetName(), o.Namespace, d.GetName())
 		}
+		if manifests.FSBackupEnabled(&d) && !o.FSBackup {
+			warnings = append(warnings, fmt.Sprintf("dataprotectionapplication/%s runs the node agent for file-system backup, and this run turns it off: rerun with --fs-backup to keep it", d.GetName()))
+		}
 	}
-	return nil
+	return warnings, nil
 }
 
 // Apply sends objs in order. Objects whose API is served only once the

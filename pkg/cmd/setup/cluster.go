@@ -279,13 +279,14 @@ func (o *Options) runCluster(ctx context.Context, mo manifests.Options) error {
 }
 
 // storageCheck prints the chapter's storage warnings; they never stop setup.
-func (o *Options) storageCheck(ctx context.Context, mode string) {
+func (o *Options) storageCheck(ctx context.Context, mo manifests.Options) {
 	dyn, err := o.factory.Dynamic()
 	if err != nil {
 		return
 	}
 	in := &install.Installer{Client: dyn}
-	for _, w := range in.StorageWarnings(ctx, mode) {
+	plan := install.SnapshotPlan{Mode: mo.Snapshots, FSBackup: mo.FSBackup, NoFSBackup: mo.OADPVersion == "1.2"}
+	for _, w := range in.StorageWarnings(ctx, plan) {
 		fmt.Fprintln(o.ErrOut, "warning: "+w.String())
 	}
 }

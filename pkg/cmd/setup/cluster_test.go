@@ -390,7 +390,7 @@ func TestSetupStorageCheckWarns(t *testing.T) {
 			t.Errorf("stderr lacks %q", want)
 		}
 	}
-	if !strings.Contains(res.Stderr, "warning: PVCs use non-CSI storage classes that CSI snapshots do not cover: gp2 (1 PVCs, kubernetes.io/aws-ebs): use --snapshots=native") {
+	if !strings.Contains(res.Stderr, "warning: PVCs use non-CSI storage classes that CSI snapshots do not cover: gp2 (1 PVCs, kubernetes.io/aws-ebs): rerun setup with --snapshots=native, or rerun setup with --fs-backup") {
 		t.Errorf("no storage warning:\n%s", res.Stderr)
 	}
 	if !strings.Contains(res.Stderr, "server dry run: the API server accepted every object; nothing was stored") {
@@ -473,6 +473,9 @@ func TestSetupSnapshotClassCheck(t *testing.T) {
 			_ = vscs.Delete(ctx, n, metav1.DeleteOptions{})
 		}
 	})
+	t.Cleanup(func() {
+		_ = r.Kube.CoreV1().Namespaces().Delete(context.Background(), "setup-vsc", metav1.DeleteOptions{})
+	})
 	// An application's PVC on the default CSI class: its driver needs a class.
 	for _, o := range []map[string]any{
 		{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": "setup-vsc"}},
@@ -500,7 +503,7 @@ func TestSetupSnapshotClassCheck(t *testing.T) {
 		must(t, r.Apply(ctx, &unstructured.Unstructured{Object: map[string]any{"apiVersion": "snapshot.storage.k8s.io/v1", "kind": "VolumeSnapshotClass",
 			"metadata": map[string]any{"name": n}, "driver": "ebs.csi.aws.com", "deletionPolicy": "Retain"}}))
 	}
-	if out := run(); !strings.Contains(out, "warning: 2 VolumeSnapshotClasses for CSI driver ebs.csi.aws.com (ebs-a, ebs-b) and none is labelled velero.io/csi-volumesnapshot-class or marked default, so Velero cannot choose: 'oc label volumesnapshotclass ebs-a velero.io/csi-volumesnapshot-class=true'") {
+	if out := run(); !strings.Contains(out, "warning: 2 VolumeSnapshotClasses for CSI driver ebs.csi.aws.com (ebs-a, ebs-b) and none is labelled velero.io/csi-volumesnapshot-class or marked default, so Velero cannot choose: label the one Velero should use, e.g. 'oc label volumesnapshotclass ebs-a velero.io/csi-volumesnapshot-class=true'") {
 		t.Errorf("no warning for an ambiguous choice:\n%s", out)
 	}
 	if out := clitest.Run(t, "setup", "--dry-run=server", "--snapshots=native", "-n", "setup-vsc").Stderr; strings.Contains(out, "VolumeSnapshotClass") {
@@ -510,6 +513,30 @@ func TestSetupSnapshotClassCheck(t *testing.T) {
 	must(t, err)
 	if out := run(); strings.Contains(out, "VolumeSnapshotClass") {
 		t.Errorf("a labelled class settles the choice, yet setup warned:\n%s", out)
+	}
+}
+
+// setup converges on its flags, so a rerun without --fs-backup would turn
+// the node agent off: it says so before doing it.
+func TestSetupWarnsBeforeTurningFSBackupOff(t *testing.T) {
+	r := rig.Get(t)
+	r.Fresh(t)
+	r.UseEnv(t)
+	ctx := context.Background()
+	ns := "setup-fs"
+	if _, err := r.Kube.CoreV1().Namespaces().Create(ctx, nsObject(ns), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = r.Kube.CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{}) })
+	if res := clitest.Run(t, "setup", "--yes", "--wait=false", "--fs-backup", "-n", ns); res.Code != 0 {
+		t.Fatalf("setup --fs-backup: exit %d", res.Code)
+	}
+	const warning = "warning: dataprotectionapplication/" + rig.InfraName + "-dpa runs the node agent for file-system backup, and this run turns it off: rerun with --fs-backup to keep it"
+	if res := clitest.Run(t, "setup", "--dry-run=server", "-n", ns); res.Code != 0 || !strings.Contains(res.Stderr, warning) {
+		t.Errorf("exit %d; want 0 and the warning", res.Code)
+	}
+	if res := clitest.Run(t, "setup", "--dry-run=server", "--fs-backup", "-n", ns); res.Code != 0 || strings.Contains(res.Stderr, "turns it off") {
+		t.Errorf("exit %d; --fs-backup keeps the agent, yet setup warned", res.Code)
 	}
 }
 

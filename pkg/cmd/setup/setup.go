@@ -253,10 +253,14 @@ func (o *Options) Run(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if err := (&install.Installer{Client: dyn}).Preflight(ctx, mo); err != nil {
+		warnings, err := (&install.Installer{Client: dyn}).Preflight(ctx, mo)
+		if err != nil {
 			return err
 		}
-		o.storageCheck(ctx, mo.Snapshots)
+		for _, w := range warnings {
+			fmt.Fprintln(o.ErrOut, "warning: "+w)
+		}
+		o.storageCheck(ctx, mo)
 	}
 	if o.Cluster.RoleARN == "" {
 		roleARN, err := o.runAWS(ctx)
