@@ -47,10 +47,12 @@ func readAudit(path string, offset int64, prefix string) ([]KubeRequest, error) 
 		return nil, err
 	}
 	var out []KubeRequest
+	started := map[string]bool{} // audit IDs of watches already counted
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<20), 16<<20)
 	for sc.Scan() {
 		var ev struct {
+			AuditID   string `json:"auditID"`
 			Verb      string `json:"verb"`
 			UserAgent string `json:"userAgent"`
 			Stage     string `json:"stage"`
@@ -58,7 +60,7 @@ func readAudit(path string, offset int64, prefix string) ([]KubeRequest, error) 
 				Resource, Namespace, Name string
 			} `json:"objectRef"`
 		}
-		if json.Unmarshal(sc.Bytes(), &ev) != nil || ev.Stage != stageOf(ev.Verb) || !strings.HasPrefix(ev.UserAgent, prefix) {
+		if json.Unmarshal(sc.Bytes(), &ev) != nil || !strings.HasPrefix(ev.UserAgent, prefix) || !counted(ev.Verb, ev.Stage, ev.AuditID, started) {
 			continue
 		}
 		out = append(out, KubeRequest{Verb: ev.Verb, UserAgent: ev.UserAgent, Resource: ev.ObjectRef.Resource, Namespace: ev.ObjectRef.Namespace, Name: ev.ObjectRef.Name})
@@ -66,12 +68,16 @@ func readAudit(path string, offset int64, prefix string) ([]KubeRequest, error) 
 	return out, sc.Err()
 }
 
-// stageOf is the one audit stage that stands for a request: a watch counts
-// once it starts, since it may run for as long as the test looks; anything
-// else once it is answered.
-func stageOf(verb string) string {
-	if verb == "watch" {
-		return "ResponseStarted"
+// counted picks one audit event per request: a watch once it starts, since
+// it may run for as long as the test looks (or once it ends, for a watch
+// refused before it started); anything else once it is answered.
+func counted(verb, stage, auditID string, started map[string]bool) bool {
+	switch {
+	case verb != "watch":
+		return stage == "ResponseComplete"
+	case stage == "ResponseStarted":
+		started[auditID] = true
+		return true
 	}
-	return "ResponseComplete"
+	return stage == "ResponseComplete" && !started[auditID]
 }

@@ -289,15 +289,11 @@ func DPA(o Options) *unstructured.Unstructured {
 	return &unstructured.Unstructured{Object: m}
 }
 
-// FSBackupEnabled reports whether a DPA runs the node agent (or, on 1.2,
-// Restic) for file-system backup.
+// FSBackupEnabled reports whether a DPA runs the node agent for file-system
+// backup. OADP 1.2's Restic does not count: STS does not support it.
 func FSBackupEnabled(dpa *unstructured.Unstructured) bool {
-	for _, agent := range []string{"nodeAgent", "restic"} {
-		if on, _, _ := unstructured.NestedBool(dpa.Object, "spec", "configuration", agent, "enable"); on {
-			return true
-		}
-	}
-	return false
+	on, _, _ := unstructured.NestedBool(dpa.Object, "spec", "configuration", "nodeAgent", "enable")
+	return on
 }
 
 // SnapshotMode reads back which --snapshots mode a DPA is in: csi when the

@@ -199,7 +199,7 @@ func (w *Watch) latest() (*unstructured.Unstructured, bool) {
 
 // For waits until cond holds for the object and returns the object as it
 // was then. It ends early with cond's error, a *GoneError when the object is
-// deleted after being seen, a *TimeoutError (exit code ExitTimeout) when
+// deleted after being seen (unless opts.Recreated), a *TimeoutError (exit code ExitTimeout) when
 // opts.Timeout passes, and an *InterruptedError when ctx is cancelled.
 func (w *Watch) For(ctx context.Context, cond Condition, opts Options) (*unstructured.Unstructured, error) {
 	seen := false

@@ -213,8 +213,11 @@ func TestRecreatedKeepsWaiting(t *testing.T) {
 	c := backups(t, r)
 	ctx := context.Background()
 	create(t, c, "b8")
+	replaced := make(chan struct{})
+	defer func() { <-replaced }() // no t.Error after the test ends
 	replace := func() {
 		go func() {
+			defer close(replaced)
 			if err := c.Delete(ctx, "b8", metav1.DeleteOptions{}); err != nil {
 				t.Error(err)
 			}

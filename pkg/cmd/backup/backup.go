@@ -3,6 +3,7 @@ package backup
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/dynamic"
@@ -233,13 +235,18 @@ func (o *BackupOptions) Run(ctx context.Context) error {
 // volume of it.
 func nodeAgentOn(ctx context.Context, dyn dynamic.Interface, ns string) error {
 	l, err := dyn.Resource(gvr.DPA).Namespace(ns).List(ctx, metav1.ListOptions{})
-	if err != nil || len(l.Items) == 0 {
-		return nil // no DPA to read (Velero installed otherwise): Velero decides
+	switch {
+	case kube.IsTypeMissing(err), apierrors.IsForbidden(err):
+		return nil // no DPA to read (Velero installed otherwise, or no rights): Velero decides
+	case err != nil:
+		return kube.Explain(err, gvr.DPA, "")
+	case len(l.Items) == 0:
+		return nil
 	}
-	for i := range l.Items {
-		if manifests.FSBackupEnabled(&l.Items[i]) {
-			return nil
-		}
+	// OADP reconciles one DPA per namespace: the first by name.
+	dpa := slices.MinFunc(l.Items, func(a, b unstructured.Unstructured) int { return strings.Compare(a.GetName(), b.GetName()) })
+	if manifests.FSBackupEnabled(&dpa) {
+		return nil
 	}
-	return fmt.Errorf("--default-volumes-to-fs-backup needs OADP's node agent, and dataprotectionapplication/%s keeps it off: run 'kubectl oadp-sts setup --fs-backup' first", l.Items[0].GetName())
+	return fmt.Errorf("--default-volumes-to-fs-backup needs OADP's node agent, and dataprotectionapplication/%s keeps it off: run 'kubectl oadp-sts setup --fs-backup' first", dpa.GetName())
 }

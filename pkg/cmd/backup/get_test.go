@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -73,7 +74,8 @@ func TestGetAndDescribe(t *testing.T) {
 func TestBackupInterrupted(t *testing.T) {
 	r := setup(t)
 	play(t, r, gvr.Backup, "hello-world", inProgress(1, 10))
-	ctx, cancel := context.WithCancel(context.Background())
+	// The deadline only bounds a test whose cue never comes.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	res := clitest.RunReacting(ctx, t, func(line string) {
 		if strings.Contains(line, "1/10 items") {
