@@ -92,68 +92,82 @@ func when(ok bool, s string) string {
 	return ""
 }
 
-// StorageWarnings is the chapter's storage check: it lists the storage
-// classes, the classes that PVCs use and (for CSI) the VolumeSnapshotClasses,
-// and warns when the plan does not cover them. Warnings never stop setup.
-func (i *Installer) StorageWarnings(ctx context.Context, plan SnapshotPlan) []StorageWarning {
-	var (
-		wg                   sync.WaitGroup
-		classes              = map[string]string{} // name -> provisioner
-		defaultClass         string
-		used                 = map[string]int{} // class -> PVC count
-		vscs                 []unstructured.Unstructured
-		scErr, pvcErr, vsErr error
-	)
+// Storage is what the storage check reads, each part with its read error.
+type Storage struct {
+	Classes      map[string]string // storage class name -> provisioner
+	DefaultClass string
+	// Used counts the PVCs of each storage class (a bounded first page).
+	Used                                   map[string]int
+	SnapshotClasses                        []unstructured.Unstructured
+	ClassesErr, PVCErr, SnapshotClassesErr error
+}
+
+// ReadStorage lists the storage classes, the PVCs and the
+// VolumeSnapshotClasses at once.
+func (i *Installer) ReadStorage(ctx context.Context) *Storage {
+	s := &Storage{Classes: map[string]string{}, Used: map[string]int{}}
+	var wg sync.WaitGroup
 	wg.Go(func() {
 		l, err := i.Client.Resource(storageClasses).List(ctx, metav1.ListOptions{})
 		if err != nil {
-			scErr = err
+			s.ClassesErr = err
 			return
 		}
 		for _, sc := range l.Items {
-			classes[sc.GetName()] = kube.Str(sc.Object, "provisioner")
+			s.Classes[sc.GetName()] = kube.Str(sc.Object, "provisioner")
 			if sc.GetAnnotations()[defaultStorageClass] == "true" {
-				defaultClass = sc.GetName()
+				s.DefaultClass = sc.GetName()
 			}
 		}
 	})
-	if plan.Mode == manifests.SnapshotsCSI {
-		wg.Go(func() {
-			l, err := i.Client.Resource(snapshotClasses).List(ctx, metav1.ListOptions{})
-			if err != nil {
-				vsErr = err
-				return
-			}
-			vscs = l.Items
-		})
-	}
+	wg.Go(func() {
+		l, err := i.Client.Resource(snapshotClasses).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			s.SnapshotClassesErr = err
+			return
+		}
+		s.SnapshotClasses = l.Items
+	})
 	wg.Go(func() {
 		// A bounded page: enough to see which classes applications use.
 		l, err := i.Client.Resource(pvcs).List(ctx, metav1.ListOptions{Limit: 500})
 		if err != nil {
-			pvcErr = err
+			s.PVCErr = err
 			return
 		}
 		for _, p := range l.Items {
-			used[kube.Str(p.Object, "spec", "storageClassName")]++
+			s.Used[kube.Str(p.Object, "spec", "storageClassName")]++
 		}
 	})
 	wg.Wait()
-	if scErr != nil {
-		return []StorageWarning{{Unread: true, Cause: fmt.Sprintf("could not list storage classes to check the snapshot mode (%v)", kube.Explain(scErr, storageClasses, "")),
+	return s
+}
+
+// StorageWarnings reads the cluster's storage and checks it against plan.
+func (i *Installer) StorageWarnings(ctx context.Context, plan SnapshotPlan) []StorageWarning {
+	return plan.Warnings(i.ReadStorage(ctx))
+}
+
+// Warnings is the chapter's storage check: where the storage classes, the
+// classes PVCs use and (for CSI) the VolumeSnapshotClasses do not fit the
+// plan, or could not be read. Warnings never stop setup.
+func (plan SnapshotPlan) Warnings(s *Storage) []StorageWarning {
+	if s.ClassesErr != nil {
+		return []StorageWarning{{Unread: true, Cause: fmt.Sprintf("could not list storage classes to check the snapshot mode (%v)", kube.Explain(s.ClassesErr, storageClasses, "")),
 			Fix: "ask a cluster-admin for list on storageclasses.storage.k8s.io"}}
 	}
 	var warnings []StorageWarning
-	if pvcErr != nil {
+	classes, used := s.Classes, s.Used
+	if s.PVCErr != nil {
 		used = nil
 		warnings = append(warnings, StorageWarning{Unread: true,
-			Cause: fmt.Sprintf("could not list PVCs, so only the default storage class was checked (%v)", kube.Explain(pvcErr, pvcs, "")),
+			Cause: fmt.Sprintf("could not list PVCs, so only the default storage class was checked (%v)", kube.Explain(s.PVCErr, pvcs, "")),
 			Fix:   "ask a cluster-admin for list on persistentvolumeclaims in all namespaces"})
 	}
 	switch plan.Mode {
 	case manifests.SnapshotsCSI:
 		warnings = append(warnings, plan.csiWarnings(classes, used)...)
-		warnings = append(warnings, plan.snapshotClassWarnings(csiDrivers(classes, used, defaultClass), vscs, vsErr)...)
+		warnings = append(warnings, plan.snapshotClassWarnings(csiDrivers(classes, used, s.DefaultClass), s.SnapshotClasses, s.SnapshotClassesErr)...)
 	case manifests.SnapshotsNative:
 		var other []string
 		anyCSI := false

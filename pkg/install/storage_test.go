@@ -1,6 +1,7 @@
 package install
 
 import (
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -104,5 +105,41 @@ func TestPlanFor(t *testing.T) {
 	o.OADPVersion, o.FSBackup, o.Snapshots = "1.2", false, manifests.SnapshotsCSI
 	if p := PlanFor(manifests.DPA(o.WithDefaults())); p != (SnapshotPlan{Mode: manifests.SnapshotsCSI, NoFSBackup: true}) {
 		t.Errorf("1.2: %+v", p)
+	}
+}
+
+// The check itself is pure: storage in, warnings out.
+func TestWarnings(t *testing.T) {
+	csi := SnapshotPlan{Mode: manifests.SnapshotsCSI}
+	native := SnapshotPlan{Mode: manifests.SnapshotsNative}
+	vsc := []unstructured.Unstructured{{Object: map[string]any{"metadata": map[string]any{"name": "csi-aws-vsc"}, "driver": "ebs.csi.aws.com"}}}
+	for _, c := range []struct {
+		name    string
+		plan    SnapshotPlan
+		storage Storage
+		want    []string // a substring of each warning, in order
+	}{
+		{"OpenShift's defaults fit CSI", csi,
+			Storage{Classes: map[string]string{"gp3-csi": "ebs.csi.aws.com"}, DefaultClass: "gp3-csi", SnapshotClasses: vsc}, nil},
+		{"in-tree EBS only, CSI mode", csi,
+			Storage{Classes: map[string]string{"gp2": "kubernetes.io/aws-ebs"}, Used: map[string]int{"gp2": 1}},
+			[]string{"no storage class has a CSI provisioner", "gp2 (1 PVCs, kubernetes.io/aws-ebs): rerun setup with --snapshots=native"}},
+		{"EFS volumes, native mode", native,
+			Storage{Classes: map[string]string{"efs": "efs.csi.aws.com"}, Used: map[string]int{"efs": 2}},
+			[]string{"efs (2 PVCs, efs.csi.aws.com): rerun setup with --snapshots=csi"}},
+		{"PVCs unreadable: the default class is checked", csi,
+			Storage{Classes: map[string]string{"gp3-csi": "ebs.csi.aws.com"}, DefaultClass: "gp3-csi", PVCErr: errors.New("forbidden")},
+			[]string{"could not list PVCs", "no VolumeSnapshotClass for CSI driver ebs.csi.aws.com"}},
+	} {
+		got := c.plan.Warnings(&c.storage)
+		if len(got) != len(c.want) {
+			t.Errorf("%s: %d warnings, want %d: %v", c.name, len(got), len(c.want), got)
+			continue
+		}
+		for i, w := range c.want {
+			if !strings.Contains(got[i].String(), w) {
+				t.Errorf("%s: warning %d = %q, want %q in it", c.name, i, got[i], w)
+			}
+		}
 	}
 }

@@ -126,6 +126,8 @@ func (g *gatherer) namespaceReads(ctx context.Context) {
 			}
 		}
 	})
+	// The storage is read only once a DPA says what to check it against:
+	// before setup there is none, and the AWS reads take longer anyway.
 	g.nsWG.Go(func() {
 		c.DPAs, c.DPAErr = g.list(ctx, gvr.DPA)
 		g.snapshotFit(ctx)
@@ -148,7 +150,7 @@ func (g *gatherer) namespaceReads(ctx context.Context) {
 	}
 }
 
-// snapshotFit runs setup's storage check for the DPA's snapshot mode (the
+// snapshotFit is setup's storage check for the DPA's snapshot mode (the
 // DPA OADP reconciles: the first by name).
 func (g *gatherer) snapshotFit(ctx context.Context) {
 	c := g.chain
@@ -159,7 +161,7 @@ func (g *gatherer) snapshotFit(ctx context.Context) {
 	plan := install.PlanFor(&first)
 	c.SnapshotMode = plan.Mode
 	if c.SnapshotMode != "" {
-		c.SnapshotWarnings = (&install.Installer{Client: g.dyn}).StorageWarnings(ctx, plan)
+		c.SnapshotWarnings = plan.Warnings((&install.Installer{Client: g.dyn}).ReadStorage(ctx))
 	}
 }
 
