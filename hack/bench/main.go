@@ -7,10 +7,8 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -266,7 +264,9 @@ func (b *bench) measure(name string, prepare func() error, cmds func() []*exec.C
 			res.failed = err.Error()
 			return res
 		}
-		auditFrom := fileSize(b.r.AuditLog)
+		// "kubectl" is both the plugin's user agent (kubectl-oadp_sts/...)
+		// and the chapter's (kubectl/...).
+		kubeReqs := b.r.RecordKube("kubectl")
 		var wall time.Duration
 		failures := 0
 		for _, c := range list {
@@ -291,7 +291,8 @@ func (b *bench) measure(name string, prepare func() error, cmds func() []*exec.C
 				res.awsMut++
 			}
 		}
-		res.kube = countKube(b.r.AuditLog, auditFrom, "kubectl-oadp_sts/") + countKube(b.r.AuditLog, auditFrom, "kubectl/")
+		kreqs, _ := kubeReqs()
+		res.kube = len(kreqs)
 		if failures > 0 && res.note == "" {
 			res.note = fmt.Sprintf("%d command(s) exited non-zero", failures)
 		}
@@ -333,40 +334,6 @@ func (b *bench) awsCmd(args ...string) *exec.Cmd {
 	}
 	c.Env = env
 	return c
-}
-
-func fileSize(path string) int64 {
-	st, err := os.Stat(path)
-	if err != nil {
-		return 0
-	}
-	return st.Size()
-}
-
-// countKube counts the requests since offset whose user agent starts with
-// prefix: "kubectl-oadp_sts/" for the plugin, "kubectl/" for the chapter's gets.
-func countKube(path string, offset int64, prefix string) int {
-	f, err := os.Open(path)
-	if err != nil {
-		return 0
-	}
-	defer f.Close()
-	if _, err := f.Seek(offset, io.SeekStart); err != nil {
-		return 0
-	}
-	n := 0
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 16<<20)
-	for sc.Scan() {
-		var ev struct {
-			UserAgent string `json:"userAgent"`
-			Stage     string `json:"stage"`
-		}
-		if json.Unmarshal(sc.Bytes(), &ev) == nil && strings.HasPrefix(ev.UserAgent, prefix) && ev.Stage == "ResponseComplete" {
-			n++
-		}
-	}
-	return n
 }
 
 // The chapter's files, as its heredocs write them.
