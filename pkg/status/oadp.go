@@ -203,16 +203,8 @@ func (c *chain) operatorCheck() Check {
 	return Check{Name: CheckOperator, Result: Skipped, Message: "OADP not installed: '" + c.setupFix() + "' installs it"}
 }
 
-// dpa is the DataProtectionApplication to check: OADP reconciles one per
-// namespace, so the first by name when there are several.
-func (c *chain) dpa() *unstructured.Unstructured {
-	if len(c.DPAs) == 0 {
-		return nil
-	}
-	d := slices.Clone(c.DPAs)
-	sort.Slice(d, func(i, j int) bool { return d[i].GetName() < d[j].GetName() })
-	return &d[0]
-}
+// dpa is the DataProtectionApplication to check: the one OADP reconciles.
+func (c *chain) dpa() *unstructured.Unstructured { return manifests.ReconciledDPA(c.DPAs) }
 
 func (c *chain) reconciledCheck(dpa *unstructured.Unstructured) Check {
 	switch {

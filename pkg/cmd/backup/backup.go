@@ -3,7 +3,6 @@ package backup
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -11,7 +10,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/dynamic"
@@ -240,12 +238,9 @@ func nodeAgentOn(ctx context.Context, dyn dynamic.Interface, ns string) error {
 		return nil // no DPA to read (Velero installed otherwise, or no rights): Velero decides
 	case err != nil:
 		return kube.Explain(err, gvr.DPA, "")
-	case len(l.Items) == 0:
-		return nil
 	}
-	// OADP reconciles one DPA per namespace: the first by name.
-	dpa := slices.MinFunc(l.Items, func(a, b unstructured.Unstructured) int { return strings.Compare(a.GetName(), b.GetName()) })
-	if manifests.FSBackupEnabled(&dpa) {
+	dpa := manifests.ReconciledDPA(l.Items)
+	if dpa == nil || manifests.FSBackupEnabled(dpa) {
 		return nil
 	}
 	return fmt.Errorf("--default-volumes-to-fs-backup needs OADP's node agent, and dataprotectionapplication/%s keeps it off: run 'kubectl oadp-sts setup --fs-backup' first", dpa.GetName())

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -150,15 +149,15 @@ func (g *gatherer) namespaceReads(ctx context.Context) {
 	}
 }
 
-// snapshotFit is setup's storage check for the DPA's snapshot mode (the
-// DPA OADP reconciles: the first by name).
+// snapshotFit is setup's storage check for the snapshot mode of the DPA
+// OADP reconciles.
 func (g *gatherer) snapshotFit(ctx context.Context) {
 	c := g.chain
-	if len(c.DPAs) == 0 {
+	dpa := manifests.ReconciledDPA(c.DPAs)
+	if dpa == nil {
 		return
 	}
-	first := slices.MinFunc(c.DPAs, func(a, b unstructured.Unstructured) int { return strings.Compare(a.GetName(), b.GetName()) })
-	plan := install.PlanFor(&first)
+	plan := install.PlanFor(dpa)
 	c.SnapshotMode = plan.Mode
 	if c.SnapshotMode != "" {
 		c.SnapshotWarnings = plan.Warnings((&install.Installer{Client: g.dyn}).ReadStorage(ctx))
