@@ -20,8 +20,12 @@ var (
 
 	Secret       = schema.GroupVersionResource{Version: "v1", Resource: "secrets"}
 	Namespace    = schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}
-	DPA          = schema.GroupVersionResource{Group: "oadp.openshift.io", Version: "v1alpha1", Resource: "dataprotectionapplications"}
-	CloudStorage = schema.GroupVersionResource{Group: "oadp.openshift.io", Version: "v1alpha1", Resource: "cloudstorages"}
+	PVC          = schema.GroupVersionResource{Version: "v1", Resource: "persistentvolumeclaims"}
+	StorageClass = schema.GroupVersionResource{Group: "storage.k8s.io", Version: "v1", Resource: "storageclasses"}
+	// VolumeSnapshotClass is the CSI snapshot API's, which CSI snapshots need.
+	VolumeSnapshotClass = schema.GroupVersionResource{Group: "snapshot.storage.k8s.io", Version: "v1", Resource: "volumesnapshotclasses"}
+	DPA                 = schema.GroupVersionResource{Group: "oadp.openshift.io", Version: "v1alpha1", Resource: "dataprotectionapplications"}
+	CloudStorage        = schema.GroupVersionResource{Group: "oadp.openshift.io", Version: "v1alpha1", Resource: "cloudstorages"}
 
 	Backup              = schema.GroupVersionResource{Group: "velero.io", Version: "v1", Resource: "backups"}
 	Restore             = schema.GroupVersionResource{Group: "velero.io", Version: "v1", Resource: "restores"}
@@ -39,8 +43,8 @@ var kinds = map[schema.GroupKind]struct {
 	r          schema.GroupVersionResource
 	namespaced bool
 }{
-	{Kind: "Namespace"}: {schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}, false},
-	{Kind: "Secret"}:    {schema.GroupVersionResource{Version: "v1", Resource: "secrets"}, true},
+	{Kind: "Namespace"}: {Namespace, false},
+	{Kind: "Secret"}:    {Secret, true},
 	{Group: "operators.coreos.com", Kind: "OperatorGroup"}:          {OperatorGroup, true},
 	{Group: "operators.coreos.com", Kind: "Subscription"}:           {Subscription, true},
 	{Group: "oadp.openshift.io", Kind: "CloudStorage"}:              {CloudStorage, true},

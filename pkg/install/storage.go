@@ -9,16 +9,10 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/gvr"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/kube"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/manifests"
-)
-
-var (
-	storageClasses  = schema.GroupVersionResource{Group: "storage.k8s.io", Version: "v1", Resource: "storageclasses"}
-	pvcs            = schema.GroupVersionResource{Version: "v1", Resource: "persistentvolumeclaims"}
-	snapshotClasses = schema.GroupVersionResource{Group: "snapshot.storage.k8s.io", Version: "v1", Resource: "volumesnapshotclasses"}
 )
 
 // How Velero chooses a VolumeSnapshotClass for a CSI driver.
@@ -108,7 +102,7 @@ func (i *Installer) ReadStorage(ctx context.Context) *Storage {
 	s := &Storage{Classes: map[string]string{}, Used: map[string]int{}}
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		l, err := i.Client.Resource(storageClasses).List(ctx, metav1.ListOptions{})
+		l, err := i.Client.Resource(gvr.StorageClass).List(ctx, metav1.ListOptions{})
 		if err != nil {
 			s.ClassesErr = err
 			return
@@ -121,7 +115,7 @@ func (i *Installer) ReadStorage(ctx context.Context) *Storage {
 		}
 	})
 	wg.Go(func() {
-		l, err := i.Client.Resource(snapshotClasses).List(ctx, metav1.ListOptions{})
+		l, err := i.Client.Resource(gvr.VolumeSnapshotClass).List(ctx, metav1.ListOptions{})
 		if err != nil {
 			s.SnapshotClassesErr = err
 			return
@@ -130,7 +124,7 @@ func (i *Installer) ReadStorage(ctx context.Context) *Storage {
 	})
 	wg.Go(func() {
 		// A bounded page: enough to see which classes applications use.
-		l, err := i.Client.Resource(pvcs).List(ctx, metav1.ListOptions{Limit: 500})
+		l, err := i.Client.Resource(gvr.PVC).List(ctx, metav1.ListOptions{Limit: 500})
 		if err != nil {
 			s.PVCErr = err
 			return
@@ -153,7 +147,7 @@ func (i *Installer) StorageWarnings(ctx context.Context, plan SnapshotPlan) []St
 // plan, or could not be read. Warnings never stop setup.
 func (plan SnapshotPlan) Warnings(s *Storage) []StorageWarning {
 	if s.ClassesErr != nil {
-		return []StorageWarning{{Unread: true, Cause: fmt.Sprintf("could not list storage classes to check the snapshot mode (%v)", kube.Explain(s.ClassesErr, storageClasses, "")),
+		return []StorageWarning{{Unread: true, Cause: fmt.Sprintf("could not list storage classes to check the snapshot mode (%v)", kube.Explain(s.ClassesErr, gvr.StorageClass, "")),
 			Fix: "ask a cluster-admin for list on storageclasses.storage.k8s.io"}}
 	}
 	var warnings []StorageWarning
@@ -161,7 +155,7 @@ func (plan SnapshotPlan) Warnings(s *Storage) []StorageWarning {
 	if s.PVCErr != nil {
 		used = nil
 		warnings = append(warnings, StorageWarning{Unread: true,
-			Cause: fmt.Sprintf("could not list PVCs, so only the default storage class was checked (%v)", kube.Explain(s.PVCErr, pvcs, "")),
+			Cause: fmt.Sprintf("could not list PVCs, so only the default storage class was checked (%v)", kube.Explain(s.PVCErr, gvr.PVC, "")),
 			Fix:   "ask a cluster-admin for list on persistentvolumeclaims in all namespaces"})
 	}
 	switch plan.Mode {
@@ -257,7 +251,7 @@ func (p SnapshotPlan) snapshotClassWarnings(drivers []string, vscs []unstructure
 		return []StorageWarning{{Cause: "the cluster serves no VolumeSnapshotClass API (snapshot.storage.k8s.io/v1), so CSI snapshots cannot work",
 			Fix: fixes("install the CSI snapshot controller", when(onlyDriver(drivers, ebsCSI), "rerun setup with --snapshots=native"), p.fsBackup())}}
 	case listErr != nil:
-		return []StorageWarning{{Unread: true, Cause: fmt.Sprintf("could not list VolumeSnapshotClasses to check CSI snapshots (%v)", kube.Explain(listErr, snapshotClasses, "")),
+		return []StorageWarning{{Unread: true, Cause: fmt.Sprintf("could not list VolumeSnapshotClasses to check CSI snapshots (%v)", kube.Explain(listErr, gvr.VolumeSnapshotClass, "")),
 			Fix: "ask a cluster-admin for list on volumesnapshotclasses.snapshot.storage.k8s.io"}}
 	}
 	var warnings []StorageWarning

@@ -8,8 +8,8 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/gvr"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/manifests"
 )
 
@@ -36,11 +36,11 @@ func TestCSIDrivers(t *testing.T) {
 // The list error branches; the real API server's answers are in
 // pkg/cmd/setup's TestSetupSnapshotClassCheck.
 func TestSnapshotClassWarningsListErrors(t *testing.T) {
-	missing := apierrors.NewNotFound(schema.GroupResource{Group: "snapshot.storage.k8s.io", Resource: "volumesnapshotclasses"}, "")
+	missing := apierrors.NewNotFound(gvr.VolumeSnapshotClass.GroupResource(), "")
 	if w := (SnapshotPlan{Mode: manifests.SnapshotsCSI}).snapshotClassWarnings([]string{"ebs.csi.aws.com"}, nil, missing); len(w) != 1 || !strings.Contains(w[0].Cause, "serves no VolumeSnapshotClass API") || !strings.Contains(w[0].Fix, "--snapshots=native") {
 		t.Errorf("missing API: %q", w)
 	}
-	forbidden := apierrors.NewForbidden(schema.GroupResource{Group: "snapshot.storage.k8s.io", Resource: "volumesnapshotclasses"}, "", nil)
+	forbidden := apierrors.NewForbidden(gvr.VolumeSnapshotClass.GroupResource(), "", nil)
 	if w := (SnapshotPlan{Mode: manifests.SnapshotsCSI}).snapshotClassWarnings([]string{"ebs.csi.aws.com"}, nil, forbidden); len(w) != 1 || !strings.HasPrefix(w[0].Cause, "could not list VolumeSnapshotClasses") {
 		t.Errorf("forbidden: %q", w)
 	}

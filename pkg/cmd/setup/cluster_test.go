@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
@@ -21,6 +20,7 @@ import (
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmdutil"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/gvr"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/manifests"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/wait"
 )
 
 var (
@@ -371,7 +371,7 @@ func TestSetupStorageCheckWarns(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	defer r.Dynamic.Resource(storageClassGVR).Delete(ctx, "gp2", metav1.DeleteOptions{})
+	defer r.Dynamic.Resource(gvr.StorageClass).Delete(ctx, "gp2", metav1.DeleteOptions{})
 	defer r.Kube.CoreV1().PersistentVolumeClaims("app-intree").Delete(ctx, "data", metav1.DeleteOptions{})
 
 	fresh := clitest.Run(t, "setup", "--dry-run=server", "-n", "setup-storage-new")
@@ -436,26 +436,16 @@ func deleteOADPCRDs(t *testing.T, r *rig.Rig, held ...string) []string {
 }
 
 func waitCRDGone(t *testing.T, r *rig.Rig, name string) {
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		_, err := r.Dynamic.Resource(gvr.CRD).Get(context.Background(), name, metav1.GetOptions{})
-		if apierrors.IsNotFound(err) {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Errorf("CRD %s still there after 30s (err %v)", name, err)
-			return
-		}
+	if err := wait.Deleted(context.Background(), r.Dynamic.Resource(gvr.CRD), name, wait.Options{What: "CRD " + name, Timeout: 30 * time.Second}); err != nil {
+		t.Error(err)
 	}
 }
 
 // waitSubscribed waits for setup to create the Subscription, as OLM would.
 func waitSubscribed(r *rig.Rig, ns string) bool {
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if _, err := r.Dynamic.Resource(gvr.Subscription).Namespace(ns).Get(context.Background(), manifests.PackageName, metav1.GetOptions{}); err == nil {
-			return true
-		}
-	}
-	return false
+	_, err := wait.For(context.Background(), r.Dynamic.Resource(gvr.Subscription).Namespace(ns), manifests.PackageName,
+		func(*unstructured.Unstructured) (bool, error) { return true, nil }, wait.Options{Timeout: 30 * time.Second})
+	return err == nil
 }
 
 // CSI mode needs a VolumeSnapshotClass Velero can choose for each driver in
@@ -466,7 +456,7 @@ func TestSetupSnapshotClassCheck(t *testing.T) {
 	r.Fresh(t)
 	r.UseEnv(t)
 	ctx := context.Background()
-	vscs := r.Dynamic.Resource(vscGVR)
+	vscs := r.Dynamic.Resource(gvr.VolumeSnapshotClass)
 	// Fresh seeds OpenShift's csi-aws-vsc again when the test ends.
 	t.Cleanup(func() {
 		for _, n := range []string{"ebs-a", "ebs-b"} {

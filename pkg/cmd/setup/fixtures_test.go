@@ -8,7 +8,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/oadp-sts/kubectl-oadp_sts/internal/rig"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/gvr"
@@ -44,6 +43,3 @@ func waitCRD(t *testing.T, r *rig.Rig) {
 	}
 	t.Fatal("credentialsrequests API not served")
 }
-
-var storageClassGVR = schema.GroupVersionResource{Group: "storage.k8s.io", Version: "v1", Resource: "storageclasses"}
-var vscGVR = schema.GroupVersionResource{Group: "snapshot.storage.k8s.io", Version: "v1", Resource: "volumesnapshotclasses"}

@@ -14,11 +14,11 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/oadp-sts/kubectl-oadp_sts/internal/clitest"
 	"github.com/oadp-sts/kubectl-oadp_sts/internal/rig"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmdutil"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/gvr"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/iam"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/manifests"
 )
@@ -194,7 +194,7 @@ func TestStatusWarnsWhenSnapshotsDoNotFit(t *testing.T) {
 	ctx := context.Background()
 	ns := "status-vsc"
 	setUpChain(t, r, ns)
-	vscs := r.Dynamic.Resource(schema.GroupVersionResource{Group: "snapshot.storage.k8s.io", Version: "v1", Resource: "volumesnapshotclasses"})
+	vscs := r.Dynamic.Resource(gvr.VolumeSnapshotClass)
 	// Fresh seeds it again when the test ends.
 	if err := vscs.Delete(ctx, "csi-aws-vsc", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
