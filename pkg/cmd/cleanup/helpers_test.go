@@ -13,6 +13,7 @@ import (
 	"github.com/oadp-sts/kubectl-oadp_sts/internal/rig"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cleanup"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/gvr"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/wait"
 )
 
 type schemaGVR = schema.GroupVersionResource
@@ -25,16 +26,10 @@ func nsObj(name string) *corev1.Namespace {
 
 // waitNamespaceGone waits for kube-controller-manager to finish deleting a
 // namespace, so the next test can create objects in it again.
-func waitNamespaceGone(t *testing.T, r interface {
-	NamespaceGone(context.Context, string) bool
-}, name string) {
+func waitNamespaceGone(t *testing.T, r *rig.Rig, name string) {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for !r.NamespaceGone(context.Background(), name) {
-		if time.Now().After(deadline) {
-			t.Fatalf("namespace %s still exists after 60s", name)
-		}
-		time.Sleep(200 * time.Millisecond)
+	if err := wait.Deleted(context.Background(), r.Dynamic.Resource(gvr.Namespace), name, wait.Options{What: "namespace " + name, Timeout: 60 * time.Second}); err != nil {
+		t.Fatal(err)
 	}
 }
 

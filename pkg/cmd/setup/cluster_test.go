@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/dynamic"
 	"sigs.k8s.io/yaml"
 
 	"github.com/oadp-sts/kubectl-oadp_sts/internal/clitest"
@@ -199,7 +200,7 @@ func TestSetupWaits(t *testing.T) {
 			r.Fresh(t)
 			ns := "setup-wait-" + string(rune('a'+i))
 			go func() {
-				waitFor(t, r, ns) // the DPA exists: the operator "reconciles"
+				waitCreated(r.Dynamic.Resource(gvr.DPA).Namespace(ns), dpaName) // the DPA exists: the operator "reconciles"
 				tc.play(ns)
 			}()
 			// Only the case that tests the timeout gets a short one, so a
@@ -218,16 +219,6 @@ func TestSetupWaits(t *testing.T) {
 				}
 			}
 		})
-	}
-}
-
-func waitFor(t *testing.T, r *rig.Rig, ns string) {
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		if _, err := r.Dynamic.Resource(gvr.DPA).Namespace(ns).Get(context.Background(), dpaName, metav1.GetOptions{}); err == nil {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }
 
@@ -441,10 +432,10 @@ func waitCRDGone(t *testing.T, r *rig.Rig, name string) {
 	}
 }
 
-// waitSubscribed waits for setup to create the Subscription, as OLM would.
-func waitSubscribed(r *rig.Rig, ns string) bool {
-	_, err := wait.For(context.Background(), r.Dynamic.Resource(gvr.Subscription).Namespace(ns), manifests.PackageName,
-		func(*unstructured.Unstructured) (bool, error) { return true, nil }, wait.Options{Timeout: 30 * time.Second})
+// waitCreated waits for setup to create an object, as the operator or OLM
+// would before acting on it.
+func waitCreated(res dynamic.ResourceInterface, name string) bool {
+	_, err := wait.For(context.Background(), res, name, func(*unstructured.Unstructured) (bool, error) { return true, nil }, wait.Options{Timeout: 30 * time.Second})
 	return err == nil
 }
 
@@ -541,7 +532,7 @@ func TestSetupInstallsTheOperatorWhenAbsent(t *testing.T) {
 	files := deleteOADPCRDs(t, r)
 	ns := "setup-olm"
 	go func() { // OLM: once subscribed, install the bundle's CRDs
-		if waitSubscribed(r, ns) {
+		if waitCreated(r.Dynamic.Resource(gvr.Subscription).Namespace(ns), manifests.PackageName) {
 			if err := r.ApplyCRDFiles(ctx, files...); err != nil {
 				t.Error(err)
 			}
