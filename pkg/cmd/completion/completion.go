@@ -20,7 +20,7 @@ func NewCmd(streams genericiooptions.IOStreams) *cobra.Command {
 		Long: templates.LongDesc(`
 			Print the shell completion script for bash, zsh, fish or powershell.
 
-			'kubectl oadp-sts <TAB>' and 'oc oadp-sts <TAB>' complete through kubectl's
+			Tab after 'kubectl oadp-sts' and 'oc oadp-sts' completes through kubectl's
 			own completion (kubectl 1.26 or later) once the helper kubectl_complete-oadp_sts,
 			shipped in the release archive beside the plugin, is on PATH; nothing needs
 			to be sourced for that. The scripts printed here complete the plugin when it is

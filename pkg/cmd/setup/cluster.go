@@ -77,6 +77,7 @@ func (c *ClusterOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.MemoryRequest, "velero-memory-request", "", "memory request of the Velero pod, e.g. 256Mi")
 	fs.StringVar(&c.MemoryLimit, "velero-memory-limit", "", "memory limit of the Velero pod, e.g. 1024Mi")
 	fs.StringToStringVar(&c.NodeSelector, "velero-node-selector", nil, "node selector of the Velero pod, e.g. node-role.kubernetes.io/infra=")
+	fs.Lookup("velero-node-selector").DefValue = "" // pflag would print an empty map as "(default [])"
 	fs.StringVar(&c.InstallOperator, "install-operator", Auto, "install the OADP operator through OLM: auto (only when its CRDs are absent), true or false")
 	fs.StringVar(&c.Channel, "channel", "", "OLM channel (default: stable-1.x for OADP up to 1.4, stable from 1.5)")
 	fs.StringVar(&c.CatalogSource, "catalog-source", manifests.DefaultCatalogSource, "catalog source of the operator (a mirrored catalog in restricted networks)")

@@ -25,7 +25,7 @@ var (
 
 		In AWS: the IAM permissions policy (default OadpVer1) and the role the
 		cluster's OIDC issuer may assume (default
-		<cluster-name>-openshift-oadp-aws-cloud-credentials), with the policy
+		CLUSTER_NAME-openshift-oadp-aws-cloud-credentials), with the policy
 		attached. In the cluster: the namespace, the cloud-credentials secret (or,
 		on OpenShift 4.14+ when setup installs the operator, ROLEARN in the
 		Subscription so the Cloud Credential Operator writes it), the OADP operator

@@ -28,7 +28,7 @@ var (
 		The cluster: OpenShift version, cluster ID, platform and region, the
 		service-account issuer and the credentials mode. AWS: the caller, and the
 		IAM OIDC provider for the cluster's issuer with the client ID openshift.
-		IAM: the role (<cluster-name>-openshift-oadp-aws-cloud-credentials or
+		IAM: the role (CLUSTER_NAME-openshift-oadp-aws-cloud-credentials or
 		--role-name), its trust policy (this cluster's OIDC provider, exactly the
 		two OADP service accounts of the namespace, no aud other than openshift),
 		the policy (OadpVer1 or --policy-name) attached with every action OADP
