@@ -8,11 +8,13 @@ GO       ?= go
 SHELL    := /bin/bash
 BIN      := bin/kubectl-oadp_sts
 
-# The OADP and CLI Manager CRD fixtures. In this repository's workplace they sit
-# beside it in ../shared/crds (or beside the checkout it was cloned from);
-# elsewhere `make crds` downloads the same pinned files into the user cache.
-ORIGIN_CRDS := $(shell o=$$(git remote get-url origin 2>/dev/null); [ -d "$$o/../shared/crds/oadp-1.4" ] && cd "$$o/../shared/crds" && pwd)
-OADP_STS_CRDS ?= $(firstword $(patsubst %/oadp-1.4,%,$(wildcard $(abspath $(CURDIR)/../shared/crds)/oadp-1.4)) $(ORIGIN_CRDS) $(HOME)/.cache/kubectl-oadp_sts/crds)
+# The CRD fixtures no Go module carries (OADP 1.3 to 1.5, CLI Manager, ACM):
+# ../shared/crds beside the repository (or beside the checkout it was cloned
+# from), else the user cache, where `make crds` downloads them once. demo,
+# sandbox, test and bench make crds first, so a fresh clone anywhere needs nothing else.
+ifndef OADP_STS_CRDS
+OADP_STS_CRDS := $(shell hack/crds.sh dir)
+endif
 export OADP_STS_CRDS
 
 .PHONY: help build test test-unit lint rig-tools krew-tools velero-tools sandbox sandbox-env sandbox-stop demo bench crds dist image clean
@@ -33,7 +35,7 @@ velero-tools: ## build the Velero server v1.18.3 and velero-plugin-for-aws v1.14
 	@hack/rig-tools.sh velero >/dev/null
 
 SANDBOX := bin/oadp-sts-sandbox
-sandbox: rig-tools velero-tools build ## start a local AWS STS cluster with OADP and the real Velero server, in the background
+sandbox: crds rig-tools velero-tools build ## start a local AWS STS cluster with OADP and the real Velero server, in the background
 	@$(GO) build -o $(SANDBOX) ./hack/sandbox && $(SANDBOX) start
 
 sandbox-env: ## print the running sandbox's export lines, for eval in a shell
@@ -42,10 +44,10 @@ sandbox-env: ## print the running sandbox's export lines, for eval in a shell
 sandbox-stop: ## stop the sandbox: every process, port and directory
 	@$(GO) build -o $(SANDBOX) ./hack/sandbox && $(SANDBOX) stop
 
-demo: rig-tools velero-tools build ## the chapter's hello-world backup and restore with the plugin, on a sandbox started and stopped for it
+demo: crds rig-tools velero-tools build ## the chapter's hello-world backup and restore with the plugin, on a sandbox started and stopped for it
 	@$(GO) build -o $(SANDBOX) ./hack/sandbox && hack/demo.sh
 
-test: rig-tools krew-tools velero-tools build ## run every test: unit, and integration against the real servers
+test: crds rig-tools krew-tools velero-tools build ## run every test: unit, and integration against the real servers
 	@set -o pipefail; $(GO) test -count=1 -timeout 60m -json ./... | $(GO) run ./hack/testreport
 
 test-unit: ## run the tests that need no servers (integration tests skip outside CI)
@@ -56,22 +58,11 @@ lint: ## gofmt and go vet
 	$(GO) vet ./...
 
 # bench needs the aws CLI v1 (pip install awscli), kubectl, and GNU time for peak memory (apt-get install time).
-bench: rig-tools build ## measure the plugin against the manual procedure on the rig
+bench: crds rig-tools build ## measure the plugin against the manual procedure on the rig
 	$(GO) run ./hack/bench
 
-# Pinned upstream commits of the fixture CRDs (see ../shared/README.md); the OADP
-# files are checked against hack/crds.sha256, the hashes of ../shared/crds.
-CRD_BASE := https://github.com/openshift/oadp-operator/raw
-CLI_MANAGER_CRD := https://github.com/openshift/cli-manager-operator/raw/36e415e55dcec0f07788fd7a7b416b8996358084/deploy/02_config.openshift.io_plugins.yaml
-crds: ## download the OADP and CLI Manager CRD fixtures into $(OADP_STS_CRDS) (not needed beside ../shared)
-	@set -e; for v in 1.3:e7c20f10 1.4:27e0a94c 1.5:5073cee7; do \
-	  d=$(OADP_STS_CRDS)/oadp-$${v%%:*}; mkdir -p $$d; \
-	  for c in dataprotectionapplications cloudstorages; do \
-	    curl -fsSL -o $$d/oadp.openshift.io_$$c.yaml $(CRD_BASE)/$${v##*:}/config/crd/bases/oadp.openshift.io_$$c.yaml; \
-	  done; done; \
-	mkdir -p $(OADP_STS_CRDS)/cli-manager; \
-	curl -fsSL -o $(OADP_STS_CRDS)/cli-manager/config.openshift.io_plugins.yaml $(CLI_MANAGER_CRD); \
-	cd $(OADP_STS_CRDS) && sha256sum -c --quiet $(CURDIR)/hack/crds.sha256 && echo "CRDs in $(OADP_STS_CRDS)"
+crds: ## find the CRD fixtures, or download them once (pinned commits, checked against hack/crds.sha256) into the user cache
+	@hack/crds.sh ensure
 
 # Release: `make dist VERSION=v0.1.0` builds every platform; the tests build one
 # (PLATFORMS=linux/amd64) into a temporary DIST. VERSION must be a semver tag.
