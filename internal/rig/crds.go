@@ -68,17 +68,23 @@ func moduleDir(mod string) (string, error) {
 	return info.Dir, nil
 }
 
-// FixtureDir is the directory of OADP and CLI Manager CRD fixtures:
-// $OADP_STS_CRDS, else ../shared/crds beside the repository.
+// FixtureDir is the directory of OADP, CLI Manager and ACM CRD fixtures:
+// $OADP_STS_CRDS, else ../shared/crds beside the repository, else the user
+// cache's crds, where 'make crds' (hack/crds.sh) downloads them.
 func FixtureDir() (string, error) {
 	dir := os.Getenv("OADP_STS_CRDS")
 	if dir == "" {
 		if root, err := RepoRoot(); err == nil {
 			dir = filepath.Join(root, "..", "shared", "crds")
 		}
+		if _, err := os.Stat(filepath.Join(dir, DefaultOADPCRDs)); err != nil {
+			if cache, err := CacheDir(); err == nil {
+				dir = filepath.Join(cache, "crds")
+			}
+		}
 	}
 	if _, err := os.Stat(filepath.Join(dir, DefaultOADPCRDs)); err != nil {
-		return "", &MissingError{What: "OADP CRD fixtures (OADP_STS_CRDS=" + dir + ")", Fix: "set OADP_STS_CRDS to a directory holding oadp-1.3, oadp-1.4, oadp-1.5 and cli-manager, or run 'make crds'"}
+		return "", &MissingError{What: "OADP CRD fixtures (OADP_STS_CRDS=" + dir + ")", Fix: "run 'make crds' (downloads them once into the user cache), or set OADP_STS_CRDS to a directory holding every file hack/crds.sha256 lists"}
 	}
 	return filepath.Abs(dir)
 }
