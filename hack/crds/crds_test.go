@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -561,4 +562,46 @@ func first(lines []string) string {
 		return ""
 	}
 	return lines[0]
+}
+
+var kib = regexp.MustCompile(`CRD fixtures \(about (\d+) KiB`)
+
+// The README opens with its two commands, and what their first run
+// downloads is said as it is: the cache directory and the fixtures' size.
+func TestREADMEFirstRunSaysTheDownload(t *testing.T) {
+	fx := fixtures(t)
+	b, err := os.ReadFile(filepath.Join(repoRoot(t), "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, _ := strings.Cut(string(b), "```sh\n")
+	block, after, _ := strings.Cut(rest, "```\n")
+	var cmds []string
+	for _, l := range nonEmpty(block) {
+		cmds = append(cmds, strings.Fields(l)[0]+" "+strings.Fields(l)[1])
+	}
+	if strings.Join(cmds, ", ") != "make demo, make test" {
+		t.Errorf("the README's first commands are %v, want make demo and make test", cmds)
+	}
+	para, _, _ := strings.Cut(strings.TrimLeft(after, "\n"), "\n\n")
+	para = strings.Join(strings.Fields(para), " ")
+	if !strings.Contains(para, "~/.cache/kubectl-oadp_sts/crds") || !strings.Contains(para, "hack/crds.sha256") {
+		t.Errorf("the README's first paragraph after the commands does not say where the fixtures go: %q", para)
+	}
+	var size int64
+	for p := range readSums(t) {
+		info, err := os.Stat(filepath.Join(fx, p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		size += info.Size()
+	}
+	m := kib.FindStringSubmatch(para)
+	if m == nil {
+		t.Fatalf("the README does not say the fixtures' size as 'CRD fixtures (about N KiB': %q", para)
+	}
+	said, _ := strconv.ParseInt(m[1], 10, 64)
+	if real := size / 1024; said < real*85/100 || said > real*115/100 {
+		t.Errorf("the README says the fixtures are about %d KiB; they are %d KiB", said, real)
+	}
 }
