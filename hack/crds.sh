@@ -76,14 +76,15 @@ dir() {
 
 fail() { echo "error: $*" >&2; exit 1; }
 
-# download DIR: every fixture into a directory beside DIR, checked, then moved
-# in; on any failure DIR is left as it was.
 tmp=
 trap '[ -z "$tmp" ] || rm -rf "$tmp"' EXIT
+
+# download DIR: every fixture into a directory beside DIR, checked, then moved
+# in; on any failure DIR is left as it was.
 download() {
   local dest=$1 path url err want got
-  mkdir -p "$(dirname "$dest")" || fail "cannot create $(dirname "$dest") for the CRD fixtures: set OADP_STS_CRDS to a writable directory"
-  tmp=$(mktemp -d "$dest.download.XXXXXX")
+  mkdir -p "$(dirname "$dest")" 2>/dev/null && tmp=$(mktemp -d "$dest.download.XXXXXX" 2>/dev/null) ||
+    fail "cannot write beside $dest for the CRD fixtures: set OADP_STS_CRDS to a writable directory"
   echo "downloading the $(wc -l <"$sums" | tr -d ' ') pinned CRD fixtures (about 700 KiB) from $mirror into $dest" >&2
   while read -r path url; do
     mkdir -p "$tmp/$(dirname "$path")"
