@@ -11,6 +11,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/names"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/versions"
 )
 
@@ -49,7 +50,7 @@ type Options struct {
 	ClusterID   string
 	Region      string
 	RoleARN     string
-	// OADPVersion is the operator's minor version: "1.2" to "1.5".
+	// OADPVersion is the operator's minor version: "1.2" to "1.6".
 	OADPVersion string
 
 	Bucket           string
@@ -88,13 +89,13 @@ func (o Options) WithDefaults() Options {
 		o.Namespace = "openshift-adp"
 	}
 	if o.Bucket == "" && o.ClusterName != "" {
-		o.Bucket = o.ClusterName + "-oadp"
+		o.Bucket = names.Bucket(o.ClusterName)
 	}
 	if o.CloudStorageName == "" {
 		o.CloudStorageName = o.Bucket
 	}
 	if o.DPAName == "" && o.ClusterName != "" {
-		o.DPAName = o.ClusterName + "-dpa"
+		o.DPAName = names.DPA(o.ClusterName)
 	}
 	if o.Prefix == "" {
 		o.Prefix = DefaultPrefix
@@ -130,19 +131,9 @@ func DefaultChannel(oadp string) string {
 	return "stable-" + oadp
 }
 
-// DefaultOADPVersion picks the OADP minor version supported on an OpenShift
-// version: 1.3 before 4.14, 1.5 from 4.19, 1.4 between and when unknown.
-func DefaultOADPVersion(openshift string) string {
-	switch {
-	case openshift == "":
-		return "1.4"
-	case versions.CompareMinor(openshift, "4.14") < 0:
-		return "1.3"
-	case versions.CompareMinor(openshift, "4.19") >= 0:
-		return "1.5"
-	}
-	return "1.4"
-}
+// DefaultOADPVersion picks the OADP minor version Red Hat supports on an
+// OpenShift version (versions.DefaultOADP has the matrix).
+func DefaultOADPVersion(openshift string) string { return versions.DefaultOADP(openshift) }
 
 // Build returns every object in the order it must be applied.
 func Build(o Options) []*unstructured.Unstructured {
