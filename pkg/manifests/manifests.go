@@ -25,8 +25,13 @@ const (
 	CredentialsFileFormat = "/tmp/credentials/%s/" + SecretName + "-" + SecretKey
 	PackageName           = "redhat-oadp-operator"
 	DefaultCatalogSource  = "redhat-operators"
-	DefaultCatalogNS      = "openshift-marketplace"
-	DefaultPrefix         = "velero"
+	// CommunityPackageName and CommunityCatalogSource are OADP on OKD: the
+	// upstream bundle's package (oadp-operator bundle/metadata/annotations.yaml)
+	// in the community catalog, since OKD has no redhat-operators catalog.
+	CommunityPackageName   = "oadp-operator"
+	CommunityCatalogSource = "community-operators"
+	DefaultCatalogNS       = "openshift-marketplace"
+	DefaultPrefix          = "velero"
 	// ManagedByLabel marks every object the plugin creates, so cleanup and
 	// status can find them.
 	ManagedByLabel = "app.kubernetes.io/managed-by"
@@ -70,7 +75,9 @@ type Options struct {
 	VeleroNodeSelector map[string]string
 
 	// InstallOperator adds the OperatorGroup and Subscription.
-	InstallOperator        bool
+	InstallOperator bool
+	// Package is the OLM package: redhat-oadp-operator, or oadp-operator on OKD.
+	Package                string
 	Channel                string
 	CatalogSource          string
 	CatalogSourceNamespace string
@@ -106,8 +113,14 @@ func (o Options) WithDefaults() Options {
 	if o.SnapshotRegion == "" {
 		o.SnapshotRegion = o.Region
 	}
+	if o.Package == "" {
+		o.Package = PackageName
+	}
 	if o.CatalogSource == "" {
 		o.CatalogSource = DefaultCatalogSource
+		if o.Package == CommunityPackageName {
+			o.CatalogSource = CommunityCatalogSource
+		}
 	}
 	if o.CatalogSourceNamespace == "" {
 		o.CatalogSourceNamespace = DefaultCatalogNS
@@ -187,12 +200,16 @@ func OperatorGroup(o Options) *unstructured.Unstructured {
 	return &unstructured.Unstructured{Object: m}
 }
 
-// Subscription installs redhat-oadp-operator; with SubscriptionRoleARN the
+// Subscription installs the OADP package; with SubscriptionRoleARN the
 // operator gets ROLEARN and the Cloud Credential Operator writes the secret.
 func Subscription(o Options) *unstructured.Unstructured {
-	m := object("operators.coreos.com/v1alpha1", "Subscription", o.Namespace, PackageName)
+	pkg := o.Package
+	if pkg == "" {
+		pkg = PackageName
+	}
+	m := object("operators.coreos.com/v1alpha1", "Subscription", o.Namespace, pkg)
 	spec := map[string]any{
-		"name":                PackageName,
+		"name":                pkg,
 		"source":              o.CatalogSource,
 		"sourceNamespace":     o.CatalogSourceNamespace,
 		"channel":             o.Channel,

@@ -226,6 +226,11 @@ func (o *Options) Run(ctx context.Context) error {
 		return err
 	}
 	o.facts = f
+	// A cluster that is not an AWS STS cluster is refused before anything
+	// else is read or decided, with every reason at once.
+	if err := o.checkCluster(); err != nil {
+		return err
+	}
 	st, err := o.readCluster(ctx)
 	if err != nil {
 		return err
@@ -246,9 +251,6 @@ func (o *Options) Run(ctx context.Context) error {
 		return err
 	}
 	if f.ClusterRead || o.DryRun != DryRunClient {
-		if err := o.checkCluster(); err != nil {
-			return err
-		}
 		dyn, err := o.factory.Dynamic()
 		if err != nil {
 			return err

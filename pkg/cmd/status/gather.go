@@ -229,9 +229,17 @@ func claims(token string) (iss, sub string, aud []string) {
 	return c.Iss, c.Sub, aud
 }
 
-// awsChain reads the caller, then, once the cluster is known, the OIDC
-// provider, the role, its policies and the buckets, all at once.
+// awsChain waits for the cluster, then reads the caller, and then the OIDC
+// provider, the role, its policies and the buckets, all at once. The cluster
+// comes first because it decides the AWS side: its region is the AWS client's
+// when the user's configuration names none, and a cluster of another platform
+// gets no AWS look-up at all.
 func (g *gatherer) awsChain(ctx context.Context) {
+	g.clusterWG.Wait()
+	if g.clErr != nil || g.cluster.Platform != "AWS" {
+		return
+	}
+	g.f.SetClusterRegion(g.cluster.Region)
 	cfg, err := g.f.AWSConfig(ctx)
 	if err != nil {
 		g.awsErr = err
@@ -244,10 +252,6 @@ func (g *gatherer) awsChain(ctx context.Context) {
 		return
 	}
 	g.aws = &awsfacts.Facts{Identity: id}
-	g.clusterWG.Wait()
-	if g.clErr != nil {
-		return
-	}
 	c := g.chain
 	c.RoleName = g.opts.RoleName
 	if c.RoleName == "" && g.cluster.Name != "" {
