@@ -220,9 +220,62 @@ func TestClusterFixtures(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = r.DeleteObject(ctx, credentialsRequestCRD) })
+	fixtures = append(fixtures, derived(t, fixtures)...)
 	bin := clitest.Binary(t)
 	for _, fx := range fixtures {
 		t.Run(fx.Name, func(t *testing.T) { checkFixture(t, r, bin, fx) })
+	}
+}
+
+// derived are shapes the issue names that the oracle's sample lacks, made
+// from a fixture by one change each, with the EXPECT lines the rules give:
+// a 4.14 hosted control plane has no CloudCredential (no Cloud Credential
+// Operator before HyperShift 4.15), and a self-managed cluster whose
+// infrastructure name leaves no room in a 64-character role name.
+func derived(t *testing.T, fixtures []*rig.ClusterFixture) []*rig.ClusterFixture {
+	t.Helper()
+	byName := map[string]*rig.ClusterFixture{}
+	for _, fx := range fixtures {
+		byName[fx.Name] = fx
+	}
+	hcp, ccoctl := byName["rosa-hcp"], byName["ocp-aws-sts-ccoctl"]
+	if hcp == nil || ccoctl == nil {
+		t.Fatalf("the derived shapes need rosa-hcp and ocp-aws-sts-ccoctl")
+	}
+	var out []*rig.ClusterFixture
+
+	noCC := &rig.ClusterFixture{Name: "derived-rosa-hcp-4.14-no-cloudcredential"}
+	for _, o := range hcp.Objects {
+		switch o.GetKind() {
+		case "CloudCredential":
+			continue
+		case "ClusterVersion":
+			o = o.DeepCopy()
+			must(t, unstructured.SetNestedField(o.Object, "4.14.12", "status", "desired", "version"))
+			must(t, unstructured.SetNestedSlice(o.Object, []any{map[string]any{"state": "Completed", "version": "4.14.12"}}, "status", "history"))
+		}
+		noCC.Objects = append(noCC.Objects, o)
+	}
+	noCC.Expect = []rig.Expectation{{Key: "ready", Value: "true"}, {Key: "credentials", Value: "secret"},
+		{Key: "roleName", Value: "my-hcp-openshift-oadp-aws-cloud-credentials"}, {Key: "oadpVersion", Value: "1.4"}}
+	out = append(out, noCC)
+
+	long := &rig.ClusterFixture{Name: "derived-ccoctl-long-infrastructure-name"}
+	for _, o := range ccoctl.Objects {
+		if o.GetKind() == "Infrastructure" {
+			o = o.DeepCopy()
+			must(t, unstructured.SetNestedField(o.Object, "a-very-long-cluster-name-for-testing-x7k2p", "status", "infrastructureName"))
+		}
+		long.Objects = append(long.Objects, o)
+	}
+	long.Expect = []rig.Expectation{{Key: "ready", Value: "true"}, {Key: "region", Value: "us-east-2"}}
+	return append(out, long)
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 
