@@ -63,23 +63,24 @@ func (f *Facts) HostedControlPlane() bool { return f.ControlPlaneTopology == "Ex
 // character cluster ID, which leaves no room in a 64-character role name.
 const NameTag = "api.openshift.com/name"
 
-// OIDCHost is the issuer without its scheme: the IAM OIDC provider's name and
-// the trust policy's condition-key prefix.
+// OIDCHost is the issuer without its scheme or trailing slash: the IAM OIDC
+// provider's name and the trust policy's condition-key prefix.
 func (f *Facts) OIDCHost() string { return IssuerHost(f.OIDCIssuer) }
 
-// IssuerHost strips the scheme from an issuer URL and keeps the rest
-// verbatim, a trailing "/" included: the API server puts the issuer verbatim
-// into every token's iss, and IAM keeps the slash of a provider created with
-// one, so the provider ARN looked up, the trust keys written and the URL of
-// the create-provider hint all name this one string.
+// IssuerHost strips the scheme and any trailing slash from an issuer URL. The
+// provider ARN looked up, the trust keys written and the URL of the
+// create-provider hint are all built from it, so they name one string.
 func IssuerHost(issuer string) string {
-	return strings.TrimPrefix(strings.TrimPrefix(issuer, "https://"), "http://")
+	s := strings.TrimPrefix(strings.TrimPrefix(issuer, "https://"), "http://")
+	return strings.TrimSuffix(s, "/")
 }
 
-// IssuerTrailingSlash reports an issuer that ends in "/": no Red Hat tool
-// makes one, and status says so.
+// IssuerTrailingSlash reports an issuer that ends in "/". No Red Hat tool
+// makes one, the API server puts it verbatim into every token's iss, and STS
+// has been seen not to find a provider created with the slash
+// (aws/aws-sam-cli#7432): status refuses it rather than guess.
 func IssuerTrailingSlash(issuer string) bool {
-	return strings.HasSuffix(issuer, "/") && IssuerHost(issuer) != "/"
+	return strings.HasSuffix(issuer, "/") && IssuerHost(issuer) != ""
 }
 
 // OADP is what is known about the installed operator.

@@ -110,10 +110,11 @@ func Build(in Inputs) *Report {
 	switch {
 	case issuerOK && clusterfacts.IssuerTrailingSlash(f.OIDCIssuer):
 		host := clusterfacts.IssuerHost(f.OIDCIssuer)
-		add(Check{Name: "oidc issuer", Result: Warning, Message: f.OIDCIssuer + " (ends in \"/\")",
-			Cause: fmt.Sprintf("no Red Hat tool makes an issuer with a trailing slash, and the API server puts it verbatim into every token's iss, so STS looks for an IAM OIDC provider named %s, slash included; "+
-				"the plugin uses that one string for the provider it looks up, the trust keys it writes (%s:sub) and the provider it tells you to create", host, host),
-			Fix: "keep the slash everywhere (create the provider with --url " + f.OIDCIssuer + "), or set the issuer without it in Authentication cluster and reissue the cluster's tokens"})
+		add(Check{Name: "oidc issuer", Result: Failed, Message: f.OIDCIssuer + " ends in \"/\"",
+			Cause: fmt.Sprintf("no Red Hat tool makes an issuer with a trailing slash; the API server puts it verbatim into every token's iss (%s), "+
+				"and STS has been seen not to find an IAM OIDC provider created with the slash (aws/aws-sam-cli#7432), so the plugin cannot promise STS accepts these tokens; "+
+				"it names the provider %s (no slash) in its checks, trust keys and hints", f.OIDCIssuer, host),
+			Fix: "set spec.serviceAccountIssuer of Authentication cluster to https://" + host + " (without the slash; the cluster then reissues its tokens), and create the IAM provider with that URL"})
 	case issuerOK:
 		add(Check{Name: "oidc issuer", Result: OK, Message: f.OIDCIssuer})
 	default:

@@ -28,9 +28,9 @@ func TestClusterShapes(t *testing.T) {
 		{name: "default credentials mode is not called Mint",
 			cluster: clusterfacts.Facts{Platform: "AWS", Region: "us-west-2"},
 			ready:   false, check: "credentials mode", want: `default ("")`, notWant: "(Mint)"},
-		{name: "trailing slash is said, not silent",
+		{name: "trailing slash is refused, not silent",
 			cluster: clusterfacts.Facts{Platform: "AWS", Region: "us-east-2", OIDCIssuer: issuer + "/", CredentialsMode: "Manual", STS: true},
-			ready:   true, check: "oidc issuer", want: "--url " + issuer + "/"},
+			ready:   false, check: "oidc issuer", want: "to " + issuer + " (without the slash"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -434,17 +434,17 @@ func expectProvider(t *testing.T, r *rig.Rig, bin string, rep *report, sh shape,
 			t.Errorf("provider %q (exists %v), moto made %q; want %q", rep.AWS.OIDCProviderARN, rep.AWS.OIDCProviderExists, motoARN, v)
 		}
 	case v == "consistent with the hint it prints":
-		// The provider status found is the one moto made for the issuer.
-		if rep.AWS.OIDCProviderARN != motoARN || !rep.AWS.OIDCProviderExists {
-			t.Errorf("status looks up %q (exists %v), moto made %q for the issuer", rep.AWS.OIDCProviderARN, rep.AWS.OIDCProviderExists, motoARN)
-		}
-		// Without it, status prints a hint; the provider the hint creates
-		// must be the one status looks up, as moto names it.
+		// Without the provider it looks up, status prints a hint; the
+		// provider the hint creates, as moto names it, must be the one status
+		// looks up, and once it exists status must find it.
 		ctx := context.Background()
-		if err := r.DeleteOIDCProviderIn(ctx, sh.region, motoARN); err != nil {
-			t.Fatal(err)
+		missing := rep
+		if c := rep.check("oidc provider"); c == nil || c.Result != "failed" {
+			if err := r.DeleteOIDCProviderIn(ctx, sh.region, rep.AWS.OIDCProviderARN); err != nil {
+				t.Fatal(err)
+			}
+			missing, _ = status(t, r, bin)
 		}
-		missing, _ := status(t, r, bin)
 		c := missing.check("oidc provider")
 		if c == nil || c.Result != "failed" {
 			t.Fatalf("no failed oidc provider check without the provider: %+v", c)
@@ -459,6 +459,10 @@ func expectProvider(t *testing.T, r *rig.Rig, bin string, rep *report, sh shape,
 		}
 		if hinted != missing.AWS.OIDCProviderARN || !strings.Contains(c.Message, hinted) {
 			t.Errorf("status checks %q (%s), but its hint --url %s creates %q", missing.AWS.OIDCProviderARN, c.Message, m[1], hinted)
+		}
+		found, _ := status(t, r, bin)
+		if fc := found.check("oidc provider"); fc == nil || fc.Result != "ok" || found.AWS.OIDCProviderARN != hinted {
+			t.Errorf("after creating the hinted provider %s, status says %+v", hinted, fc)
 		}
 	default:
 		t.Errorf("unknown oidcProviderARN value %q", v)
