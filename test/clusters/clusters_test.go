@@ -169,13 +169,20 @@ func subscriptionRoleARN(sub *unstructured.Unstructured) string {
 }
 
 // shape is what the test itself reads of a fixture's objects, not the plugin.
-type shape struct{ platform, region, issuer string }
+type shape struct {
+	platform, region, issuer string
+	okd                      bool
+}
 
 func shapeOf(fx *rig.ClusterFixture) shape {
 	var s shape
 	if infra := fx.Object("Infrastructure"); infra != nil {
 		s.platform, _, _ = unstructured.NestedString(infra.Object, "status", "platformStatus", "type")
 		s.region, _, _ = unstructured.NestedString(infra.Object, "status", "platformStatus", "aws", "region")
+	}
+	if cv := fx.Object("ClusterVersion"); cv != nil {
+		v, _, _ := unstructured.NestedString(cv.Object, "status", "desired", "version")
+		s.okd = strings.Contains(v, "okd")
 	}
 	if auth := fx.Object("Authentication"); auth != nil {
 		s.issuer, _, _ = unstructured.NestedString(auth.Object, "spec", "serviceAccountIssuer")
@@ -322,6 +329,22 @@ func checkFixture(t *testing.T, r *rig.Rig, bin string, fx *rig.ClusterFixture) 
 			t.Errorf("setup printed no CloudStorage:\n%s", setup.stdout)
 		} else if b, _, _ := unstructured.NestedString(cs.Object, "spec", "name"); len(b) > 63 || !regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`).MatchString(b) {
 			t.Errorf("default bucket %q is not a valid S3 bucket name", b)
+		}
+	}
+	// OKD (read here from its version string) has no redhat-operators
+	// catalog: the operator comes from the community package.
+	if !refused {
+		res := fixtureRun(t, r, bin, "setup", "--dry-run=client", "-o", "yaml", "--install-operator=true")
+		pkg, source := "redhat-oadp-operator", "redhat-operators"
+		if sh.okd {
+			pkg, source = "oadp-operator", "community-operators"
+		}
+		if sub := kind(objects(t, res.stdout), "Subscription"); sub == nil {
+			t.Errorf("no Subscription with --install-operator=true:\n%s", res.stderr)
+		} else if n, _, _ := unstructured.NestedString(sub.Object, "spec", "name"); n != pkg || sub.GetName() != pkg {
+			t.Errorf("subscription %s to package %s, want %s", sub.GetName(), n, pkg)
+		} else if src, _, _ := unstructured.NestedString(sub.Object, "spec", "source"); src != source {
+			t.Errorf("package %s from catalog %s, want %s", n, src, source)
 		}
 	}
 	for _, res := range []run{st, setup} {

@@ -146,7 +146,13 @@ func (o *Options) Run(ctx context.Context) error {
 func PrintHuman(w io.Writer, r *status.Report) {
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
 	c := r.Cluster
-	fmt.Fprintf(tw, "Cluster:\t%s\n", c.Name)
+	if c.NameFrom != "" && c.NameFrom != "infrastructure name" {
+		// On a hosted control plane the name is not the infrastructure
+		// name users see elsewhere: say where it came from.
+		fmt.Fprintf(tw, "Cluster:\t%s (from the %s)\n", c.Name, c.NameFrom)
+	} else {
+		fmt.Fprintf(tw, "Cluster:\t%s\n", c.Name)
+	}
 	fmt.Fprintf(tw, "  ID:\t%s\n", printer.OrNone(c.ID))
 	fmt.Fprintf(tw, "  OpenShift:\t%s\n", printer.OrNone(c.Version))
 	fmt.Fprintf(tw, "  Platform:\t%s\n", platform(c))
