@@ -237,8 +237,9 @@ func TestClusterFixtures(t *testing.T) {
 // derived are shapes the issue names that the oracle's sample lacks, made
 // from a fixture by one change each, with the EXPECT lines the rules give:
 // a 4.14 hosted control plane has no CloudCredential (no Cloud Credential
-// Operator before HyperShift 4.15), and a self-managed cluster whose
-// infrastructure name leaves no room in a 64-character role name.
+// Operator before HyperShift 4.15), a self-managed cluster whose
+// infrastructure name leaves no room in a 64-character role name, and a
+// cluster in China.
 func derived(t *testing.T, fixtures []*rig.ClusterFixture) []*rig.ClusterFixture {
 	t.Helper()
 	byName := map[string]*rig.ClusterFixture{}
@@ -276,7 +277,29 @@ func derived(t *testing.T, fixtures []*rig.ClusterFixture) []*rig.ClusterFixture
 		long.Objects = append(long.Objects, o)
 	}
 	long.Expect = []rig.Expectation{{Key: "ready", Value: "true"}, {Key: "region", Value: "us-east-2"}}
-	return append(out, long)
+	out = append(out, long)
+
+	// China: the GovCloud fixture moved to cn-northwest-1, where ccoctl's
+	// S3 issuer ends in amazonaws.com.cn and ARNs are in partition aws-cn.
+	gov := byName["ocp-aws-govcloud-sts"]
+	if gov == nil {
+		t.Fatalf("the China shape needs ocp-aws-govcloud-sts")
+	}
+	cn := &rig.ClusterFixture{Name: "derived-china-cn-northwest-1"}
+	for _, o := range gov.Objects {
+		switch o.GetKind() {
+		case "Infrastructure":
+			o = o.DeepCopy()
+			must(t, unstructured.SetNestedField(o.Object, "cn-northwest-1", "status", "platformStatus", "aws", "region"))
+		case "Authentication":
+			o = o.DeepCopy()
+			must(t, unstructured.SetNestedField(o.Object, "https://govclu-oidc.s3.cn-northwest-1.amazonaws.com.cn", "spec", "serviceAccountIssuer"))
+		}
+		cn.Objects = append(cn.Objects, o)
+	}
+	cn.Expect = []rig.Expectation{{Key: "ready", Value: "true"}, {Key: "partition", Value: "aws-cn"}, {Key: "awsClientRegionWhenUnset", Value: "cn-northwest-1"},
+		{Key: "oidcProviderARN", Value: "arn:aws-cn:iam::123456789012:oidc-provider/govclu-oidc.s3.cn-northwest-1.amazonaws.com.cn"}}
+	return append(out, cn)
 }
 
 func must(t *testing.T, err error) {
@@ -324,6 +347,10 @@ func checkFixture(t *testing.T, r *rig.Rig, bin string, fx *rig.ClusterFixture) 
 		role := roleARNOf(objs)
 		if name := role[strings.LastIndex(role, "/")+1:]; len(name) > 64 || name == "" {
 			t.Errorf("default role %q is not a valid IAM role name", role)
+		}
+		// The role lives in the caller's partition, as moto told status.
+		if rep.AWS != nil && !strings.HasPrefix(role, "arn:"+rep.AWS.Partition+":iam::") {
+			t.Errorf("role %s is not in the caller's partition %s", role, rep.AWS.Partition)
 		}
 		if cs := kind(objs, "CloudStorage"); cs == nil {
 			t.Errorf("setup printed no CloudStorage:\n%s", setup.stdout)
