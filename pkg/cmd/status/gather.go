@@ -35,9 +35,9 @@ import (
 )
 
 // Gather reads the cluster, AWS and the OADP namespace, and builds the report.
-// Every read starts as soon as what it needs is known: the namespace's objects
-// and the AWS caller at once, IAM once the cluster and the caller are known,
-// the buckets once the locations are. An unreadable cluster is an error;
+// Every read starts as soon as what it needs is known: the cluster and the
+// namespace's objects at once, the AWS caller once the cluster's platform and
+// region are known, IAM once the caller is, the buckets once the locations are. An unreadable cluster is an error;
 // unreadable AWS becomes a failed check so the cluster facts still print.
 func Gather(ctx context.Context, f *cmdutil.Factory, o GatherOptions) (*status.Report, error) {
 	dyn, err := f.Dynamic()
