@@ -41,7 +41,10 @@ var (
 		Then the last backups and restores.
 
 		Before setup, the checks of objects setup makes are skipped: status then
-		says whether the cluster is ready for 'kubectl oadp-sts setup'.
+		says whether the cluster is ready for 'kubectl oadp-sts setup'. The
+		cluster is read first: AWS is asked in the cluster's region when the AWS
+		configuration names none, and a cluster on another platform gets no AWS
+		call at all, only one line saying why.
 
 		--assume-role proves the trust end to end: it asks the API server for a
 		token of the velero service account (a TokenRequest, audience openshift:
