@@ -19,11 +19,13 @@ import (
 	"strings"
 	"testing"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 
 	"github.com/oadp-sts/kubectl-oadp_sts/internal/clitest"
 	"github.com/oadp-sts/kubectl-oadp_sts/internal/rig"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/gvr"
 )
 
 func TestMain(m *testing.M) { rig.Main(m, rig.Options{}) }
@@ -539,6 +541,53 @@ func expectOADPVersion(t *testing.T, r *rig.Rig, bin string, setup run, v string
 	}
 	if channel != want {
 		t.Errorf("OADP %s on channel %q, want %q", v, channel, want)
+	}
+	schemaCheck(t, r, v, objects(t, res.stdout))
+}
+
+// schemaCheck has the API server validate setup's CloudStorage and DPA
+// (dry run, strict field validation) against the OADP CRDs of version v. 1.6
+// ships no CRD fixture: its DPA is shaped as 1.5's, so the 1.5 CRDs serve as
+// its schema here. 1.2 has no fixture either and is not checked.
+func schemaCheck(t *testing.T, r *rig.Rig, v string, objs []map[string]any) {
+	t.Helper()
+	dir := map[string]string{"1.3": "oadp-1.3", "1.4": "oadp-1.4", "1.5": "oadp-1.5", "1.6": "oadp-1.5"}[v]
+	if dir == "" {
+		t.Logf("OADP %s: no CRD fixture, the DPA's schema is not checked", v)
+		return
+	}
+	ctx := context.Background()
+	files, err := rig.OADPCRDFiles(dir)
+	must(t, err)
+	must(t, r.ApplyCRDFiles(ctx, files...))
+	t.Cleanup(func() {
+		back, err := rig.OADPCRDFiles(rig.DefaultOADPCRDs)
+		if err == nil {
+			err = r.ApplyCRDFiles(ctx, back...)
+		}
+		if err != nil {
+			t.Errorf("restore the %s CRDs: %v", rig.DefaultOADPCRDs, err)
+		}
+	})
+	ns := kind(objs, "Namespace")
+	if ns == nil {
+		t.Fatalf("setup printed no Namespace")
+	}
+	must(t, r.ApplyObject(ctx, ns))
+	for _, k := range []string{"CloudStorage", "DataProtectionApplication"} {
+		o := kind(objs, k)
+		if o == nil {
+			t.Errorf("setup printed no %s", k)
+			continue
+		}
+		res := gvr.DPA
+		if k == "CloudStorage" {
+			res = gvr.CloudStorage
+		}
+		if _, err := r.Dynamic.Resource(res).Namespace(o.GetNamespace()).Create(ctx, o,
+			metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}, FieldValidation: "Strict"}); err != nil {
+			t.Errorf("the API server refuses setup's %s for OADP %s (%s CRDs): %v", k, v, dir, err)
+		}
 	}
 }
 
