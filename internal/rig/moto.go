@@ -113,6 +113,9 @@ type AWSRequest struct {
 	// Action is the IAM/STS Query action ("CreateRole"), or for S3 the method
 	// and path ("PUT /bucket").
 	Action string
+	// Region is the region the request was signed for (its SigV4 credential
+	// scope): the region the plugin's AWS client used.
+	Region string
 }
 
 // Mutating reports whether the request changes state.
@@ -165,7 +168,8 @@ func parseRecording(rd io.Reader) ([]AWSRequest, error) {
 			URL    string          `json:"url"`
 			Body   json.RawMessage `json:"body"`
 			// moto base64-encodes bodies it records as bytes (all SDK v2 query calls).
-			BodyEncoded bool `json:"body_encoded"`
+			BodyEncoded bool              `json:"body_encoded"`
+			Headers     map[string]string `json:"headers"`
 		}
 		if err := json.Unmarshal(line, &rec); err != nil {
 			return nil, fmt.Errorf("moto recording: %w", err)
@@ -181,7 +185,7 @@ func parseRecording(rd io.Reader) ([]AWSRequest, error) {
 		if strings.HasPrefix(path, "/moto-api") {
 			continue
 		}
-		req := AWSRequest{Method: rec.Method, Path: path}
+		req := AWSRequest{Method: rec.Method, Path: path, Region: signedRegion(rec.Headers)}
 		var body string
 		_ = json.Unmarshal(rec.Body, &body)
 		if body == "" {
@@ -203,6 +207,25 @@ func parseRecording(rd io.Reader) ([]AWSRequest, error) {
 		out = append(out, req)
 	}
 	return out, sc.Err()
+}
+
+// signedRegion reads the region of a SigV4 Authorization header:
+// "AWS4-HMAC-SHA256 Credential=AKID/20261201/us-gov-west-1/sts/aws4_request, ...".
+func signedRegion(headers map[string]string) string {
+	for k, v := range headers {
+		if !strings.EqualFold(k, "Authorization") {
+			continue
+		}
+		_, cred, ok := strings.Cut(v, "Credential=")
+		if !ok {
+			return ""
+		}
+		cred, _, _ = strings.Cut(cred, ",")
+		if parts := strings.Split(cred, "/"); len(parts) == 5 {
+			return parts[2]
+		}
+	}
+	return ""
 }
 
 func (r *Rig) motoPost(ctx context.Context, path string) error {

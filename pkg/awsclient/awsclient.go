@@ -39,14 +39,19 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Profile, "aws-profile", o.Profile, "AWS shared-config profile (default: AWS_PROFILE, then the SDK's default chain)")
 }
 
+// FallbackRegion is the region of AWS calls when neither the user's AWS
+// configuration nor the cluster names one.
+const FallbackRegion = "us-east-1"
+
 // Load returns the SDK configuration: --aws-profile, then the SDK's default
 // chain, so AWS_PROFILE, AWS_REGION and AWS_ENDPOINT_URL work as in the aws CLI.
-// IAM is global; when no region is configured STS and IAM calls use us-east-1
-// and S3 calls name the bucket's region explicitly.
+// Its Region is "" when the configuration names none: the caller then uses the
+// cluster's (WithRegion), so that STS and IAM are asked in the cluster's
+// partition; GovCloud and China credentials are refused by the commercial
+// endpoints.
 func (o *Options) Load(ctx context.Context) (aws.Config, error) {
 	opts := []func(*config.LoadOptions) error{
 		config.WithAppID(strings.ReplaceAll(version.UserAgent(), "/", "-")),
-		config.WithDefaultRegion("us-east-1"),
 		config.WithRetryer(func() aws.Retryer {
 			return retry.NewStandard(func(so *retry.StandardOptions) {
 				so.MaxAttempts = maxAttempts(o.MaxAttempts)
@@ -64,6 +69,18 @@ func (o *Options) Load(ctx context.Context) (aws.Config, error) {
 		return aws.Config{}, fmt.Errorf("cannot load AWS configuration: %w (check --aws-profile / AWS_PROFILE and ~/.aws/config)", err)
 	}
 	return cfg, nil
+}
+
+// WithRegion returns cfg with region as its region when cfg names none, else
+// FallbackRegion when region is "" too.
+func WithRegion(cfg aws.Config, region string) aws.Config {
+	if cfg.Region == "" {
+		cfg.Region = region
+	}
+	if cfg.Region == "" {
+		cfg.Region = FallbackRegion
+	}
+	return cfg
 }
 
 // maxAttempts honors AWS_MAX_ATTEMPTS as the aws CLI does; the SDK itself

@@ -92,8 +92,10 @@ func DiscoverProvider(ctx context.Context, c awsclient.IAMAPI, id Identity, issu
 	return f, nil
 }
 
-// CreateProviderHint is the command that creates a missing OIDC provider.
+// CreateProviderHint is the command that creates a missing OIDC provider. Its
+// URL is built from the same host as OIDCProviderARN, so the provider it
+// creates is the one the checks look up.
 func CreateProviderHint(issuer string) string {
 	return fmt.Sprintf("create it with 'ccoctl aws create-identity-provider' (self-managed) or 'rosa create oidc-provider' (ROSA), "+
-		"or 'aws iam create-open-id-connect-provider --url %s --client-id-list openshift --thumbprint-list <sha1 of the issuer CA>'", issuer)
+		"or 'aws iam create-open-id-connect-provider --url https://%s --client-id-list openshift --thumbprint-list <sha1 of the issuer CA>'", clusterfacts.IssuerHost(issuer))
 }

@@ -23,9 +23,13 @@ import (
 
 // Facts are the cluster's identity and STS configuration.
 type Facts struct {
-	// Name is the name used in IAM and bucket names: --cluster-name, else the
+	// Name is the name used in IAM and bucket names: --cluster-name, else on
+	// a hosted control plane the cluster's own name (NameTag), else the
 	// infrastructure name.
-	Name               string `json:"name"`
+	Name string `json:"name"`
+	// NameFrom says where Name came from: "flag", "resource tag <key>" or
+	// "infrastructure name".
+	NameFrom           string `json:"nameFrom,omitempty"`
 	InfrastructureName string `json:"infrastructureName"`
 	ID                 string `json:"id"`
 	Version            string `json:"version"`
@@ -35,19 +39,48 @@ type Facts struct {
 	OIDCIssuer           string `json:"oidcIssuer"`
 	CredentialsMode      string `json:"credentialsMode"`
 	ControlPlaneTopology string `json:"controlPlaneTopology,omitempty"`
-	// STS is true when the cluster hands out web-identity tokens: credentials
-	// mode Manual with an issuer set (the Cloud Credential Operator's own test).
+	// NoCloudCredential is true when the cluster has no CloudCredential
+	// object: no Cloud Credential Operator runs in it (a hosted control plane
+	// before 4.15, or the capability turned off), so nothing serves
+	// CredentialsRequests and the credentials mode is unknown rather than Mint.
+	NoCloudCredential bool `json:"noCloudCredential,omitempty"`
+	// OKD is true on the community distribution, whose catalog has the
+	// community OADP package rather than Red Hat's.
+	OKD bool `json:"okd,omitempty"`
+	// STS is true when the cluster hands out web-identity tokens AWS can
+	// trust: credentials mode Manual with an issuer set (the Cloud Credential
+	// Operator's own test), or, with no CloudCredential at all, an AWS hosted
+	// control plane (topology External) with an issuer.
 	STS bool `json:"sts"`
 }
+
+// HostedControlPlane reports whether the control plane runs outside the
+// cluster (ROSA with hosted control planes, HyperShift).
+func (f *Facts) HostedControlPlane() bool { return f.ControlPlaneTopology == "External" }
+
+// NameTag is the Infrastructure resource tag that carries a ROSA cluster's
+// own name. On hosted control planes the infrastructure name is the 32
+// character cluster ID, which leaves no room in a 64-character role name.
+const NameTag = "api.openshift.com/name"
 
 // OIDCHost is the issuer without its scheme or trailing slash: the IAM OIDC
 // provider's name and the trust policy's condition-key prefix.
 func (f *Facts) OIDCHost() string { return IssuerHost(f.OIDCIssuer) }
 
-// IssuerHost strips the scheme and any trailing slash from an issuer URL.
+// IssuerHost strips the scheme and any trailing slash from an issuer URL. The
+// provider ARN looked up, the trust keys written and the URL of the
+// create-provider hint are all built from it, so they name one string.
 func IssuerHost(issuer string) string {
 	s := strings.TrimPrefix(strings.TrimPrefix(issuer, "https://"), "http://")
 	return strings.TrimSuffix(s, "/")
+}
+
+// IssuerTrailingSlash reports an issuer that ends in "/". No Red Hat tool
+// makes one, the API server puts it verbatim into every token's iss, and STS
+// has been seen not to find a provider created with the slash
+// (aws/aws-sam-cli#7432): status refuses it rather than guess.
+func IssuerTrailingSlash(issuer string) bool {
+	return strings.HasSuffix(issuer, "/") && IssuerHost(issuer) != ""
 }
 
 // OADP is what is known about the installed operator.
@@ -122,13 +155,37 @@ func Discover(ctx context.Context, c dynamic.Interface, clusterName string) (*Fa
 	}
 	if reads[3].obj != nil {
 		f.CredentialsMode = kube.Str(reads[3].obj.Object, "spec", "credentialsMode")
+	} else {
+		f.NoCloudCredential = true
 	}
-	f.STS = f.CredentialsMode == "Manual" && f.OIDCIssuer != ""
-	f.Name = clusterName
+	f.OKD = IsOKD(f.Version, kube.Str(cv, "status", "desired", "image"))
+	f.STS = f.CredentialsMode == "Manual" && f.OIDCIssuer != "" ||
+		f.NoCloudCredential && f.Platform == "AWS" && f.OIDCIssuer != "" && f.HostedControlPlane()
+	f.Name, f.NameFrom = clusterName, "flag"
 	if f.Name == "" {
-		f.Name = f.InfrastructureName
+		f.Name, f.NameFrom = f.InfrastructureName, "infrastructure name"
+		if tag := resourceTag(infra, NameTag); tag != "" && f.HostedControlPlane() {
+			f.Name, f.NameFrom = tag, "resource tag "+NameTag
+		}
 	}
 	return f, nil
+}
+
+// IsOKD reports the community distribution from its version ("4.15.0-0.okd-
+// 2024-03-10-010116", "4.19.0-okd-scos.4") or its release image.
+func IsOKD(version, image string) bool {
+	return strings.Contains(version, "okd") || strings.Contains(image, "/openshift/okd")
+}
+
+// resourceTag reads one of the Infrastructure's AWS resource tags.
+func resourceTag(infra map[string]any, key string) string {
+	tags, _, _ := unstructured.NestedSlice(infra, "status", "platformStatus", "aws", "resourceTags")
+	for _, t := range tags {
+		if m, ok := t.(map[string]any); ok && kube.Str(m, "key") == key {
+			return kube.Str(m, "value")
+		}
+	}
+	return ""
 }
 
 // DiscoverOADP finds the installed OADP operator in namespace ns: its CSV when

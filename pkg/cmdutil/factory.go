@@ -42,6 +42,9 @@ type Factory struct {
 	awsOnce sync.Once
 	awsCfg  aws.Config
 	awsErr  error
+
+	regionMu      sync.Mutex
+	clusterRegion string
 }
 
 // NewFactory returns a Factory over the standard kubectl flags and the AWS options.
@@ -109,10 +112,21 @@ func (f *Factory) Discovery() (discovery.CachedDiscoveryInterface, error) {
 }
 
 // AWSConfig loads the AWS configuration once (profile, region, endpoint and
-// credentials from the SDK's default chain).
+// credentials from the SDK's default chain). When it names no region, the
+// cluster's is used (SetClusterRegion), else us-east-1.
 func (f *Factory) AWSConfig(ctx context.Context) (aws.Config, error) {
 	f.awsOnce.Do(func() {
 		f.awsCfg, f.awsErr = f.AWS.Load(ctx)
 	})
-	return f.awsCfg, f.awsErr
+	f.regionMu.Lock()
+	defer f.regionMu.Unlock()
+	return awsclient.WithRegion(f.awsCfg, f.clusterRegion), f.awsErr
+}
+
+// SetClusterRegion tells the factory the cluster's AWS region, for AWS calls
+// when the user's configuration names none.
+func (f *Factory) SetClusterRegion(region string) {
+	f.regionMu.Lock()
+	f.clusterRegion = region
+	f.regionMu.Unlock()
 }

@@ -6,7 +6,7 @@ package facts
 
 import (
 	"context"
-	"sync"
+	"fmt"
 
 	"github.com/spf13/pflag"
 
@@ -97,45 +97,58 @@ func (fl *Flags) Missing(need Need) Need {
 	return m
 }
 
-// Resolve returns the facts need asks for: flags first, then the cluster and
-// the AWS caller identity, read at once and only when a flag is missing.
+// NotAWSError refuses AWS work on a cluster of another platform, before any
+// AWS call: nothing in AWS can be that cluster's.
+type NotAWSError struct{ Platform string }
+
+func (e *NotAWSError) Error() string {
+	p := e.Platform
+	if p == "" {
+		p = "no platform (Infrastructure cluster has no status.platformStatus.type)"
+	}
+	return fmt.Sprintf("this cluster is not an AWS STS cluster: it runs on %s, not AWS, so no AWS identity, OIDC provider or role is looked up; "+
+		"the plugin sets up OADP for AWS STS only: use the OADP documentation for this platform, or point --context at an AWS cluster", p)
+}
+
+// Resolve returns the facts need asks for: flags first, then the cluster,
+// then the AWS caller identity, each read only when a flag is missing. The
+// cluster comes first because it decides the AWS side: its region is the AWS
+// client's when the user's AWS configuration names none (GovCloud and China
+// answer only in their own partition), and a cluster of another platform
+// gets no AWS look-up at all.
 func Resolve(ctx context.Context, f *cmdutil.Factory, fl Flags, need Need) (*Facts, error) {
 	missing := fl.Missing(need)
 	out := &Facts{}
-	var (
-		wg            sync.WaitGroup
-		clErr, awsErr error
-		cluster       *clusterfacts.Facts
-	)
 	if missing&clusterNeeds != 0 {
 		dyn, err := f.Dynamic()
 		if err != nil {
 			return nil, err
 		}
-		wg.Go(func() { cluster, clErr = clusterfacts.Discover(ctx, dyn, fl.ClusterName) })
-	}
-	if missing&awsNeeds != 0 {
-		wg.Go(func() {
-			cfg, err := f.AWSConfig(ctx)
-			if err != nil {
-				awsErr = err
-				return
-			}
-			out.Identity, awsErr = awsfacts.WhoAmI(ctx, awsclient.New(cfg).STS)
-		})
-	}
-	wg.Wait()
-	if clErr != nil {
-		return nil, clErr
-	}
-	if awsErr != nil {
-		return nil, awsErr
-	}
-	if cluster != nil {
+		cluster, err := clusterfacts.Discover(ctx, dyn, fl.ClusterName)
+		if err != nil {
+			return nil, err
+		}
 		out.Cluster = *cluster
 		out.ClusterRead = true
 	}
-	out.AWSRead = missing&awsNeeds != 0
+	region := fl.Region
+	if region == "" {
+		region = out.Cluster.Region
+	}
+	f.SetClusterRegion(region)
+	if missing&awsNeeds != 0 {
+		if out.ClusterRead && out.Cluster.Platform != "AWS" {
+			return nil, &NotAWSError{Platform: out.Cluster.Platform}
+		}
+		cfg, err := f.AWSConfig(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if out.Identity, err = awsfacts.WhoAmI(ctx, awsclient.New(cfg).STS); err != nil {
+			return nil, err
+		}
+		out.AWSRead = true
+	}
 	fl.apply(out)
 	return out, nil
 }

@@ -2,6 +2,8 @@ package iam
 
 import (
 	"fmt"
+
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/names"
 )
 
 // DefaultPolicyName is the chapter's policy name.
@@ -10,8 +12,12 @@ const DefaultPolicyName = "OadpVer1"
 // RoleSuffix follows the cluster name in the chapter's role name.
 const RoleSuffix = "-openshift-oadp-aws-cloud-credentials"
 
-// DefaultRoleName is the chapter's role name for a cluster.
-func DefaultRoleName(clusterName string) string { return clusterName + RoleSuffix }
+// DefaultRoleName is the chapter's role name for a cluster, within IAM's 64
+// characters: a longer cluster name is shortened with a stable hash suffix
+// (names.Fit), so no default role name is ever refused.
+func DefaultRoleName(clusterName string) string {
+	return names.Fit(clusterName, RoleSuffix, MaxRoleNameLen)
+}
 
 // Inputs are the facts and choices a Spec is built from.
 type Inputs struct {

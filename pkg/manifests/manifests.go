@@ -11,6 +11,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/names"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/versions"
 )
 
@@ -24,8 +25,13 @@ const (
 	CredentialsFileFormat = "/tmp/credentials/%s/" + SecretName + "-" + SecretKey
 	PackageName           = "redhat-oadp-operator"
 	DefaultCatalogSource  = "redhat-operators"
-	DefaultCatalogNS      = "openshift-marketplace"
-	DefaultPrefix         = "velero"
+	// CommunityPackageName and CommunityCatalogSource are OADP on OKD: the
+	// upstream bundle's package (oadp-operator bundle/metadata/annotations.yaml)
+	// in the community catalog, since OKD has no redhat-operators catalog.
+	CommunityPackageName   = "oadp-operator"
+	CommunityCatalogSource = "community-operators"
+	DefaultCatalogNS       = "openshift-marketplace"
+	DefaultPrefix          = "velero"
 	// ManagedByLabel marks every object the plugin creates, so cleanup and
 	// status can find them.
 	ManagedByLabel = "app.kubernetes.io/managed-by"
@@ -49,7 +55,7 @@ type Options struct {
 	ClusterID   string
 	Region      string
 	RoleARN     string
-	// OADPVersion is the operator's minor version: "1.2" to "1.5".
+	// OADPVersion is the operator's minor version: "1.2" to "1.6".
 	OADPVersion string
 
 	Bucket           string
@@ -69,7 +75,9 @@ type Options struct {
 	VeleroNodeSelector map[string]string
 
 	// InstallOperator adds the OperatorGroup and Subscription.
-	InstallOperator        bool
+	InstallOperator bool
+	// Package is the OLM package: redhat-oadp-operator, or oadp-operator on OKD.
+	Package                string
 	Channel                string
 	CatalogSource          string
 	CatalogSourceNamespace string
@@ -88,13 +96,13 @@ func (o Options) WithDefaults() Options {
 		o.Namespace = "openshift-adp"
 	}
 	if o.Bucket == "" && o.ClusterName != "" {
-		o.Bucket = o.ClusterName + "-oadp"
+		o.Bucket = names.Bucket(o.ClusterName)
 	}
 	if o.CloudStorageName == "" {
 		o.CloudStorageName = o.Bucket
 	}
 	if o.DPAName == "" && o.ClusterName != "" {
-		o.DPAName = o.ClusterName + "-dpa"
+		o.DPAName = names.DPA(o.ClusterName)
 	}
 	if o.Prefix == "" {
 		o.Prefix = DefaultPrefix
@@ -105,8 +113,14 @@ func (o Options) WithDefaults() Options {
 	if o.SnapshotRegion == "" {
 		o.SnapshotRegion = o.Region
 	}
+	if o.Package == "" {
+		o.Package = PackageName
+	}
 	if o.CatalogSource == "" {
 		o.CatalogSource = DefaultCatalogSource
+		if o.Package == CommunityPackageName {
+			o.CatalogSource = CommunityCatalogSource
+		}
 	}
 	if o.CatalogSourceNamespace == "" {
 		o.CatalogSourceNamespace = DefaultCatalogNS
@@ -130,19 +144,9 @@ func DefaultChannel(oadp string) string {
 	return "stable-" + oadp
 }
 
-// DefaultOADPVersion picks the OADP minor version supported on an OpenShift
-// version: 1.3 before 4.14, 1.5 from 4.19, 1.4 between and when unknown.
-func DefaultOADPVersion(openshift string) string {
-	switch {
-	case openshift == "":
-		return "1.4"
-	case versions.CompareMinor(openshift, "4.14") < 0:
-		return "1.3"
-	case versions.CompareMinor(openshift, "4.19") >= 0:
-		return "1.5"
-	}
-	return "1.4"
-}
+// DefaultOADPVersion picks the OADP minor version Red Hat supports on an
+// OpenShift version (versions.DefaultOADP has the matrix).
+func DefaultOADPVersion(openshift string) string { return versions.DefaultOADP(openshift) }
 
 // Build returns every object in the order it must be applied.
 func Build(o Options) []*unstructured.Unstructured {
@@ -196,12 +200,16 @@ func OperatorGroup(o Options) *unstructured.Unstructured {
 	return &unstructured.Unstructured{Object: m}
 }
 
-// Subscription installs redhat-oadp-operator; with SubscriptionRoleARN the
+// Subscription installs the OADP package; with SubscriptionRoleARN the
 // operator gets ROLEARN and the Cloud Credential Operator writes the secret.
 func Subscription(o Options) *unstructured.Unstructured {
-	m := object("operators.coreos.com/v1alpha1", "Subscription", o.Namespace, PackageName)
+	pkg := o.Package
+	if pkg == "" {
+		pkg = PackageName
+	}
+	m := object("operators.coreos.com/v1alpha1", "Subscription", o.Namespace, pkg)
 	spec := map[string]any{
-		"name":                PackageName,
+		"name":                pkg,
 		"source":              o.CatalogSource,
 		"sourceNamespace":     o.CatalogSourceNamespace,
 		"channel":             o.Channel,

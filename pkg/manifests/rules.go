@@ -15,8 +15,9 @@ import (
 )
 
 // SupportedOADPVersions are the operator minor versions the plugin knows the
-// rules of.
-var SupportedOADPVersions = []string{"1.2", "1.3", "1.4", "1.5"}
+// rules of. 1.6's DPA is shaped as 1.5's (its release notes add only what the
+// plugin never writes, such as uploaderType restic being refused).
+var SupportedOADPVersions = []string{"1.2", "1.3", "1.4", "1.5", "1.6"}
 
 // RuleError is a DPA rule the OADP operator enforces at reconcile time (it has
 // no admission webhook: a broken DPA is accepted by the API server and then

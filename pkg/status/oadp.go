@@ -107,6 +107,9 @@ func (c *chain) secretCheck() Check {
 			failed = append(failed, fmt.Sprintf("its web_identity_token_file is %q, but OADP mounts the token at %s", tf, manifests.WebIdentityToken))
 		}
 		switch region := profile["region"]; {
+		case region == "" && subARN != "":
+			// The Cloud Credential Operator's STS secret never has a region
+			// (its fixed template); the DPA and the CloudStorage carry it.
 		case region == "":
 			warned = append(warned, fmt.Sprintf("it names no region (backups can end PartiallyFailed validating the location; add region = %s)", c.in.Cluster.Region))
 		case c.in.Cluster.Region != "" && region != c.in.Cluster.Region:
@@ -122,7 +125,11 @@ func (c *chain) secretCheck() Check {
 		return Check{Name: CheckSecret, Result: Warning, Message: name + "/" + manifests.SecretKey,
 			Cause: "secret " + name + ": " + strings.Join(problems, "; "), Fix: fix}
 	}
-	return Check{Name: CheckSecret, Result: OK, Message: fmt.Sprintf("%s/%s: role_arn %s, region %s", name, manifests.SecretKey, profile["role_arn"], profile["region"])}
+	region := profile["region"]
+	if region == "" {
+		region = "none (written by the Cloud Credential Operator, which names none; the DPA and CloudStorage carry it)"
+	}
+	return Check{Name: CheckSecret, Result: OK, Message: fmt.Sprintf("%s/%s: role_arn %s, region %s", name, manifests.SecretKey, profile["role_arn"], region)}
 }
 
 func (c *chain) subscriptionCheck() Check {

@@ -107,25 +107,49 @@ func Build(in Inputs) *Report {
 	}
 
 	issuerOK := f.OIDCIssuer != ""
-	if issuerOK {
+	switch {
+	case issuerOK && clusterfacts.IssuerTrailingSlash(f.OIDCIssuer):
+		host := clusterfacts.IssuerHost(f.OIDCIssuer)
+		add(Check{Name: "oidc issuer", Result: Failed, Message: f.OIDCIssuer + " ends in \"/\"",
+			Cause: fmt.Sprintf("no Red Hat tool makes an issuer with a trailing slash; the API server puts it verbatim into every token's iss (%s), "+
+				"and STS has been seen not to find an IAM OIDC provider created with the slash (aws/aws-sam-cli#7432), so the plugin cannot promise STS accepts these tokens; "+
+				"it names the provider %s (no slash) in its checks, trust keys and hints", f.OIDCIssuer, host),
+			Fix: "set spec.serviceAccountIssuer of Authentication cluster to https://" + host + " (without the slash; the cluster then reissues its tokens), and create the IAM provider with that URL"})
+	case issuerOK:
 		add(Check{Name: "oidc issuer", Result: OK, Message: f.OIDCIssuer})
-	} else {
+	default:
 		add(Check{Name: "oidc issuer", Result: Failed, Message: "not set",
 			Cause: "Authentication cluster has no spec.serviceAccountIssuer, so pods get no web-identity tokens AWS can trust",
 			Fix:   "install the cluster with short-term credentials (ccoctl, credentialsMode Manual) or use ROSA with STS"})
 	}
 
-	switch f.CredentialsMode {
-	case "Manual":
+	switch {
+	case f.CredentialsMode == "Manual":
 		add(Check{Name: "credentials mode", Result: OK, Message: "Manual"})
-	default:
-		mode := f.CredentialsMode
-		if mode == "" {
-			mode = "default (Mint)"
-		}
-		add(Check{Name: "credentials mode", Result: Failed, Message: mode,
-			Cause: fmt.Sprintf("credentials mode is %s: the cluster uses long-lived IAM keys, not STS", mode),
+	case f.NoCloudCredential && f.STS:
+		add(Check{Name: "credentials mode", Result: OK, Message: "no CloudCredential: hosted control plane with an issuer",
+			Cause: "no Cloud Credential Operator runs in this cluster, so nothing serves CredentialsRequests: setup writes the cloud-credentials secret itself (--credentials=secret)"})
+	case f.NoCloudCredential:
+		add(Check{Name: "credentials mode", Result: Failed, Message: "no CloudCredential",
+			Cause: "the cluster has no CloudCredential object, so its credentials mode is unknown, and it is not a hosted control plane with an issuer, the one shape that makes such a cluster STS",
+			Fix:   "check 'oc get cloudcredential cluster -o yaml' and 'oc get infrastructure cluster -o yaml'; the plugin needs credentialsMode Manual with an OIDC issuer"})
+	case f.CredentialsMode == "":
+		add(Check{Name: "credentials mode", Result: Failed, Message: `default ("")`,
+			Cause: `credentialsMode is the default (""): the Cloud Credential Operator mints or passes through long-lived IAM keys (which one it decides from the root secret), not STS`,
 			Fix:   "on this cluster use OADP's standard AWS setup with an access key secret; the plugin needs credentialsMode Manual with an OIDC issuer"})
+	default:
+		add(Check{Name: "credentials mode", Result: Failed, Message: f.CredentialsMode,
+			Cause: fmt.Sprintf("credentials mode is %s: the cluster uses long-lived IAM keys, not STS", f.CredentialsMode),
+			Fix:   "on this cluster use OADP's standard AWS setup with an access key secret; the plugin needs credentialsMode Manual with an OIDC issuer"})
+	}
+
+	if f.Platform != "AWS" {
+		// Nothing in AWS can be this cluster's: no caller, provider or role
+		// is looked up, and one line says so.
+		area = AreaAWS
+		add(Check{Name: "aws", Result: Skipped, Message: fmt.Sprintf("not looked up: the cluster runs on %s, not AWS, so no AWS identity, OIDC provider or role can be its", printer.OrNone(f.Platform))})
+		r.Ready = len(r.Failed()) == 0
+		return r
 	}
 
 	area = AreaAWS

@@ -137,8 +137,11 @@ func TestCredentialsSecretAndSubscription(t *testing.T) {
 		secretCause, subscriptionCause string
 	}{
 		{name: "setup's secret", ch: Chain{Secret: secret(manifests.CredentialsFile(roleARN, "us-east-2"))}, secret: OK, subscription: Skipped},
-		{name: "CCO's secret and ROLEARN", ch: Chain{Secret: secret(cco), Subscription: sub(roleARN)}, secret: Warning, secretCause: "names no region", subscription: OK},
-		{name: "ROLEARN of another role", ch: Chain{Secret: secret(cco), Subscription: sub(iam.RoleARN("aws", account, "/", "x"))}, secret: Warning, subscription: Failed, subscriptionCause: "role/x"},
+		// The CCO's template never has a region: that is no problem to fix
+		// by correcting ROLEARN, the DPA and CloudStorage carry the region.
+		{name: "CCO's secret and ROLEARN", ch: Chain{Secret: secret(cco), Subscription: sub(roleARN)}, secret: OK, subscription: OK},
+		{name: "ROLEARN of another role", ch: Chain{Secret: secret(cco), Subscription: sub(iam.RoleARN("aws", account, "/", "x"))}, secret: OK, subscription: Failed, subscriptionCause: "role/x"},
+		{name: "a secret without region and no ROLEARN", ch: Chain{Secret: secret(cco)}, secret: Warning, secretCause: "names no region", subscription: Skipped},
 		{name: "ROLEARN, CCO not done", ch: Chain{Subscription: sub(roleARN)}, secret: Failed, secretCause: "Cloud Credential Operator writes it", subscription: OK},
 		{name: "token path and region wrong", ch: Chain{Secret: secret("[profile default]\nrole_arn=" + roleARN + "\nweb_identity_token_file=/var/run/secrets/kubernetes.io/serviceaccount/token\nregion=eu-west-1\n")},
 			secret: Failed, secretCause: "mounts the token at /var/run/secrets/openshift/serviceaccount/token; its region is eu-west-1, but the cluster is in us-east-2", subscription: Skipped},

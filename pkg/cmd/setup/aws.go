@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/awsclient"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/awsfacts"
@@ -142,11 +143,15 @@ func (o *Options) checkCluster() error {
 		return nil
 	}
 	rep := status.Build(status.Inputs{Cluster: &o.facts.Cluster})
-	if failed := rep.Failed(); len(failed) > 0 {
-		c := failed[0]
-		return fmt.Errorf("this cluster is not ready for OADP with STS (%s): %s; fix: %s", c.Name, c.Cause, c.Fix)
+	failed := rep.Failed()
+	if len(failed) == 0 {
+		return nil
 	}
-	return nil
+	why := make([]string, len(failed))
+	for i, c := range failed {
+		why[i] = fmt.Sprintf("%s: %s; fix: %s", c.Name, c.Cause, c.Fix)
+	}
+	return fmt.Errorf("this cluster is not an AWS STS cluster, so setup changes nothing:\n  %s", strings.Join(why, "\n  "))
 }
 
 // checkProvider stops early when IAM does not know the cluster's issuer: the

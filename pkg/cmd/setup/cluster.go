@@ -50,6 +50,7 @@ type ClusterOptions struct {
 	NodeSelector     map[string]string
 
 	InstallOperator string
+	Package         string
 	Channel         string
 	CatalogSource   string
 	CatalogNS       string
@@ -63,7 +64,7 @@ type ClusterOptions struct {
 }
 
 func (c *ClusterOptions) addFlags(fs *pflag.FlagSet) {
-	fs.StringVar(&c.OADPVersion, "oadp-version", "", "OADP minor version to write the DPA for: 1.2 to 1.5 (default: the installed operator's, else the one supported on this OpenShift version)")
+	fs.StringVar(&c.OADPVersion, "oadp-version", "", "OADP minor version to write the DPA for: 1.2 to 1.6 (default: the installed operator's, else the newest Red Hat supports on this OpenShift version)")
 	fs.StringVar(&c.Bucket, "bucket", "", "S3 bucket the CloudStorage creates (default: <cluster-name>-oadp)")
 	fs.StringVar(&c.CloudStorageName, "cloudstorage-name", "", "name of the CloudStorage (default: the bucket name)")
 	fs.StringVar(&c.DPAName, "dpa-name", "", "name of the DataProtectionApplication (default: <cluster-name>-dpa)")
@@ -79,8 +80,9 @@ func (c *ClusterOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringToStringVar(&c.NodeSelector, "velero-node-selector", nil, "node selector of the Velero pod, e.g. node-role.kubernetes.io/infra=")
 	fs.Lookup("velero-node-selector").DefValue = "" // pflag would print an empty map as "(default [])"
 	fs.StringVar(&c.InstallOperator, "install-operator", Auto, "install the OADP operator through OLM: auto (only when its CRDs are absent), true or false")
+	fs.StringVar(&c.Package, "package", "", "OLM package of the operator (default: "+manifests.PackageName+", or the community "+manifests.CommunityPackageName+" on OKD)")
 	fs.StringVar(&c.Channel, "channel", "", "OLM channel (default: stable-1.x for OADP up to 1.4, stable from 1.5)")
-	fs.StringVar(&c.CatalogSource, "catalog-source", manifests.DefaultCatalogSource, "catalog source of the operator (a mirrored catalog in restricted networks)")
+	fs.StringVar(&c.CatalogSource, "catalog-source", "", "catalog source of the operator, e.g. a mirrored catalog in restricted networks (default: "+manifests.DefaultCatalogSource+", or "+manifests.CommunityCatalogSource+" for the community package)")
 	fs.StringVar(&c.CatalogNS, "catalog-source-namespace", manifests.DefaultCatalogNS, "namespace of the catalog source")
 	fs.StringVar(&c.Credentials, "credentials", Auto, "who writes the cloud-credentials secret: auto, secret (the plugin) or subscription (ROLEARN in the Subscription; the Cloud Credential Operator writes it, OpenShift 4.14+)")
 	fs.StringVar(&c.RoleARN, "role-arn", "", "use this existing IAM role and skip the IAM steps (for roles made by hand, e.g. from --output-dir)")
@@ -174,17 +176,33 @@ func (o *Options) manifestOptions(st *clusterState) (manifests.Options, error) {
 	switch {
 	case version == "" && installed != "":
 		version = installed
+		fmt.Fprintf(o.ErrOut, "oadp version %s: the installed operator's (%s)\n", version, st.oadp.Version)
 	case version == "":
 		version = manifests.DefaultOADPVersion(f.Cluster.Version)
+		fmt.Fprintf(o.ErrOut, "oadp version %s: the newest Red Hat supports on OpenShift %s (--oadp-version to choose)\n", version, printer.OrNone(f.Cluster.Version))
 	case installed != "" && version != installed:
 		return manifests.Options{}, fmt.Errorf("--oadp-version %s, but OADP %s is installed (%s): drop --oadp-version or pass %s", version, st.oadp.Version, st.oadp.CSV, installed)
 	}
 	installOp := c.InstallOperator == installTrue || (c.InstallOperator == Auto && !st.oadp.Installed)
 	creds := c.Credentials
+	// Without a CloudCredential no Cloud Credential Operator runs in the
+	// cluster (a hosted control plane before 4.15): nothing would answer
+	// ROLEARN's CredentialsRequest, so the plugin writes the secret.
+	noCCO := f.ClusterRead && f.Cluster.NoCloudCredential
 	if creds == Auto {
 		creds = CredsSecret
-		if installOp && st.credsAPI && versions.Compare(f.Cluster.Version, "4.14") >= 0 {
+		if installOp && st.credsAPI && !noCCO && versions.Compare(f.Cluster.Version, "4.14") >= 0 {
 			creds = CredsOLM
+		}
+	}
+	if creds == CredsOLM && noCCO {
+		return manifests.Options{}, errors.New("--credentials=subscription needs the Cloud Credential Operator, and this cluster has no CloudCredential object (no operator runs in it to write the secret from ROLEARN): use --credentials=secret")
+	}
+	pkg := c.Package
+	if pkg == "" {
+		pkg = manifests.PackageName
+		if f.ClusterRead && f.Cluster.OKD {
+			pkg = manifests.CommunityPackageName
 		}
 	}
 	if creds == CredsOLM && !installOp {
@@ -197,7 +215,7 @@ func (o *Options) manifestOptions(st *clusterState) (manifests.Options, error) {
 		Snapshots: c.Snapshots, SnapshotRegion: c.SnapshotRegion, BackupImages: c.BackupImages, FSBackup: c.FSBackup,
 		VeleroRequests: quantities(c.CPURequest, c.MemoryRequest), VeleroLimits: quantities(c.CPULimit, c.MemoryLimit),
 		VeleroNodeSelector: c.NodeSelector,
-		InstallOperator:    installOp, Channel: c.Channel, CatalogSource: c.CatalogSource, CatalogSourceNamespace: c.CatalogNS,
+		InstallOperator:    installOp, Package: pkg, Channel: c.Channel, CatalogSource: c.CatalogSource, CatalogSourceNamespace: c.CatalogNS,
 		SubscriptionRoleARN: creds == CredsOLM, WriteSecret: creds == CredsSecret,
 		// The bucket carries the ownership tags cleanup checks before deleting it.
 		Tags: iam.OwnershipTags(f.Cluster.ID),
@@ -261,7 +279,7 @@ func (o *Options) runCluster(ctx context.Context, mo manifests.Options) error {
 		return nil
 	}
 	if mo.InstallOperator {
-		csv, err := in.WaitOperator(ctx, mo.Namespace, manifests.PackageName)
+		csv, err := in.WaitOperator(ctx, mo.Namespace, mo.Package)
 		if err != nil {
 			return err
 		}

@@ -39,6 +39,11 @@ var (
 		changes nothing. Cluster objects are applied server-side; fields another
 		manager owns are reported, not overwritten, unless --force-conflicts.
 
+		Default names fit their limits (role 64 characters, bucket 63): on a
+		hosted control plane the cluster's name is its api.openshift.com/name
+		resource tag, and a name still too long ends in a stable hash. On OKD the
+		operator is the community package oadp-operator (--package).
+
 		Before changing anything, setup checks the cluster is an AWS STS cluster,
 		that IAM has an OIDC provider for its issuer, every name and the DPA rules
 		of the OADP version, and asks for confirmation of IAM changes on a terminal;
@@ -226,6 +231,11 @@ func (o *Options) Run(ctx context.Context) error {
 		return err
 	}
 	o.facts = f
+	// A cluster that is not an AWS STS cluster is refused before anything
+	// else is read or decided, with every reason at once.
+	if err := o.checkCluster(); err != nil {
+		return err
+	}
 	st, err := o.readCluster(ctx)
 	if err != nil {
 		return err
@@ -246,9 +256,6 @@ func (o *Options) Run(ctx context.Context) error {
 		return err
 	}
 	if f.ClusterRead || o.DryRun != DryRunClient {
-		if err := o.checkCluster(); err != nil {
-			return err
-		}
 		dyn, err := o.factory.Dynamic()
 		if err != nil {
 			return err

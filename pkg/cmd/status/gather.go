@@ -35,9 +35,9 @@ import (
 )
 
 // Gather reads the cluster, AWS and the OADP namespace, and builds the report.
-// Every read starts as soon as what it needs is known: the namespace's objects
-// and the AWS caller at once, IAM once the cluster and the caller are known,
-// the buckets once the locations are. An unreadable cluster is an error;
+// Every read starts as soon as what it needs is known: the cluster and the
+// namespace's objects at once, the AWS caller once the cluster's platform and
+// region are known, IAM once the caller is, the buckets once the locations are. An unreadable cluster is an error;
 // unreadable AWS becomes a failed check so the cluster facts still print.
 func Gather(ctx context.Context, f *cmdutil.Factory, o GatherOptions) (*status.Report, error) {
 	dyn, err := f.Dynamic()
@@ -229,9 +229,17 @@ func claims(token string) (iss, sub string, aud []string) {
 	return c.Iss, c.Sub, aud
 }
 
-// awsChain reads the caller, then, once the cluster is known, the OIDC
-// provider, the role, its policies and the buckets, all at once.
+// awsChain waits for the cluster, then reads the caller, and then the OIDC
+// provider, the role, its policies and the buckets, all at once. The cluster
+// comes first because it decides the AWS side: its region is the AWS client's
+// when the user's configuration names none, and a cluster of another platform
+// gets no AWS look-up at all.
 func (g *gatherer) awsChain(ctx context.Context) {
+	g.clusterWG.Wait()
+	if g.clErr != nil || g.cluster.Platform != "AWS" {
+		return
+	}
+	g.f.SetClusterRegion(g.cluster.Region)
 	cfg, err := g.f.AWSConfig(ctx)
 	if err != nil {
 		g.awsErr = err
@@ -244,10 +252,6 @@ func (g *gatherer) awsChain(ctx context.Context) {
 		return
 	}
 	g.aws = &awsfacts.Facts{Identity: id}
-	g.clusterWG.Wait()
-	if g.clErr != nil {
-		return
-	}
 	c := g.chain
 	c.RoleName = g.opts.RoleName
 	if c.RoleName == "" && g.cluster.Name != "" {

@@ -41,7 +41,10 @@ var (
 		Then the last backups and restores.
 
 		Before setup, the checks of objects setup makes are skipped: status then
-		says whether the cluster is ready for 'kubectl oadp-sts setup'.
+		says whether the cluster is ready for 'kubectl oadp-sts setup'. The
+		cluster is read first: AWS is asked in the cluster's region when the AWS
+		configuration names none, and a cluster on another platform gets no AWS
+		call at all, only one line saying why.
 
 		--assume-role proves the trust end to end: it asks the API server for a
 		token of the velero service account (a TokenRequest, audience openshift:
@@ -146,7 +149,13 @@ func (o *Options) Run(ctx context.Context) error {
 func PrintHuman(w io.Writer, r *status.Report) {
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
 	c := r.Cluster
-	fmt.Fprintf(tw, "Cluster:\t%s\n", c.Name)
+	if c.NameFrom != "" && c.NameFrom != "infrastructure name" {
+		// On a hosted control plane the name is not the infrastructure
+		// name users see elsewhere: say where it came from.
+		fmt.Fprintf(tw, "Cluster:\t%s (from the %s)\n", c.Name, c.NameFrom)
+	} else {
+		fmt.Fprintf(tw, "Cluster:\t%s\n", c.Name)
+	}
 	fmt.Fprintf(tw, "  ID:\t%s\n", printer.OrNone(c.ID))
 	fmt.Fprintf(tw, "  OpenShift:\t%s\n", printer.OrNone(c.Version))
 	fmt.Fprintf(tw, "  Platform:\t%s\n", platform(c))
