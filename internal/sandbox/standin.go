@@ -30,6 +30,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
 
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/dparules"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/gvr"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/manifests"
 )
@@ -42,8 +43,11 @@ import (
 //   - a DataProtectionApplication becomes BackupStorageLocations `<dpa>-<n>`
 //     (and VolumeSnapshotLocations for native snapshot locations) built the
 //     way the operator builds them, plus the `velero` ServiceAccount and
-//     Deployment objects; its Reconciled condition comes from
-//     manifests.ValidateDPA, the operator's rules as the plugin knows them;
+//     Deployment objects; its Reconciled condition comes from the plugin's
+//     own rule engine (pkg/dparules) run on the namespace's real objects.
+//     The engine agrees with the real operator on the oracle's cases
+//     (pkg/dparules' conformance test), but Reconciled here is still the
+//     plugin's prediction, not the operator's word;
 //   - a CloudStorage becomes a bucket in moto, guarded by the operator's
 //     finalizer, deleted only with the operator's delete annotation.
 //
@@ -226,8 +230,13 @@ func (s *StandIn) reconcileDPA(ctx context.Context, name string) error {
 	if err != nil || dpa.GetDeletionTimestamp() != nil {
 		return err
 	}
-	if rules := manifests.ValidateDPA(dpa, s.OADPVersion); len(rules) > 0 {
-		return s.setReconciled(ctx, dpa, fmt.Errorf("%s: %s", rules[0].Path, rules[0].Message))
+	ns, err := s.namespaceOf(ctx, dpa)
+	if err != nil {
+		return err
+	}
+	if v := dparules.Judge(ctx, ns, s.OADPVersion, nil); v.First != nil {
+		// The condition carries the operator's own words, as the real one's does.
+		return s.setReconciled(ctx, dpa, errors.New(v.First.Message))
 	}
 	objs, err := s.buildDPAObjects(ctx, dpa)
 	var later requeueAfter
@@ -243,6 +252,39 @@ func (s *StandIn) reconcileDPA(ctx context.Context, name string) error {
 		}
 	}
 	return s.setReconciled(ctx, dpa, nil)
+}
+
+// namespaceOf reads what the operator sees when it reconciles dpa: the
+// namespace's other DPAs, the secrets dpa names and the CloudStorages.
+func (s *StandIn) namespaceOf(ctx context.Context, dpa *unstructured.Unstructured) (dparules.Namespace, error) {
+	ns := dparules.Namespace{DPA: dpa, Secrets: map[string]map[string][]byte{}, CloudStorages: map[string]*unstructured.Unstructured{}}
+	dpas, err := s.Dynamic.Resource(gvr.DPA).Namespace(s.Namespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return ns, err
+	}
+	for i := range dpas.Items {
+		if dpas.Items[i].GetName() != dpa.GetName() {
+			ns.Others = append(ns.Others, &dpas.Items[i])
+		}
+	}
+	css, err := s.Dynamic.Resource(gvr.CloudStorage).Namespace(s.Namespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return ns, err
+	}
+	for i := range css.Items {
+		ns.CloudStorages[css.Items[i].GetName()] = &css.Items[i]
+	}
+	for _, n := range dparules.SecretNames(dpa) {
+		sec, err := s.Kube.CoreV1().Secrets(s.Namespace).Get(ctx, n, metav1.GetOptions{})
+		switch {
+		case apierrors.IsNotFound(err):
+		case err != nil:
+			return ns, err
+		default:
+			ns.Secrets[n] = sec.Data
+		}
+	}
+	return ns, nil
 }
 
 // buildDPAObjects returns the objects the operator would own for the DPA, in

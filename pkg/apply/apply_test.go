@@ -13,8 +13,8 @@ import (
 
 	"github.com/oadp-sts/kubectl-oadp_sts/internal/rig"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/apply"
-	"github.com/oadp-sts/kubectl-oadp_sts/pkg/gvr"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/dparules"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/gvr"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/manifests"
 )
 

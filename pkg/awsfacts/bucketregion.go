@@ -16,8 +16,10 @@ type HeadBucketAPI interface {
 }
 
 // BucketRegions discovers a bucket's region the way the OADP operator does
-// for a location without config.region: anonymously, from S3's answer to a
-// HEAD of the bucket (S3 names the region even when it refuses the request).
+// for a location without config.region: from S3's answer to a HEAD of the
+// bucket, which names the region even when it refuses the request. The
+// operator asks anonymously; this asks with the caller's credentials, so it
+// finds the same public and own buckets.
 type BucketRegions struct {
 	S3 HeadBucketAPI
 }
@@ -25,9 +27,7 @@ type BucketRegions struct {
 // BucketRegion returns the bucket's region, or an error when S3 does not
 // say (no such bucket, no network).
 func (b BucketRegions) BucketRegion(ctx context.Context, bucket string) (string, error) {
-	out, err := b.S3.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(bucket)}, func(o *s3.Options) {
-		o.Credentials = aws.AnonymousCredentials{}
-	})
+	out, err := b.S3.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(bucket)})
 	if err == nil {
 		if r := aws.ToString(out.BucketRegion); r != "" {
 			return r, nil

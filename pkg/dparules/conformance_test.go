@@ -15,6 +15,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -251,7 +252,9 @@ func discoverable(t *testing.T, r *rig.Rig, c oracleCase) {
 		}
 	}
 	for _, b := range buckets {
-		if _, err := r.S3().CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(b)}); err != nil {
+		in := &s3.CreateBucketInput{Bucket: aws.String(b), CreateBucketConfiguration: &s3types.CreateBucketConfiguration{
+			LocationConstraint: s3types.BucketLocationConstraint(rig.Region)}}
+		if _, err := r.S3().CreateBucket(ctx, in); err != nil {
 			t.Fatalf("create bucket %s in moto: %v", b, err)
 		}
 	}

@@ -13,6 +13,8 @@ package dparules
 
 import (
 	"context"
+	"slices"
+	"sort"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -84,4 +86,49 @@ func Normalize(version string) (minor string, known bool) {
 		return Versions[0], false
 	}
 	return Versions[len(Versions)-1], false
+}
+
+// SecretNames are the secrets the operator reads when it reconciles dpa:
+// the ones its locations name, or their providers' defaults. A caller
+// fetches these to fill Namespace.Secrets.
+func SecretNames(dpa *unstructured.Unstructured) []string {
+	var names []string
+	addName := func(n string) {
+		if n != "" && !slices.Contains(names, n) {
+			names = append(names, n)
+		}
+	}
+	spec, _, _ := unstructured.NestedMap(dpa.Object, "spec")
+	for _, l := range sliceAt(spec, "backupLocations") {
+		loc := asMap(l)
+		if vel, ok := loc["velero"].(map[string]any); ok {
+			config, _ := vel["config"].(map[string]any)
+			n, _, _ := secretNameAndKey(config, vel["credential"], strAt(vel, "provider"))
+			addName(n)
+		}
+		if bkt, ok := loc["bucket"].(map[string]any); ok {
+			addName(strAt(bkt, "credential", "name"))
+		}
+	}
+	for _, s := range sliceAt(spec, "snapshotLocations") {
+		if vel, ok := asMap(s)["velero"].(map[string]any); ok {
+			n, _, _ := secretNameAndKey(nil, vel["credential"], strAt(vel, "provider"))
+			addName(n)
+		}
+	}
+	plugins, _, _ := unstructured.NestedStringSlice(spec, "configuration", "velero", "defaultPlugins")
+	for _, p := range plugins {
+		addName(pluginSecrets[p])
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Reconciles reports whether the operator of version acts on a DPA of a
+// namespace holding n of them: 1.5 and later reconcile none when there are
+// two or more; 1.4 and earlier reconcile each (and they fight over the
+// objects they share).
+func Reconciles(version string, n int) bool {
+	minor, _ := Normalize(version)
+	return n == 1 || (n > 1 && versions.CompareMinor(minor, "1.5") < 0)
 }
