@@ -241,6 +241,12 @@ func (j *judge) backupLocations(locations []any, noDefault bool) {
 			j.fail("R08", Validation, path, "cannot have both backupstoragelocations and bucket provided for a single StorageLocation")
 			continue
 		}
+		// Counted up front so that a failure listed for one location does
+		// not also report the later default-location rules wrongly.
+		isDefault := boolAt(vel, "default") || boolAt(bkt, "default")
+		if isDefault {
+			defaults++
+		}
 		if j.backupImages() {
 			if hasVel {
 				if _, has := vel["objectStorage"]; has && strAt(vel, "objectStorage", "prefix") == "" {
@@ -256,9 +262,7 @@ func (j *judge) backupLocations(locations []any, noDefault bool) {
 			continue
 		}
 		if hasVel {
-			if boolAt(vel, "default") {
-				defaults++
-			} else if name == "default" {
+			if !isDefault && name == "default" {
 				j.fail("R16", Validation, path+".name", "Storage location named 'default' must be set as default")
 				continue
 			}
@@ -277,9 +281,7 @@ func (j *judge) backupLocations(locations []any, noDefault bool) {
 			}
 			continue
 		}
-		if boolAt(bkt, "default") {
-			defaults++
-		} else if name == "default" {
+		if !isDefault && name == "default" {
 			j.fail("R16", Validation, path+".name", "Storage location named 'default' must be set as default")
 		}
 	}
