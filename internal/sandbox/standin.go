@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	authv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -317,12 +318,9 @@ func (s *StandIn) buildDPAObjects(ctx context.Context, dpa *unstructured.Unstruc
 			if err != nil {
 				return nil, err
 			}
-			if st, _, _ := unstructured.NestedString(cs.Object, "status", "name"); st == "" {
-				// The bucket is not created yet; a location pointing at
-				// nothing would only turn Unavailable until Velero's next
-				// validation, a minute later.
-				return nil, requeueAfter(500 * time.Millisecond)
-			}
+			// As the real operator does, the location is made at once, from
+			// the CloudStorage's spec, whether or not its bucket exists yet:
+			// Reconciled=True does not mean the bucket exists.
 			bucket, _, _ := unstructured.NestedString(cs.Object, "spec", "name")
 			config := stringMap(b["config"])
 			if shared, _, _ := unstructured.NestedBool(cs.Object, "spec", "enableSharedConfig"); shared {
@@ -676,8 +674,13 @@ func (s *StandIn) reconcileCloudStorage(ctx context.Context, name string) error 
 	_, err = client.CreateBucket(ctx, in)
 	var owned *s3types.BucketAlreadyOwnedByYou
 	var exists *s3types.BucketAlreadyExists
+	created := err == nil
 	if err != nil && !errors.As(err, &owned) && !errors.As(err, &exists) {
+		s.event(ctx, cs, corev1.EventTypeWarning, "BucketNotCreated", fmt.Sprintf("unable to create bucket %s: %v", bucket, err))
 		return fmt.Errorf("create bucket %s: %w", bucket, err)
+	}
+	if created {
+		s.event(ctx, cs, corev1.EventTypeNormal, "BucketCreated", fmt.Sprintf("bucket %s has been created", bucket))
 	}
 	if tags, _, _ := unstructured.NestedStringMap(cs.Object, "spec", "tags"); len(tags) > 0 {
 		var ts []s3types.Tag
@@ -698,4 +701,21 @@ func (s *StandIn) reconcileCloudStorage(ctx context.Context, name string) error 
 	}
 	s.logf("cloudstorage %s: bucket %s ready", name, bucket)
 	return nil
+}
+
+// event records an Event on obj with the reasons the real operator's
+// CloudStorage controller uses (BucketCreated, BucketNotCreated; BucketNotFound
+// when its STS authentication fails, which moto cannot make happen).
+func (s *StandIn) event(ctx context.Context, obj *unstructured.Unstructured, kind, reason, msg string) {
+	now := metav1.Now()
+	ev := &corev1.Event{
+		ObjectMeta: metav1.ObjectMeta{GenerateName: obj.GetName() + ".", Namespace: obj.GetNamespace(), Labels: map[string]string{"app.kubernetes.io/managed-by": FieldManager}},
+		InvolvedObject: corev1.ObjectReference{APIVersion: obj.GetAPIVersion(), Kind: obj.GetKind(), Name: obj.GetName(),
+			Namespace: obj.GetNamespace(), UID: obj.GetUID(), ResourceVersion: obj.GetResourceVersion()},
+		Type: kind, Reason: reason, Message: msg, FirstTimestamp: now, LastTimestamp: now, Count: 1,
+		Source: corev1.EventSource{Component: "oadp-stand-in"},
+	}
+	if _, err := s.Kube.CoreV1().Events(obj.GetNamespace()).Create(ctx, ev, metav1.CreateOptions{FieldManager: FieldManager}); err != nil {
+		s.logf("event %s on %s %s: %v", reason, obj.GetKind(), obj.GetName(), err)
+	}
 }
