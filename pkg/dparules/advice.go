@@ -59,6 +59,8 @@ func advice(rule, version string) (cause, fix string) {
 	case "C01":
 		return "the operator builds a registry secret for image backups of each velero-type location; OADP 1.4 reads only access keys from an AWS credential, and a provider written velero.io/... makes a secret name with '/'",
 			"set backupImages: false, or use a bucket (CloudStorage) location, or write the provider as plain aws"
+	case "A-legacy-aws":
+		return "the legacy-aws plugin exists from OADP 1.4; older CRDs refuse it", "use the aws plugin"
 	case "C03":
 		return "on OADP 1.4 the DPAs of one namespace write the same objects", "keep one DataProtectionApplication per namespace"
 	}

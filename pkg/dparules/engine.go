@@ -25,6 +25,9 @@ const (
 	Validation Stage = "validation"
 	// Reconcile is a later step (locations, registry secrets, node agent).
 	Reconcile Stage = "reconcile"
+	// Admission is the API server's CRD schema; the engine knows only the
+	// differences between versions that matter to what the plugin writes.
+	Admission Stage = "admission"
 )
 
 // Finding is one rule a DPA breaks.
@@ -186,6 +189,15 @@ func (j *judge) run() {
 		j.fail("R34", Validation, "spec.features.dataMover", j.dataMoverMessage())
 	}
 	plugins, _, _ := unstructured.NestedStringSlice(velero, "defaultPlugins")
+	if !j.at("1.4") && slices.Contains(plugins, "legacy-aws") {
+		// Before 1.4 the CRD's enum has no legacy-aws: the API server refuses it.
+		j.fail("A-legacy-aws", Admission, "spec.configuration.velero.defaultPlugins", `Unsupported value: "legacy-aws"`)
+	}
+	if !j.at("1.3") && hasNodeAgent {
+		j.warnings = append(j.warnings, Warning{Rule: "W-nodeagent", Path: "spec.configuration.nodeAgent",
+			Message: "OADP 1.2 has no nodeAgent (its CRD drops the field); its file-system backup is configuration.restic, which Red Hat does not support on AWS STS",
+			Source:  "OADP 1.2 CRD; openshift-docs PR #67857"})
+	}
 	if j.at("1.3") && !j.at("1.5") && slices.Contains(plugins, "vsm") {
 		j.fail("R35", Validation, "spec.configuration.velero.defaultPlugins", j.dataMoverMessage())
 	}

@@ -96,3 +96,19 @@ func TestSecretNamesAndReconciles(t *testing.T) {
 		t.Errorf("Normalize(1.9.0) = %s, %v", m, known)
 	}
 }
+
+// 1.2 and 1.3, best effort from the documentation.
+func TestOlderVersions(t *testing.T) {
+	ns := sts(func(s map[string]any) {
+		s["configuration"].(map[string]any)["velero"].(map[string]any)["defaultPlugins"] = []any{"openshift", "legacy-aws"}
+	})
+	if v := judge(ns, "1.3"); v.Accepted() || v.First.Stage != dparules.Admission {
+		t.Errorf("1.3 with legacy-aws: %+v", v.First)
+	}
+	if v := judge(ns, "1.4"); !v.Accepted() {
+		t.Errorf("1.4 with legacy-aws: %v", v.Err())
+	}
+	if v := judge(sts(nil), "1.2"); !v.Accepted() || len(v.Warnings) != 1 || v.Warnings[0].Rule != "W-nodeagent" {
+		t.Errorf("1.2 with nodeAgent: %v %+v", v.Err(), v.Warnings)
+	}
+}
