@@ -5,6 +5,9 @@ import (
 	"strings"
 )
 
+// backupLocations is ValidateBackupStorageLocations: each location in
+// turn (velero or bucket, the prefix, its secret, the default name, the
+// provider's own checks), then the default-location counts.
 func (j *judge) backupLocations(locations []any, noDefault bool) {
 	defaults := 0
 	for i, l := range locations {

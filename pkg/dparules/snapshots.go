@@ -15,6 +15,8 @@ var vslConfigKeys = map[string][]string{
 	"azure": {"apiTimeout", "incremental", "subscriptionId", "resourceGroup"},
 }
 
+// snapshotLocations is ValidateVolumeSnapshotLocations: provider, region,
+// config keys, the plugin, the credential and its secret, per location.
 func (j *judge) snapshotLocations() {
 	plugins, _, _ := unstructured.NestedStringSlice(j.velero, "defaultPlugins")
 	for i, s := range sliceAt(j.spec, "snapshotLocations") {
