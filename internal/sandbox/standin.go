@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -667,6 +668,12 @@ func (s *StandIn) reconcileCloudStorage(ctx context.Context, name string) error 
 			return err
 		}
 	}
+	if why := s.webIdentityFails(ctx, cs); why != "" {
+		// What the operator's SDK meets before any create: the existence
+		// check fails, and the event says BucketNotFound (rules document §6).
+		s.event(ctx, cs, corev1.EventTypeWarning, "BucketNotFound", fmt.Sprintf("unable to check if bucket %s exists: %s", bucket, why))
+		return requeueAfter(time.Minute)
+	}
 	in := &s3.CreateBucketInput{Bucket: &bucket}
 	if region != "" && region != "us-east-1" {
 		in.CreateBucketConfiguration = &s3types.CreateBucketConfiguration{LocationConstraint: s3types.BucketLocationConstraint(region)}
@@ -703,19 +710,57 @@ func (s *StandIn) reconcileCloudStorage(ctx context.Context, name string) error 
 	return nil
 }
 
+// webIdentityFails says why the operator's AWS SDK could not authenticate
+// with the CloudStorage's creation secret, "" when it could: the SDK reads
+// the web-identity profile only with enableSharedConfig, and the profile
+// needs role_arn and web_identity_token_file. moto accepts any role, so a
+// trust policy that does not admit the operator is not caught here. A secret
+// not there yet is left to the retry, as the operator waits for it.
+func (s *StandIn) webIdentityFails(ctx context.Context, cs *unstructured.Unstructured) string {
+	name, _, _ := unstructured.NestedString(cs.Object, "spec", "creationSecret", "name")
+	key, _, _ := unstructured.NestedString(cs.Object, "spec", "creationSecret", "key")
+	sec, err := s.Kube.CoreV1().Secrets(cs.GetNamespace()).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return ""
+	}
+	if shared, _, _ := unstructured.NestedBool(cs.Object, "spec", "enableSharedConfig"); !shared {
+		return "NoCredentialProviders: no valid providers in chain (the secret is read as static keys without enableSharedConfig: true)"
+	}
+	profile := string(sec.Data[key])
+	for _, field := range []string{"role_arn", "web_identity_token_file"} {
+		if !strings.Contains(profile, field) {
+			return "WebIdentityErr: the profile in secret " + name + " has no " + field
+		}
+	}
+	return ""
+}
+
 // event records an Event on obj with the reasons the real operator's
-// CloudStorage controller uses (BucketCreated, BucketNotCreated; BucketNotFound
-// when its STS authentication fails, which moto cannot make happen).
+// CloudStorage controller uses (BucketCreated, BucketNotCreated, and
+// BucketNotFound when its STS authentication fails). Repeats count up on
+// one Event per reason, as the API server's event series do.
 func (s *StandIn) event(ctx context.Context, obj *unstructured.Unstructured, kind, reason, msg string) {
 	now := metav1.Now()
+	events := s.Kube.CoreV1().Events(obj.GetNamespace())
+	name := obj.GetName() + "." + strings.ToLower(reason)
+	if old, err := events.Get(ctx, name, metav1.GetOptions{}); err == nil && old.InvolvedObject.UID == obj.GetUID() {
+		old.Count++
+		old.LastTimestamp, old.Message = now, msg
+		if _, err := events.Update(ctx, old, metav1.UpdateOptions{FieldManager: FieldManager}); err != nil {
+			s.logf("event %s on %s %s: %v", reason, obj.GetKind(), obj.GetName(), err)
+		}
+		return
+	} else if err == nil {
+		_ = events.Delete(ctx, name, metav1.DeleteOptions{}) // an earlier object's of the same name
+	}
 	ev := &corev1.Event{
-		ObjectMeta: metav1.ObjectMeta{GenerateName: obj.GetName() + ".", Namespace: obj.GetNamespace(), Labels: map[string]string{"app.kubernetes.io/managed-by": FieldManager}},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: obj.GetNamespace(), Labels: map[string]string{"app.kubernetes.io/managed-by": FieldManager}},
 		InvolvedObject: corev1.ObjectReference{APIVersion: obj.GetAPIVersion(), Kind: obj.GetKind(), Name: obj.GetName(),
 			Namespace: obj.GetNamespace(), UID: obj.GetUID(), ResourceVersion: obj.GetResourceVersion()},
 		Type: kind, Reason: reason, Message: msg, FirstTimestamp: now, LastTimestamp: now, Count: 1,
 		Source: corev1.EventSource{Component: "oadp-stand-in"},
 	}
-	if _, err := s.Kube.CoreV1().Events(obj.GetNamespace()).Create(ctx, ev, metav1.CreateOptions{FieldManager: FieldManager}); err != nil {
+	if _, err := events.Create(ctx, ev, metav1.CreateOptions{FieldManager: FieldManager}); err != nil {
 		s.logf("event %s on %s %s: %v", reason, obj.GetKind(), obj.GetName(), err)
 	}
 }

@@ -169,6 +169,28 @@ func TestCloudStorageEvents(t *testing.T) {
 	if len(evs.Items) != 1 || evs.Items[0].InvolvedObject.Kind != "CloudStorage" || !strings.Contains(evs.Items[0].Message, opts.Bucket) {
 		t.Errorf("BucketCreated events: %+v", evs.Items)
 	}
+
+	// Without enableSharedConfig the SDK cannot use the web-identity
+	// profile: the existence check fails first, BucketNotFound, no bucket.
+	noShared := manifests.CloudStorage(opts)
+	noShared.SetName("no-shared-config")
+	_ = unstructured.SetNestedField(noShared.Object, "no-shared-config-bucket", "spec", "name")
+	_ = unstructured.SetNestedField(noShared.Object, false, "spec", "enableSharedConfig")
+	if err := r.Apply(ctx, noShared); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		res := r.Dynamic.Resource(gvr.CloudStorage).Namespace(Namespace)
+		_, _ = res.Patch(context.Background(), "no-shared-config", types.MergePatchType, []byte(`{"metadata":{"finalizers":null}}`), metav1.PatchOptions{})
+		_ = res.Delete(context.Background(), "no-shared-config", metav1.DeleteOptions{})
+	})
+	ev := waitFor(t, r, gvr.Event, "no-shared-config.bucketnotfound", exists)
+	if msg, _, _ := unstructured.NestedString(ev.Object, "message"); !strings.Contains(msg, "NoCredentialProviders") {
+		t.Errorf("BucketNotFound message %q", msg)
+	}
+	if _, err := r.S3().HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String("no-shared-config-bucket")}); err == nil {
+		t.Error("the bucket was created although the operator could not have authenticated")
+	}
 }
 
 // The bucket and the operator's finalizer; deletion only with the annotation
