@@ -1,6 +1,8 @@
 // Command testreport reads `go test -json` on stdin and prints one line per
 // test (with the output of failed and skipped ones), then the closing line
-// "N passed, N failed, N skipped". It exits non-zero when anything failed, and
+// "N passed, N failed, N skipped", after the summaries tests mark with
+// "operator conformance: " (the DPA rule engine's agreement with the real
+// OADP operator, counted by the test). It exits non-zero when anything failed, and
 // under CI=true when anything was skipped: CI must run every real-server test.
 package main
 
@@ -14,6 +16,9 @@ import (
 	"time"
 )
 
+// summaryMarker starts a line a test logs for the end of the report.
+const summaryMarker = "operator conformance: "
+
 type event struct {
 	Action  string
 	Package string
@@ -25,7 +30,7 @@ type event struct {
 func main() {
 	outputs := map[string]*strings.Builder{}
 	var passed, failed, skipped int
-	var failedPkgs []string
+	var failedPkgs, summaries []string
 	sc := bufio.NewScanner(os.Stdin)
 	sc.Buffer(make([]byte, 1<<20), 16<<20)
 	start := time.Now()
@@ -42,6 +47,9 @@ func main() {
 				outputs[key] = &strings.Builder{}
 			}
 			outputs[key].WriteString(e.Output)
+			if _, s, ok := strings.Cut(e.Output, summaryMarker); ok {
+				summaries = append(summaries, strings.TrimSpace(s))
+			}
 			if e.Test == "" && strings.HasPrefix(e.Output, "rig: ") {
 				fmt.Print("      ", e.Output)
 			}
@@ -90,6 +98,9 @@ func main() {
 	fmt.Printf("\ntests took %s\n", time.Since(start).Round(time.Second))
 	if len(failedPkgs) > 0 {
 		fmt.Printf("failed packages: %s\n", strings.Join(failedPkgs, " "))
+	}
+	for _, s := range summaries {
+		fmt.Println(s)
 	}
 	fmt.Printf("%d passed, %d failed, %d skipped\n", passed, failed, skipped)
 	if failed > 0 || len(failedPkgs) > 0 {

@@ -89,6 +89,25 @@ func FixtureDir() (string, error) {
 	return filepath.Abs(dir)
 }
 
+// OracleDir is the directory of the oracle data (the OADP operator's
+// verdicts, real cluster shapes): $OADP_STS_ORACLE, else the oracle directory
+// beside the CRD fixtures ($OADP_STS_CRDS/../oracle, which is
+// ../shared/oracle beside the repository).
+func OracleDir() (string, error) {
+	dir := os.Getenv("OADP_STS_ORACLE")
+	if dir == "" {
+		crds, err := FixtureDir()
+		if err != nil {
+			return "", err
+		}
+		dir = filepath.Join(crds, "..", "oracle")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "oadp-dpa-cases.json")); err != nil {
+		return "", &MissingError{What: "oracle data (OADP_STS_ORACLE=" + dir + ")", Fix: "set OADP_STS_ORACLE to the directory holding oadp-dpa-cases.json (../shared/oracle beside the repository)"}
+	}
+	return filepath.Abs(dir)
+}
+
 // RepoRoot is the directory of the plugin's go.mod, found from the working directory.
 func RepoRoot() (string, error) {
 	dir, err := os.Getwd()

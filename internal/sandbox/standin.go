@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	authv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -30,6 +32,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
 
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/dparules"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/gvr"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/manifests"
 )
@@ -42,8 +45,11 @@ import (
 //   - a DataProtectionApplication becomes BackupStorageLocations `<dpa>-<n>`
 //     (and VolumeSnapshotLocations for native snapshot locations) built the
 //     way the operator builds them, plus the `velero` ServiceAccount and
-//     Deployment objects; its Reconciled condition comes from
-//     manifests.ValidateDPA, the operator's rules as the plugin knows them;
+//     Deployment objects; its Reconciled condition comes from the plugin's
+//     own rule engine (pkg/dparules) run on the namespace's real objects.
+//     The engine agrees with the real operator on the oracle's cases
+//     (pkg/dparules' conformance test), but Reconciled here is still the
+//     plugin's prediction, not the operator's word;
 //   - a CloudStorage becomes a bucket in moto, guarded by the operator's
 //     finalizer, deleted only with the operator's delete annotation.
 //
@@ -226,8 +232,13 @@ func (s *StandIn) reconcileDPA(ctx context.Context, name string) error {
 	if err != nil || dpa.GetDeletionTimestamp() != nil {
 		return err
 	}
-	if rules := manifests.ValidateDPA(dpa, s.OADPVersion); len(rules) > 0 {
-		return s.setReconciled(ctx, dpa, fmt.Errorf("%s: %s", rules[0].Path, rules[0].Message))
+	ns, err := s.namespaceOf(ctx, dpa)
+	if err != nil {
+		return err
+	}
+	if v := dparules.Judge(ctx, ns, s.OADPVersion, nil); v.First != nil {
+		// The condition carries the operator's own words, as the real one's does.
+		return s.setReconciled(ctx, dpa, errors.New(v.First.Message))
 	}
 	objs, err := s.buildDPAObjects(ctx, dpa)
 	var later requeueAfter
@@ -243,6 +254,39 @@ func (s *StandIn) reconcileDPA(ctx context.Context, name string) error {
 		}
 	}
 	return s.setReconciled(ctx, dpa, nil)
+}
+
+// namespaceOf reads what the operator sees when it reconciles dpa: the
+// namespace's other DPAs, the secrets dpa names and the CloudStorages.
+func (s *StandIn) namespaceOf(ctx context.Context, dpa *unstructured.Unstructured) (dparules.Namespace, error) {
+	ns := dparules.Namespace{DPA: dpa, Secrets: map[string]map[string][]byte{}, CloudStorages: map[string]*unstructured.Unstructured{}}
+	dpas, err := s.Dynamic.Resource(gvr.DPA).Namespace(s.Namespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return ns, err
+	}
+	for i := range dpas.Items {
+		if dpas.Items[i].GetName() != dpa.GetName() {
+			ns.Others = append(ns.Others, &dpas.Items[i])
+		}
+	}
+	css, err := s.Dynamic.Resource(gvr.CloudStorage).Namespace(s.Namespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return ns, err
+	}
+	for i := range css.Items {
+		ns.CloudStorages[css.Items[i].GetName()] = &css.Items[i]
+	}
+	for _, n := range dparules.SecretNames(dpa) {
+		sec, err := s.Kube.CoreV1().Secrets(s.Namespace).Get(ctx, n, metav1.GetOptions{})
+		switch {
+		case apierrors.IsNotFound(err):
+		case err != nil:
+			return ns, err
+		default:
+			ns.Secrets[n] = sec.Data
+		}
+	}
+	return ns, nil
 }
 
 // buildDPAObjects returns the objects the operator would own for the DPA, in
@@ -275,12 +319,9 @@ func (s *StandIn) buildDPAObjects(ctx context.Context, dpa *unstructured.Unstruc
 			if err != nil {
 				return nil, err
 			}
-			if st, _, _ := unstructured.NestedString(cs.Object, "status", "name"); st == "" {
-				// The bucket is not created yet; a location pointing at
-				// nothing would only turn Unavailable until Velero's next
-				// validation, a minute later.
-				return nil, requeueAfter(500 * time.Millisecond)
-			}
+			// As the real operator does, the location is made at once, from
+			// the CloudStorage's spec, whether or not its bucket exists yet:
+			// Reconciled=True does not mean the bucket exists.
 			bucket, _, _ := unstructured.NestedString(cs.Object, "spec", "name")
 			config := stringMap(b["config"])
 			if shared, _, _ := unstructured.NestedBool(cs.Object, "spec", "enableSharedConfig"); shared {
@@ -627,6 +668,12 @@ func (s *StandIn) reconcileCloudStorage(ctx context.Context, name string) error 
 			return err
 		}
 	}
+	if why := s.webIdentityFails(ctx, cs); why != "" {
+		// What the operator's SDK meets before any create: the existence
+		// check fails, and the event says BucketNotFound (rules document §6).
+		s.event(ctx, cs, corev1.EventTypeWarning, "BucketNotFound", fmt.Sprintf("unable to check if bucket %s exists: %s", bucket, why))
+		return requeueAfter(time.Minute)
+	}
 	in := &s3.CreateBucketInput{Bucket: &bucket}
 	if region != "" && region != "us-east-1" {
 		in.CreateBucketConfiguration = &s3types.CreateBucketConfiguration{LocationConstraint: s3types.BucketLocationConstraint(region)}
@@ -634,8 +681,13 @@ func (s *StandIn) reconcileCloudStorage(ctx context.Context, name string) error 
 	_, err = client.CreateBucket(ctx, in)
 	var owned *s3types.BucketAlreadyOwnedByYou
 	var exists *s3types.BucketAlreadyExists
+	created := err == nil
 	if err != nil && !errors.As(err, &owned) && !errors.As(err, &exists) {
+		s.event(ctx, cs, corev1.EventTypeWarning, "BucketNotCreated", fmt.Sprintf("unable to create bucket %s: %v", bucket, err))
 		return fmt.Errorf("create bucket %s: %w", bucket, err)
+	}
+	if created {
+		s.event(ctx, cs, corev1.EventTypeNormal, "BucketCreated", fmt.Sprintf("bucket %s has been created", bucket))
 	}
 	if tags, _, _ := unstructured.NestedStringMap(cs.Object, "spec", "tags"); len(tags) > 0 {
 		var ts []s3types.Tag
@@ -656,4 +708,59 @@ func (s *StandIn) reconcileCloudStorage(ctx context.Context, name string) error 
 	}
 	s.logf("cloudstorage %s: bucket %s ready", name, bucket)
 	return nil
+}
+
+// webIdentityFails says why the operator's AWS SDK could not authenticate
+// with the CloudStorage's creation secret, "" when it could: the SDK reads
+// the web-identity profile only with enableSharedConfig, and the profile
+// needs role_arn and web_identity_token_file. moto accepts any role, so a
+// trust policy that does not admit the operator is not caught here. A secret
+// not there yet is left to the retry, as the operator waits for it.
+func (s *StandIn) webIdentityFails(ctx context.Context, cs *unstructured.Unstructured) string {
+	name, _, _ := unstructured.NestedString(cs.Object, "spec", "creationSecret", "name")
+	key, _, _ := unstructured.NestedString(cs.Object, "spec", "creationSecret", "key")
+	sec, err := s.Kube.CoreV1().Secrets(cs.GetNamespace()).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return ""
+	}
+	if shared, _, _ := unstructured.NestedBool(cs.Object, "spec", "enableSharedConfig"); !shared {
+		return "NoCredentialProviders: no valid providers in chain (the secret is read as static keys without enableSharedConfig: true)"
+	}
+	profile := string(sec.Data[key])
+	for _, field := range []string{"role_arn", "web_identity_token_file"} {
+		if !strings.Contains(profile, field) {
+			return "WebIdentityErr: the profile in secret " + name + " has no " + field
+		}
+	}
+	return ""
+}
+
+// event records an Event on obj with the reasons the real operator's
+// CloudStorage controller uses (BucketCreated, BucketNotCreated, and
+// BucketNotFound when its STS authentication fails). Repeats count up on
+// one Event per reason, as the API server's event series do.
+func (s *StandIn) event(ctx context.Context, obj *unstructured.Unstructured, kind, reason, msg string) {
+	now := metav1.Now()
+	events := s.Kube.CoreV1().Events(obj.GetNamespace())
+	name := obj.GetName() + "." + strings.ToLower(reason)
+	if old, err := events.Get(ctx, name, metav1.GetOptions{}); err == nil && old.InvolvedObject.UID == obj.GetUID() {
+		old.Count++
+		old.LastTimestamp, old.Message = now, msg
+		if _, err := events.Update(ctx, old, metav1.UpdateOptions{FieldManager: FieldManager}); err != nil {
+			s.logf("event %s on %s %s: %v", reason, obj.GetKind(), obj.GetName(), err)
+		}
+		return
+	} else if err == nil {
+		_ = events.Delete(ctx, name, metav1.DeleteOptions{}) // an earlier object's of the same name
+	}
+	ev := &corev1.Event{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: obj.GetNamespace(), Labels: map[string]string{"app.kubernetes.io/managed-by": FieldManager}},
+		InvolvedObject: corev1.ObjectReference{APIVersion: obj.GetAPIVersion(), Kind: obj.GetKind(), Name: obj.GetName(),
+			Namespace: obj.GetNamespace(), UID: obj.GetUID(), ResourceVersion: obj.GetResourceVersion()},
+		Type: kind, Reason: reason, Message: msg, FirstTimestamp: now, LastTimestamp: now, Count: 1,
+		Source: corev1.EventSource{Component: "oadp-stand-in"},
+	}
+	if _, err := events.Create(ctx, ev, metav1.CreateOptions{FieldManager: FieldManager}); err != nil {
+		s.logf("event %s on %s %s: %v", reason, obj.GetKind(), obj.GetName(), err)
+	}
 }

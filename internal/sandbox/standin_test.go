@@ -134,6 +134,65 @@ func TestBadDPAIsNotReconciled(t *testing.T) {
 	}
 }
 
+// The stand-in judges with the plugin's rule engine on the namespace's real
+// objects: a secret the location names going missing turns the DPA
+// Reconciled False with the operator's own message (oracle case
+// oadp-1.5-derived-040's rule, R12). This is the plugin's prediction of the
+// operator, not the operator's word.
+func TestStandInJudgesTheNamespacesObjects(t *testing.T) {
+	r, _ := standIn(t)
+	ctx := context.Background()
+	waitFor(t, r, gvr.DPA, opts.DPAName, reconciled("True"))
+	if err := r.Kube.CoreV1().Secrets(Namespace).Delete(ctx, manifests.SecretName, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	dpa := waitFor(t, r, gvr.DPA, opts.DPAName, reconciled("False"))
+	if c := cond(dpa); c["message"] != `Secret "cloud-credentials" not found` {
+		t.Errorf("Reconciled = %v, want the operator's message for the missing secret", c)
+	}
+}
+
+// As the real operator does, the stand-in records BucketCreated on the
+// CloudStorage once it made the bucket.
+func TestCloudStorageEvents(t *testing.T) {
+	r, _ := standIn(t)
+	ctx := context.Background()
+	cs := waitFor(t, r, gvr.CloudStorage, opts.CloudStorageName, func(o *unstructured.Unstructured) (bool, error) {
+		n, _, _ := unstructured.NestedString(o.Object, "status", "name")
+		return n == opts.Bucket, nil
+	})
+	// Earlier tests' CloudStorages of the same name left theirs.
+	evs, err := r.Kube.CoreV1().Events(Namespace).List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.uid=" + string(cs.GetUID()) + ",reason=BucketCreated"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs.Items) != 1 || evs.Items[0].InvolvedObject.Kind != "CloudStorage" || !strings.Contains(evs.Items[0].Message, opts.Bucket) {
+		t.Errorf("BucketCreated events: %+v", evs.Items)
+	}
+
+	// Without enableSharedConfig the SDK cannot use the web-identity
+	// profile: the existence check fails first, BucketNotFound, no bucket.
+	noShared := manifests.CloudStorage(opts)
+	noShared.SetName("no-shared-config")
+	_ = unstructured.SetNestedField(noShared.Object, "no-shared-config-bucket", "spec", "name")
+	_ = unstructured.SetNestedField(noShared.Object, false, "spec", "enableSharedConfig")
+	if err := r.Apply(ctx, noShared); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		res := r.Dynamic.Resource(gvr.CloudStorage).Namespace(Namespace)
+		_, _ = res.Patch(context.Background(), "no-shared-config", types.MergePatchType, []byte(`{"metadata":{"finalizers":null}}`), metav1.PatchOptions{})
+		_ = res.Delete(context.Background(), "no-shared-config", metav1.DeleteOptions{})
+	})
+	ev := waitFor(t, r, gvr.Event, "no-shared-config.bucketnotfound", exists)
+	if msg, _, _ := unstructured.NestedString(ev.Object, "message"); !strings.Contains(msg, "NoCredentialProviders") {
+		t.Errorf("BucketNotFound message %q", msg)
+	}
+	if _, err := r.S3().HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String("no-shared-config-bucket")}); err == nil {
+		t.Error("the bucket was created although the operator could not have authenticated")
+	}
+}
+
 // The bucket and the operator's finalizer; deletion only with the annotation
 // and an empty bucket.
 func TestCloudStorageBucket(t *testing.T) {

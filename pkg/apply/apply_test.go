@@ -13,6 +13,7 @@ import (
 
 	"github.com/oadp-sts/kubectl-oadp_sts/internal/rig"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/apply"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/dparules"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/gvr"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/manifests"
 )
@@ -111,8 +112,10 @@ func TestChaptersDPAPassesSchemaButNotRules(t *testing.T) {
 	if _, err := a.Apply(ctx, dpa, nil); err != nil {
 		t.Fatalf("the API server should accept the chapter's DPA (it has no webhook): %v", err)
 	}
-	if errs := manifests.ValidateDPA(dpa, "1.4"); len(errs) == 0 {
-		t.Fatal("rules accepted the chapter's DPA")
+	ns := manifests.SetupNamespace(o)
+	ns.DPA = dpa
+	if v := dparules.Judge(ctx, ns, "1.4", nil); v.Accepted() {
+		t.Fatal("the operator's rules accept the chapter's DPA")
 	}
 }
 

@@ -19,6 +19,7 @@ var (
 	CredentialsReq = schema.GroupVersionResource{Group: "cloudcredential.openshift.io", Version: "v1", Resource: "credentialsrequests"}
 
 	Secret       = schema.GroupVersionResource{Version: "v1", Resource: "secrets"}
+	Event        = schema.GroupVersionResource{Version: "v1", Resource: "events"}
 	Namespace    = schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}
 	PVC          = schema.GroupVersionResource{Version: "v1", Resource: "persistentvolumeclaims"}
 	StorageClass = schema.GroupVersionResource{Group: "storage.k8s.io", Version: "v1", Resource: "storageclasses"}

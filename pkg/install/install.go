@@ -218,20 +218,34 @@ func (i *Installer) WaitDPA(ctx context.Context, ns, name string) error {
 }
 
 // WaitBSL waits for Velero to validate the storage location; Unavailable
-// fails at once with Velero's message and the usual STS causes.
+// fails at once with Velero's message and the usual STS causes, except for
+// a bucket that does not exist yet: the operator makes a CloudStorage's
+// location at once and creates the bucket after (retrying every minute), so
+// Velero's first validation can come too early.
 func (i *Installer) WaitBSL(ctx context.Context, ns, name string) error {
 	_, err := wait.For(ctx, i.Client.Resource(gvr.BSL).Namespace(ns), name, func(o *unstructured.Unstructured) (bool, error) {
 		switch kube.Str(o.Object, "status", "phase") {
 		case "Available":
 			return true, nil
 		case "Unavailable":
-			return false, &UnavailableError{Name: name, Message: kube.Str(o.Object, "status", "message")}
+			if msg := kube.Str(o.Object, "status", "message"); !bucketMissing(msg) {
+				return false, &UnavailableError{Name: name, Message: msg}
+			}
 		}
 		return false, nil
 	}, i.waitOpts(fmt.Sprintf("BackupStorageLocation %q", name), func(o *unstructured.Unstructured) string {
-		return "backupstoragelocation/" + name + " " + orPending(kube.Str(o.Object, "status", "phase"))
+		phase := kube.Str(o.Object, "status", "phase")
+		if phase == "Unavailable" && bucketMissing(kube.Str(o.Object, "status", "message")) {
+			return "backupstoragelocation/" + name + " Unavailable: no bucket yet (the operator's CloudStorage creates it; Velero validates again within a minute)"
+		}
+		return "backupstoragelocation/" + name + " " + orPending(phase)
 	}))
 	return withCode(err)
+}
+
+func bucketMissing(msg string) bool {
+	m := strings.ToLower(msg)
+	return strings.Contains(m, "nosuchbucket") || strings.Contains(m, "bucket does not exist")
 }
 
 // UnavailableError is a storage location Velero could not use.

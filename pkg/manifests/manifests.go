@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"slices"
 	"sort"
-	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
@@ -296,17 +295,6 @@ func DPA(o Options) *unstructured.Unstructured {
 	}
 	m["spec"] = spec
 	return &unstructured.Unstructured{Object: m}
-}
-
-// ReconciledDPA is the DataProtectionApplication OADP acts on in a
-// namespace: it reconciles one, the first by name when there are several.
-// Nil when there is none.
-func ReconciledDPA(dpas []unstructured.Unstructured) *unstructured.Unstructured {
-	if len(dpas) == 0 {
-		return nil
-	}
-	d := slices.MinFunc(dpas, func(a, b unstructured.Unstructured) int { return strings.Compare(a.GetName(), b.GetName()) })
-	return &d
 }
 
 // FSBackupEnabled reports whether a DPA runs the node agent for file-system

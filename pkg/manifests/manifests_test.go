@@ -1,11 +1,14 @@
 package manifests
 
 import (
+	"context"
 	"strings"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
+
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/dparules"
 )
 
 func opts(version, snapshots string) Options {
@@ -21,8 +24,8 @@ func TestDPAForEveryVersionAndModePassesTheOperatorRules(t *testing.T) {
 		for _, mode := range []string{SnapshotsCSI, SnapshotsNative} {
 			o := opts(v, mode)
 			dpa := DPA(o.WithDefaults())
-			if errs := ValidateDPA(dpa, v); len(errs) > 0 {
-				t.Errorf("OADP %s %s: generated DPA breaks rules: %v", v, mode, errs)
+			if err := JudgeSetup(o).Err(); err != nil {
+				t.Errorf("OADP %s %s: generated DPA breaks rules: %v", v, mode, err)
 			}
 			if err := ValidateOptions(o, "us-east-2"); err != nil {
 				t.Errorf("OADP %s %s: %v", v, mode, err)
@@ -66,8 +69,8 @@ func TestFSBackup(t *testing.T) {
 		}
 		o.FSBackup = true
 		dpa := DPA(o.WithDefaults())
-		if errs := ValidateDPA(dpa, v); len(errs) > 0 {
-			t.Errorf("OADP %s: %v", v, errs)
+		if err := JudgeSetup(o).Err(); err != nil {
+			t.Errorf("OADP %s: %v", v, err)
 		}
 		if err := ValidateOptions(o, "us-east-2"); err != nil {
 			t.Errorf("OADP %s: %v", v, err)
@@ -139,20 +142,25 @@ spec:
 		t.Fatal(err)
 	}
 	dpa := &unstructured.Unstructured{Object: m}
-	if errs := ValidateDPA(dpa, "1.2"); len(errs) != 0 {
-		t.Errorf("OADP 1.2 accepts the chapter's DPA, got %v", errs)
+	if v := judge(dpa, "1.2"); !v.Accepted() {
+		t.Errorf("OADP 1.2 accepts the chapter's DPA, got %v", v.Err())
 	}
-	for _, v := range []string{"1.3", "1.4", "1.5"} {
-		errs := ValidateDPA(dpa, v)
-		if !hasRule(errs, "no-datamover") {
-			t.Errorf("OADP %s: chapter's dataMover block not rejected: %v", v, errs)
+	for _, ver := range []string{"1.3", "1.4", "1.5"} {
+		v := judge(dpa, ver)
+		if !hasRule(v, "R34") {
+			t.Errorf("OADP %s: chapter's dataMover block not rejected: %v", ver, v.Err())
 		}
-		if v == "1.5" && !hasRule(errs, "no-restic") {
-			t.Errorf("OADP 1.5: restic not rejected: %v", errs)
+		if ver == "1.5" && !hasRule(v, "R36") {
+			t.Errorf("OADP 1.5: restic not rejected: %v", v.Err())
 		}
 	}
 }
 
+// The engine's rules on setup's own DPA, one field broken at a time. Rules
+// the old client-side checks had and the operator does not (a region on a
+// bucket location, oracle case oadp-1.5-derived-012; Restic on STS, which the
+// operator accepts, oadp-1.4-derived-009; a missing uploaderType, which the
+// CRD schema refuses, oadp-1.5-admission-106) are gone.
 func TestRules(t *testing.T) {
 	base := func() *unstructured.Unstructured { return DPA(opts("1.4", SnapshotsNative).WithDefaults()) }
 	cases := []struct {
@@ -160,36 +168,49 @@ func TestRules(t *testing.T) {
 		mutate func(spec map[string]any)
 		rule   string
 	}{
-		{"no prefix with images", func(s map[string]any) { delete(loc(s), "prefix") }, "prefix-required"},
-		{"no credential", func(s map[string]any) { delete(loc(s), "credential") }, "credential-required"},
-		{"no region", func(s map[string]any) { delete(loc(s), "config") }, "region-required"},
+		{"no prefix with images", func(s map[string]any) { delete(loc(s), "prefix") }, "R10"},
+		{"no credential", func(s map[string]any) { delete(loc(s), "credential") }, "R13"},
 		{"two kinds", func(s map[string]any) {
 			s["backupLocations"].([]any)[0].(map[string]any)["velero"] = map[string]any{"provider": "aws"}
-		}, "bucket-xor-velero"},
-		{"no default", func(s map[string]any) { loc(s)["default"] = false }, "one-default"},
-		{"vsm", func(s map[string]any) { velero(s)["defaultPlugins"] = []any{"openshift", "aws", "vsm"} }, "no-vsm"},
-		{"aws twice", func(s map[string]any) { velero(s)["defaultPlugins"] = []any{"aws", "legacy-aws"} }, "aws-xor-legacy-aws"},
-		{"vsl key", func(s map[string]any) { vslConfig(s)["s3Url"] = "x" }, "vsl-config-keys"},
-		{"vsl no aws plugin", func(s map[string]any) { velero(s)["defaultPlugins"] = []any{"openshift"} }, "vsl-needs-aws-plugin"},
+		}, "R08"},
+		{"no default", func(s map[string]any) { loc(s)["default"] = false }, "R25"},
+		{"vsm", func(s map[string]any) { velero(s)["defaultPlugins"] = []any{"openshift", "aws", "vsm"} }, "R35"},
+		{"aws twice", func(s map[string]any) { velero(s)["defaultPlugins"] = []any{"aws", "legacy-aws"} }, "R39"},
+		{"vsl key", func(s map[string]any) { vslConfig(s)["s3Url"] = "x" }, "R29"},
+		{"vsl no aws plugin", func(s map[string]any) { velero(s)["defaultPlugins"] = []any{"openshift"} }, "R30"},
 		{"restic and nodeAgent", func(s map[string]any) {
 			s["configuration"].(map[string]any)["restic"] = map[string]any{"enable": false}
-		}, "restic-xor-nodeagent"},
-		{"restic on STS", func(s map[string]any) {
-			s["configuration"].(map[string]any)["nodeAgent"] = map[string]any{"enable": true, "uploaderType": "restic"}
-		}, "no-restic-on-sts"},
-		{"no uploader type", func(s map[string]any) {
-			s["configuration"].(map[string]any)["nodeAgent"] = map[string]any{"enable": false}
-		}, "uploader-type-required"},
-		{"no default location flag with images", func(s map[string]any) { velero(s)["noDefaultBackupLocation"] = true }, "no-default-means-no-images"},
+		}, "R03"},
+		{"no default location flag with locations", func(s map[string]any) { velero(s)["noDefaultBackupLocation"] = true }, "R04"},
+		{"velero-type location with the STS secret and images", func(s map[string]any) {
+			s["backupLocations"] = []any{map[string]any{"velero": map[string]any{
+				"provider": "aws", "default": true, "config": map[string]any{"region": "us-east-2"},
+				"objectStorage": map[string]any{"bucket": "prod-oadp", "prefix": "velero"},
+				"credential":    map[string]any{"name": SecretName, "key": SecretKey},
+			}}}
+		}, "C01"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			d := base()
 			tc.mutate(d.Object["spec"].(map[string]any))
-			if errs := ValidateDPA(d, "1.4"); !hasRule(errs, tc.rule) {
-				t.Errorf("want rule %s, got %v", tc.rule, errs)
+			if v := judge(d, "1.4"); !hasRule(v, tc.rule) {
+				t.Errorf("want rule %s, got %v", tc.rule, v.Err())
 			}
 		})
+	}
+}
+
+// Restic is accepted by the operator; on STS it is a warning with its source.
+func TestResticOnSTSIsAWarning(t *testing.T) {
+	d := DPA(opts("1.4", SnapshotsCSI).WithDefaults())
+	d.Object["spec"].(map[string]any)["configuration"].(map[string]any)["nodeAgent"] = map[string]any{"enable": true, "uploaderType": "restic"}
+	v := judge(d, "1.4")
+	if !v.Accepted() || len(v.Warnings) != 1 || !strings.Contains(v.Warnings[0].Message, "does not support Restic on AWS STS") || v.Warnings[0].Source == "" {
+		t.Errorf("want accepted with one sourced Restic warning, got %v, %+v", v.Err(), v.Warnings)
+	}
+	if v := judge(d, "1.6"); !hasRule(v, "R36b") {
+		t.Errorf("OADP 1.6 must reject uploaderType restic, got %v", v.Err())
 	}
 }
 
@@ -260,9 +281,19 @@ func TestDefaults(t *testing.T) {
 	}
 }
 
-func hasRule(errs []RuleError, rule string) bool {
-	for _, e := range errs {
-		if e.Rule == rule {
+// judge runs the engine on dpa in place of setup's, beside setup's secret and CloudStorage.
+func judge(dpa *unstructured.Unstructured, version string) dparules.Verdict {
+	ns := SetupNamespace(opts(version, SnapshotsCSI))
+	ns.DPA = dpa
+	return dparules.Judge(context.Background(), ns, version, nil)
+}
+
+func hasRule(v dparules.Verdict, rule string) bool {
+	if v.First != nil && v.First.Rule == rule {
+		return true
+	}
+	for _, f := range v.Later {
+		if f.Rule == rule {
 			return true
 		}
 	}

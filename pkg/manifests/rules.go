@@ -1,6 +1,7 @@
 package manifests
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"regexp"
@@ -11,7 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/validation"
 
-	"github.com/oadp-sts/kubectl-oadp_sts/pkg/versions"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/dparules"
 )
 
 // SupportedOADPVersions are the operator minor versions the plugin knows the
@@ -19,174 +20,23 @@ import (
 // plugin never writes, such as uploaderType restic being refused).
 var SupportedOADPVersions = []string{"1.2", "1.3", "1.4", "1.5", "1.6"}
 
-// RuleError is a DPA rule the OADP operator enforces at reconcile time (it has
-// no admission webhook: a broken DPA is accepted by the API server and then
-// never reconciles). Checking them client-side turns a silent stuck DPA into
-// an error before anything is sent.
-type RuleError struct {
-	Rule    string // short identifier, e.g. "no-datamover"
-	Path    string // field path
-	Message string // what the operator says, or would
+// SetupNamespace is what the operator sees once setup has written its
+// objects: the DPA, the credentials secret (setup's, or the Cloud Credential
+// Operator's with the same web-identity profile) and the CloudStorage, alone
+// in the namespace.
+func SetupNamespace(o Options) dparules.Namespace {
+	o = o.WithDefaults()
+	cs := CloudStorage(o)
+	return dparules.Namespace{
+		DPA:           DPA(o),
+		Secrets:       map[string]map[string][]byte{SecretName: {SecretKey: []byte(CredentialsFile(o.RoleARN, o.Region))}},
+		CloudStorages: map[string]*unstructured.Unstructured{cs.GetName(): cs},
+	}
 }
 
-func (e RuleError) Error() string {
-	return fmt.Sprintf("%s: %s (rule %s)", e.Path, e.Message, e.Rule)
-}
-
-// ValidateDPA checks a DataProtectionApplication against the rules of the
-// OADP minor version, and against what works on STS.
-func ValidateDPA(dpa *unstructured.Unstructured, oadp string) []RuleError {
-	var errs []RuleError
-	add := func(rule, path, format string, a ...any) {
-		errs = append(errs, RuleError{Rule: rule, Path: path, Message: fmt.Sprintf(format, a...)})
-	}
-	spec, _, _ := unstructured.NestedMap(dpa.Object, "spec")
-	ge13 := versions.CompareMinor(oadp, "1.3") >= 0
-
-	if _, found, _ := unstructured.NestedFieldNoCopy(spec, "features", "dataMover"); found && ge13 {
-		add("no-datamover", "spec.features.dataMover",
-			"OADP %s rejects the dataMover object: \"Delete vsm from spec.configuration.velero.defaultPlugins and dataMover object from spec.features\"", oadp)
-	}
-	config, hasConfig, _ := unstructured.NestedMap(spec, "configuration")
-	if !hasConfig {
-		add("configuration-required", "spec.configuration", "is required")
-	}
-	velero, hasVelero, _ := unstructured.NestedMap(config, "velero")
-	if hasConfig && !hasVelero {
-		add("velero-required", "spec.configuration.velero", "is required by the operator")
-	}
-	_, hasRestic, _ := unstructured.NestedMap(config, "restic")
-	nodeAgent, hasNodeAgent, _ := unstructured.NestedMap(config, "nodeAgent")
-	switch {
-	case versions.CompareMinor(oadp, "1.5") >= 0 && hasRestic:
-		add("no-restic", "spec.configuration.restic", "OADP %s rejects it: \"Delete restic object from spec.configuration, use spec.configuration.nodeAgent instead\"", oadp)
-	case ge13 && hasRestic && hasNodeAgent:
-		add("restic-xor-nodeagent", "spec.configuration", "OADP %s rejects restic and nodeAgent together", oadp)
-	case !ge13 && hasNodeAgent:
-		add("no-nodeagent", "spec.configuration.nodeAgent", "OADP %s has no nodeAgent; use configuration.restic", oadp)
-	}
-	if hasNodeAgent {
-		ut, _, _ := unstructured.NestedString(nodeAgent, "uploaderType")
-		if ut == "" {
-			add("uploader-type-required", "spec.configuration.nodeAgent.uploaderType", "is required (kopia or restic)")
-		}
-		if on, _, _ := unstructured.NestedBool(nodeAgent, "enable"); on && ut == "restic" {
-			add("no-restic-on-sts", "spec.configuration.nodeAgent", "Restic is not supported on AWS STS; use uploaderType kopia or keep the node agent off")
-		}
-	}
-
-	plugins, _, _ := unstructured.NestedStringSlice(velero, "defaultPlugins")
-	if ge13 && slices.Contains(plugins, "vsm") {
-		add("no-vsm", "spec.configuration.velero.defaultPlugins", "OADP %s rejects the vsm plugin", oadp)
-	}
-	if slices.Contains(plugins, "aws") && slices.Contains(plugins, "legacy-aws") {
-		add("aws-xor-legacy-aws", "spec.configuration.velero.defaultPlugins", "aws and legacy-aws cannot both be set")
-	}
-	if versions.CompareMinor(oadp, "1.4") < 0 && slices.Contains(plugins, "legacy-aws") {
-		add("no-legacy-aws", "spec.configuration.velero.defaultPlugins", "legacy-aws exists from OADP 1.4")
-	}
-
-	backupImages := true
-	if v, found, _ := unstructured.NestedBool(spec, "backupImages"); found {
-		backupImages = v
-	}
-	noDefault, _, _ := unstructured.NestedBool(velero, "noDefaultBackupLocation")
-	locations, _, _ := unstructured.NestedSlice(spec, "backupLocations")
-	if noDefault {
-		if len(locations) > 0 {
-			add("no-default-means-no-locations", "spec.backupLocations", "must be empty when noDefaultBackupLocation is true")
-		}
-		if backupImages {
-			add("no-default-means-no-images", "spec.backupImages", "must be false when noDefaultBackupLocation is true")
-		}
-	} else if len(locations) == 0 {
-		add("location-required", "spec.backupLocations", "at least one backup location is required (or set noDefaultBackupLocation)")
-	}
-	defaults := 0
-	for i, l := range locations {
-		loc, _ := l.(map[string]any)
-		path := fmt.Sprintf("spec.backupLocations[%d]", i)
-		bucket, hasBucket, _ := unstructured.NestedMap(loc, "bucket")
-		vel, hasVel, _ := unstructured.NestedMap(loc, "velero")
-		name, _, _ := unstructured.NestedString(loc, "name")
-		var isDefault bool
-		switch {
-		case hasBucket && hasVel:
-			add("bucket-xor-velero", path, "must choose one of bucket or velero")
-			continue
-		case hasBucket:
-			isDefault, _, _ = unstructured.NestedBool(bucket, "default")
-			if n, _, _ := unstructured.NestedString(bucket, "cloudStorageRef", "name"); n == "" {
-				add("cloudstorage-ref", path+".bucket.cloudStorageRef.name", "is required")
-			}
-			credName, _, _ := unstructured.NestedString(bucket, "credential", "name")
-			credKey, _, _ := unstructured.NestedString(bucket, "credential", "key")
-			if credName == "" || credKey == "" {
-				add("credential-required", path+".bucket.credential", "must provide a valid credential secret (name and key); on STS use {name: cloud-credentials, key: credentials}")
-			}
-			if prefix, _, _ := unstructured.NestedString(bucket, "prefix"); prefix == "" && backupImages {
-				add("prefix-required", path+".bucket.prefix", "BackupLocation must have cloud storage prefix when backupImages is not set to false")
-			}
-			if r, _, _ := unstructured.NestedString(bucket, "config", "region"); r == "" {
-				add("region-required", path+".bucket.config.region", "set the region explicitly on STS (the bucket's region cannot be discovered without credentials)")
-			}
-		case hasVel:
-			isDefault, _, _ = unstructured.NestedBool(vel, "default")
-			provider, _, _ := unstructured.NestedString(vel, "provider")
-			if !slices.Contains([]string{"aws", "velero.io/aws", "azure", "gcp"}, provider) {
-				add("provider", path+".velero.provider", "invalid provider %q", provider)
-			}
-			if provider == "aws" || provider == "velero.io/aws" {
-				if b, _, _ := unstructured.NestedString(vel, "objectStorage", "bucket"); b == "" {
-					add("bucket-required", path+".velero.objectStorage.bucket", "is required")
-				}
-				if p, _, _ := unstructured.NestedString(vel, "objectStorage", "prefix"); p == "" && backupImages {
-					add("prefix-required", path+".velero.objectStorage.prefix", "BackupLocation must have cloud storage prefix when backupImages is not set to false")
-				}
-				if r, _, _ := unstructured.NestedString(vel, "config", "region"); r == "" {
-					add("region-required", path+".velero.config.region", "is required on STS and with s3ForcePathStyle")
-				}
-			}
-		default:
-			add("bucket-xor-velero", path, "must set one of bucket or velero")
-			continue
-		}
-		if isDefault {
-			defaults++
-		}
-		if name == "default" && !isDefault {
-			add("default-name", path+".name", "a location named default must be the default location")
-		}
-	}
-	if !noDefault && len(locations) > 0 && defaults != 1 {
-		add("one-default", "spec.backupLocations", "exactly one location must have default: true (found %d)", defaults)
-	}
-
-	snaps, _, _ := unstructured.NestedSlice(spec, "snapshotLocations")
-	for i, s := range snaps {
-		sl, _ := s.(map[string]any)
-		path := fmt.Sprintf("spec.snapshotLocations[%d].velero", i)
-		vel, found, _ := unstructured.NestedMap(sl, "velero")
-		if !found {
-			add("vsl-velero-required", path, "is required")
-			continue
-		}
-		if p, _, _ := unstructured.NestedString(vel, "provider"); p == "aws" {
-			cfg, _, _ := unstructured.NestedStringMap(vel, "config")
-			if cfg["region"] == "" {
-				add("vsl-region-required", path+".config.region", "is required for provider aws")
-			}
-			for k := range cfg {
-				if !slices.Contains([]string{"region", "profile", "credentialsFile", "enableSharedConfig"}, k) {
-					add("vsl-config-keys", path+".config."+k, "is not allowed for provider aws (only region, profile, credentialsFile, enableSharedConfig)")
-				}
-			}
-			if !slices.Contains(plugins, "aws") && !slices.Contains(plugins, "legacy-aws") {
-				add("vsl-needs-aws-plugin", "spec.configuration.velero.defaultPlugins", "must include aws when a snapshot location uses provider aws")
-			}
-		}
-	}
-	return errs
+// JudgeSetup is the operator's verdict on the objects setup would write.
+func JudgeSetup(o Options) dparules.Verdict {
+	return dparules.Judge(context.Background(), SetupNamespace(o), o.OADPVersion, nil)
 }
 
 var bucketName = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
@@ -252,8 +102,8 @@ func ValidateOptions(o Options, clusterRegion string) error {
 		slices.Sort(errs)
 		return fmt.Errorf("%s", strings.Join(errs, "\n"))
 	}
-	if rules := ValidateDPA(DPA(o), o.OADPVersion); len(rules) > 0 {
-		return fmt.Errorf("the DataProtectionApplication would be rejected by OADP %s: %v", o.OADPVersion, rules[0])
+	if err := JudgeSetup(o).Err(); err != nil {
+		return fmt.Errorf("the DataProtectionApplication setup would write is one the operator rejects; this is a bug in the plugin, please report it: %w", err)
 	}
 	return nil
 }

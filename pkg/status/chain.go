@@ -38,8 +38,13 @@ type Chain struct {
 	Subscription    *unstructured.Unstructured
 	SubscriptionErr error
 
-	DPAs          []unstructured.Unstructured
-	DPAErr        error
+	DPAs   []unstructured.Unstructured
+	DPAErr error
+	// DPASecrets are the secrets the DPAs name (dparules.SecretNames), by
+	// name; a name missing is a secret that does not exist. DPASecretsErr is
+	// set when one could not be read, and the rules are then not judged.
+	DPASecrets    map[string]map[string][]byte
+	DPASecretsErr error
 	BSLs          []unstructured.Unstructured
 	BSLErr        error
 	CloudStorages []unstructured.Unstructured

@@ -1,6 +1,7 @@
 package status
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"sort"
@@ -10,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/clusterfacts"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/dparules"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/iam"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/install"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/kube"
@@ -179,9 +181,24 @@ func parseProfile(file, name string) map[string]string {
 func (c *chain) operatorChecks() {
 	add := func(ch Check) { c.add(checkIn(AreaOperator, ch)) }
 	add(c.operatorCheck())
-	dpa := c.dpa()
-	add(c.reconciledCheck(dpa))
-	add(c.rulesCheck(dpa))
+	dpas := c.dpas()
+	if len(dpas) == 0 {
+		add(c.reconciledCheck(nil))
+		add(c.rulesCheck(nil))
+		return
+	}
+	for _, dpa := range dpas {
+		add(c.named(c.reconciledCheck(dpa), dpa, len(dpas)))
+		add(c.named(c.rulesCheck(dpa), dpa, len(dpas)))
+	}
+}
+
+// named tells the checks of several DPAs apart.
+func (c *chain) named(ch Check, dpa *unstructured.Unstructured, n int) Check {
+	if n > 1 {
+		ch.Name += " " + dpa.GetName()
+	}
+	return ch
 }
 
 func (c *chain) operatorCheck() Check {
@@ -210,8 +227,56 @@ func (c *chain) operatorCheck() Check {
 	return Check{Name: CheckOperator, Result: Skipped, Message: "OADP not installed: '" + c.setupFix() + "' installs it"}
 }
 
-// dpa is the DataProtectionApplication to check: the one OADP reconciles.
-func (c *chain) dpa() *unstructured.Unstructured { return manifests.ReconciledDPA(c.DPAs) }
+// dpas are the namespace's DataProtectionApplications by name. The operator
+// judges each with the others in view: 1.5 fails them all when there are
+// two, 1.4 reconciles each (see dparules.Reconciles).
+func (c *chain) dpas() []*unstructured.Unstructured {
+	out := make([]*unstructured.Unstructured, len(c.DPAs))
+	for i := range c.DPAs {
+		out[i] = &c.DPAs[i]
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].GetName() < out[j].GetName() })
+	return out
+}
+
+// namespace is what the operator sees when it reconciles dpa: the cluster's
+// real other DPAs, secrets, CloudStorages and locations.
+func (c *chain) namespace(dpa *unstructured.Unstructured) dparules.Namespace {
+	ns := dparules.Namespace{DPA: dpa, Secrets: c.DPASecrets, CloudStorages: map[string]*unstructured.Unstructured{}}
+	for _, o := range c.dpas() {
+		if o.GetName() != dpa.GetName() {
+			ns.Others = append(ns.Others, o)
+		}
+	}
+	for i := range c.CloudStorages {
+		ns.CloudStorages[c.CloudStorages[i].GetName()] = &c.CloudStorages[i]
+	}
+	for i := range c.BSLs {
+		ns.BSLs = append(ns.BSLs, &c.BSLs[i])
+	}
+	return ns
+}
+
+// bucketRegions answers the operator's bucket-region look-up from the
+// regions status read from S3 itself.
+type bucketRegions []Bucket
+
+func (b bucketRegions) BucketRegion(_ context.Context, name string) (string, error) {
+	for _, x := range b {
+		if x.Name == name && x.Exists && x.Region != "" {
+			return x.Region, nil
+		}
+	}
+	return "", fmt.Errorf("bucket %s: region unknown", name)
+}
+
+func (c *chain) verdict(dpa *unstructured.Unstructured) (dparules.Verdict, bool) {
+	v := versions.Minor(c.oadpVersion())
+	if v == "" || c.DPASecretsErr != nil {
+		return dparules.Verdict{}, false
+	}
+	return dparules.Judge(context.Background(), c.namespace(dpa), v, bucketRegions(c.Buckets)), true
+}
 
 func (c *chain) reconciledCheck(dpa *unstructured.Unstructured) Check {
 	switch {
@@ -232,10 +297,12 @@ func (c *chain) reconciledCheck(dpa *unstructured.Unstructured) Check {
 		return Check{Name: CheckDPAReconciled, Result: OK, Message: name + ": " + printer.OrNone(msg)}
 	}
 	fix := "correct what the operator names, or run '" + c.setupFix() + "' to rewrite the plugin's DPA for the installed OADP version"
-	if v := versions.Minor(c.oadpVersion()); v != "" {
-		if errs := manifests.ValidateDPA(dpa, v); len(errs) > 0 {
-			fix = "fix " + errs[0].Path + " (" + errs[0].Message + "), or run '" + c.setupFix() + "' to rewrite the plugin's DPA"
+	if v, ok := c.verdict(dpa); ok && v.First != nil && v.First.Fix != "" {
+		fix = v.First.Fix
+		if v.First.Path != "" {
+			fix = v.First.Path + ": " + fix
 		}
+		fix += ", or run '" + c.setupFix() + "' to rewrite the plugin's DPA"
 	}
 	return Check{Name: CheckDPAReconciled, Result: Failed, Message: fmt.Sprintf("%s: Reconciled %s (%s)", name, status, printer.OrNone(reason)),
 		Cause: "the OADP operator rejected it: " + printer.OrNone(msg), Fix: fix}
@@ -249,37 +316,47 @@ func (c *chain) oadpVersion() string {
 }
 
 func (c *chain) rulesCheck(dpa *unstructured.Unstructured) Check {
-	v := versions.Minor(c.oadpVersion())
 	switch {
 	case dpa == nil:
 		return Check{Name: CheckDPARules, Result: Skipped, Message: "no DataProtectionApplication"}
-	case v == "":
+	case versions.Minor(c.oadpVersion()) == "":
 		return Check{Name: CheckDPARules, Result: Skipped, Message: "the operator's version is unknown (no ClusterServiceVersion)"}
+	case c.DPASecretsErr != nil:
+		return Check{Name: CheckDPARules, Result: Warning, Message: "cannot read the secrets the DPA names", Cause: c.DPASecretsErr.Error(),
+			Fix: "ask a cluster-admin for get on secrets in " + c.Namespace}
 	}
-	checked := v
+	v := versions.Minor(c.oadpVersion())
+	verdict, _ := c.verdict(dpa)
 	note := ""
-	if !slices.Contains(manifests.SupportedOADPVersions, v) {
-		checked = manifests.SupportedOADPVersions[len(manifests.SupportedOADPVersions)-1]
-		if versions.Compare(v, manifests.SupportedOADPVersions[0]) < 0 {
-			checked = manifests.SupportedOADPVersions[0]
+	if _, known := dparules.Normalize(v); !known {
+		note = fmt.Sprintf(" (the plugin knows the rules of OADP %s to %s; checked with %s's)", dparules.Versions[0], dparules.Versions[len(dparules.Versions)-1], verdict.Version)
+	}
+	name := "dataprotectionapplication/" + dpa.GetName()
+	if f := verdict.First; f != nil {
+		cause := f.Cause
+		for _, l := range verdict.Later {
+			cause += "; after that, rule " + l.Rule + ": " + l.Message
 		}
-		note = fmt.Sprintf(" (the plugin knows the rules of OADP %s to %s; checked with %s's)", manifests.SupportedOADPVersions[0], manifests.SupportedOADPVersions[len(manifests.SupportedOADPVersions)-1], checked)
+		return Check{Name: CheckDPARules, Result: Failed, Message: fmt.Sprintf("%s: OADP %s would not reconcile it: %s", name, v, f.Message),
+			Cause: "rule " + f.Rule + pathOf(f.Path) + ": " + cause + note, Fix: f.Fix}
 	}
-	errs := manifests.ValidateDPA(dpa, checked)
-	if len(errs) == 0 {
-		res := OK
-		if note != "" {
-			res = Warning
+	if len(verdict.Warnings) > 0 || note != "" {
+		var causes, sources []string
+		for _, w := range verdict.Warnings {
+			causes = append(causes, w.Path+": "+w.Message)
+			sources = appendNew(sources, w.Source)
 		}
-		return Check{Name: CheckDPARules, Result: res, Message: fmt.Sprintf("dataprotectionapplication/%s follows OADP %s's rules%s", dpa.GetName(), v, note)}
+		return Check{Name: CheckDPARules, Result: Warning, Message: fmt.Sprintf("%s follows OADP %s's rules%s", name, v, note),
+			Cause: strings.Join(causes, "; "), Fix: strings.TrimPrefix(strings.Join(append([]string{""}, sources...), "; source: "), "; ")}
 	}
-	msgs := make([]string, len(errs))
-	for i, e := range errs {
-		msgs[i] = e.Error()
+	return Check{Name: CheckDPARules, Result: OK, Message: fmt.Sprintf("%s follows OADP %s's rules", name, v)}
+}
+
+func pathOf(p string) string {
+	if p == "" {
+		return ""
 	}
-	return Check{Name: CheckDPARules, Result: Failed, Message: fmt.Sprintf("%d rule(s) of OADP %s broken", len(errs), v),
-		Cause: "dataprotectionapplication/" + dpa.GetName() + ": " + strings.Join(msgs, "; ") + note,
-		Fix:   "run '" + c.setupFix() + "' to rewrite the plugin's DPA for OADP " + v + ", or edit the fields named"}
+	return " (" + p + ")"
 }
 
 func (c *chain) storageChecks() {
@@ -289,7 +366,7 @@ func (c *chain) storageChecks() {
 		add(Check{Name: CheckLocation, Result: Warning, Message: "cannot read BackupStorageLocations", Cause: c.BSLErr.Error(),
 			Fix: "ask a cluster-admin for list on backupstoragelocations.velero.io in " + c.Namespace})
 	case len(c.BSLs) == 0 && len(c.DPAs) > 0:
-		add(Check{Name: CheckLocation, Result: Warning, Message: "no BackupStorageLocation",
+		add(Check{Name: CheckLocation, Result: Failed, Message: "no BackupStorageLocation",
 			Cause: "the operator has not made the DPA's location yet (it does once the DPA reconciles)",
 			Fix:   "see the dpa reconciled check; 'oc get backupstoragelocations -n " + c.Namespace + "'"})
 	case len(c.BSLs) == 0:
@@ -300,7 +377,7 @@ func (c *chain) storageChecks() {
 	for i := range bsls {
 		add(c.locationCheck(&bsls[i]))
 	}
-	if c.dpa() != nil {
+	if len(c.DPAs) > 0 {
 		add(c.snapshotCheck())
 	}
 	switch {
@@ -354,8 +431,8 @@ func (c *chain) locationCheck(b *unstructured.Unstructured) Check {
 			Cause: "Velero: " + printer.OrNone(msg) + " (likely: " + strings.Join(install.LikelyCauses(msg), "; or ") + ")",
 			Fix:   "fix the failed checks above; if none failed, run 'kubectl oadp-sts status --assume-role' to test the trust end to end (Velero validates the location again within a minute)"}
 	}
-	return Check{Name: name, Result: Warning, Message: "not validated yet",
-		Cause: "Velero has not validated the location (phase " + printer.OrNone(phase) + ")",
+	return Check{Name: name, Result: Failed, Message: "not validated yet",
+		Cause: "Velero has not validated the location (phase " + printer.OrNone(phase) + "): backups cannot use it until it is Available (Velero validates within a minute of starting)",
 		Fix:   "check that Velero runs: 'oc get pods -n " + c.Namespace + " -l component=velero'"}
 }
 
@@ -371,7 +448,7 @@ func (c *chain) bucketCheck(b Bucket) Check {
 		fix := "create it in " + region + ", or point " + from + " at a bucket that exists"
 		for _, f := range b.From {
 			if strings.HasPrefix(f, "cloudstorage/") {
-				fix = fmt.Sprintf("the operator creates it from %s with the role's credentials: read 'oc describe %s -n %s' (events BucketNotCreated)", f, f, c.Namespace)
+				fix = fmt.Sprintf("the operator creates it from %s with the role's credentials and retries every minute; the DPA's Reconciled=True does not mean the bucket exists (the operator makes the location at once). Read the events of 'oc describe %s -n %s': BucketNotFound means STS authentication failed (the role's trust, the token), BucketNotCreated that S3 refused the create", f, f, c.Namespace)
 			}
 		}
 		return Check{Name: name, Result: Failed, Message: "does not exist",

@@ -5,6 +5,11 @@
 // the OADP operator and the real Velero server with its AWS plugin, which
 // reaches the bucket through AssumeRoleWithWebIdentity with the credentials
 // setup wrote. Assertions read the API server and the bucket.
+//
+// The DPA's Reconciled condition here is written by the stand-in, which judges
+// with the plugin's own rule engine (pkg/dparules): it is the plugin's
+// prediction of the operator, checked against the real operator's verdicts
+// only by pkg/dparules' conformance test, never the real operator's word.
 package e2e
 
 import (
@@ -100,6 +105,7 @@ func TestHelloWorldWalkthrough(t *testing.T) {
 	mustRun(t, cmdutil.ExitOK, "setup", "--yes")
 
 	// What setup made, as the stand-in turned it into Velero's objects.
+	// Reconciled=True is the stand-in's (the rule engine's) verdict.
 	dpa := get1(t, r, gvr.DPA, dpaName)
 	if c := condition(dpa, "Reconciled"); c["status"] != "True" || c["reason"] != "Complete" {
 		t.Fatalf("DPA Reconciled = %v, want True/Complete", c)

@@ -3,6 +3,8 @@ package backup
 import (
 	"context"
 	"fmt"
+	"slices"
+	"sort"
 	"strings"
 	"time"
 
@@ -10,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/dynamic"
@@ -239,9 +242,15 @@ func nodeAgentOn(ctx context.Context, dyn dynamic.Interface, ns string) error {
 	case err != nil:
 		return kube.Explain(err, gvr.DPA, "")
 	}
-	dpa := manifests.ReconciledDPA(l.Items)
-	if dpa == nil || manifests.FSBackupEnabled(dpa) {
+	// The node agent is one DaemonSet per namespace: any DPA that turns it
+	// on runs it for all.
+	if len(l.Items) == 0 || slices.ContainsFunc(l.Items, func(d unstructured.Unstructured) bool { return manifests.FSBackupEnabled(&d) }) {
 		return nil
 	}
-	return fmt.Errorf("--default-volumes-to-fs-backup needs OADP's node agent, and dataprotectionapplication/%s keeps it off: run 'kubectl oadp-sts setup --fs-backup' first", dpa.GetName())
+	names := make([]string, len(l.Items))
+	for i := range l.Items {
+		names[i] = "dataprotectionapplication/" + l.Items[i].GetName()
+	}
+	sort.Strings(names)
+	return fmt.Errorf("--default-volumes-to-fs-backup needs OADP's node agent, and %s keeps it off: run 'kubectl oadp-sts setup --fs-backup' first", strings.Join(names, ", "))
 }

@@ -192,6 +192,15 @@ func TestSetupWaits(t *testing.T) {
 				setReconciled(t, r, ns, "True", "Complete", "Reconcile complete")
 				setBSL(t, r, ns, "Unavailable", "rpc error: InvalidIdentityToken: No OpenIDConnect provider found in your account")
 			}},
+		// The operator makes the location before the bucket exists, so
+		// Velero's first validation may find none; setup waits it out.
+		{name: "bucket not there yet", wantCode: 0, want: []string{"no bucket yet", "backupstoragelocation/" + dpaName + "-1 Available"},
+			play: func(ns string) {
+				setReconciled(t, r, ns, "True", "Complete", "Reconcile complete")
+				setBSL(t, r, ns, "Unavailable", "rpc error: NoSuchBucket: The specified bucket does not exist")
+				time.Sleep(1500 * time.Millisecond)
+				setBSL(t, r, ns, "Available", "")
+			}},
 		{name: "nobody answers", wantCode: cmdutil.ExitTimeout, want: []string{"timed out after 2s waiting for DataProtectionApplication", "wait longer with --timeout"},
 			play: func(string) {}},
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -26,6 +27,7 @@ import (
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/awsfacts"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/clusterfacts"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmdutil"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/dparules"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/gvr"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/iam"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/install"
@@ -129,6 +131,7 @@ func (g *gatherer) namespaceReads(ctx context.Context) {
 	// before setup there is none, and the AWS reads take longer anyway.
 	g.nsWG.Go(func() {
 		c.DPAs, c.DPAErr = g.list(ctx, gvr.DPA)
+		g.dpaSecrets(ctx)
 		g.snapshotFit(ctx)
 	})
 	g.nsWG.Go(func() { c.BSLs, c.BSLErr = g.list(ctx, gvr.BSL) })
@@ -149,14 +152,49 @@ func (g *gatherer) namespaceReads(ctx context.Context) {
 	}
 }
 
-// snapshotFit is setup's storage check for the snapshot mode of the DPA
-// OADP reconciles.
-func (g *gatherer) snapshotFit(ctx context.Context) {
+// dpaSecrets reads the secrets the DPAs name, so the rule engine judges
+// them on the cluster's real state.
+func (g *gatherer) dpaSecrets(ctx context.Context) {
 	c := g.chain
-	dpa := manifests.ReconciledDPA(c.DPAs)
-	if dpa == nil {
+	var names []string
+	for i := range c.DPAs {
+		for _, n := range dparules.SecretNames(&c.DPAs[i]) {
+			if !slices.Contains(names, n) {
+				names = append(names, n)
+			}
+		}
+	}
+	if len(names) == 0 {
 		return
 	}
+	kc, err := g.f.Kube()
+	if err != nil {
+		c.DPASecretsErr = err
+		return
+	}
+	c.DPASecrets = map[string]map[string][]byte{}
+	for _, n := range names {
+		s, err := kc.CoreV1().Secrets(g.ns).Get(ctx, n, metav1.GetOptions{})
+		switch {
+		case apierrors.IsNotFound(err):
+		case err != nil:
+			c.DPASecretsErr = kube.Explain(err, gvr.Secret, n)
+			return
+		default:
+			c.DPASecrets[n] = s.Data
+		}
+	}
+}
+
+// snapshotFit is setup's storage check for the snapshot mode of the
+// namespace's DPA; with several, of the first by name (they share one
+// Velero).
+func (g *gatherer) snapshotFit(ctx context.Context) {
+	c := g.chain
+	if len(c.DPAs) == 0 {
+		return
+	}
+	dpa := &slices.SortedFunc(slices.Values(c.DPAs), func(a, b unstructured.Unstructured) int { return strings.Compare(a.GetName(), b.GetName()) })[0]
 	plan := install.PlanFor(dpa)
 	c.SnapshotMode = plan.Mode
 	if c.SnapshotMode != "" {
