@@ -15,24 +15,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
-// OracleDir is the directory of the oracle data beside the CRD fixtures:
-// $OADP_STS_ORACLE, else the oracle directory next to OADP_STS_CRDS
-// (../shared/oracle in this workplace).
-func OracleDir() (string, error) {
-	dir := os.Getenv("OADP_STS_ORACLE")
-	if dir == "" {
-		crds, err := FixtureDir()
-		if err != nil {
-			return "", err
-		}
-		dir = filepath.Join(filepath.Dir(crds), "oracle")
-	}
-	if _, err := os.Stat(filepath.Join(dir, "clusters")); err != nil {
-		return "", &MissingError{What: "the oracle's cluster fixtures (" + dir + "/clusters)", Fix: "set OADP_STS_ORACLE to the directory holding clusters/*.yaml"}
-	}
-	return dir, nil
-}
-
 // ClusterFixture is one real kind of cluster: its objects and what a correct
 // plugin says about it, from the fixture's "# EXPECT key: value" lines.
 type ClusterFixture struct {

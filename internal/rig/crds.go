@@ -102,8 +102,12 @@ func OracleDir() (string, error) {
 		}
 		dir = filepath.Join(crds, "..", "oracle")
 	}
-	if _, err := os.Stat(filepath.Join(dir, "oadp-dpa-cases.json")); err != nil {
-		return "", &MissingError{What: "oracle data (OADP_STS_ORACLE=" + dir + ")", Fix: "set OADP_STS_ORACLE to the directory holding oadp-dpa-cases.json (../shared/oracle beside the repository)"}
+	// Both halves of the oracle must be there: a test that reads one should not
+	// pass beside a copy that silently lacks the other.
+	for _, f := range []string{"oadp-dpa-cases.json", "clusters"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			return "", &MissingError{What: "oracle data (OADP_STS_ORACLE=" + dir + ", no " + f + ")", Fix: "set OADP_STS_ORACLE to the directory holding oadp-dpa-cases.json and clusters/ (../shared/oracle beside the repository)"}
+		}
 	}
 	return filepath.Abs(dir)
 }
