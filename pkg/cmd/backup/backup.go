@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/dynamic"
@@ -20,6 +21,7 @@ import (
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/gvr"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/kube"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/manifests"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/record"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/velero"
 )
 
@@ -181,15 +183,33 @@ func (o *BackupOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return kube.Explain(err, gvr.BSL, "")
 	}
-	if o.StorageLocation == "" {
+	fsBackup := o.fsBackupSet && o.FSBackup
+	var dpa string
+	if o.StorageLocation == "" || fsBackup {
+		// The DPA setup recorded: its location, and its node agent.
+		names, err := record.Resolve(ctx, dyn, o.ns, record.Flags{})
+		if err != nil {
+			return err
+		}
+		dpa = names.DPA
+	}
+	switch loc := recordedLocation(bsls.Items, dpa); {
+	case o.StorageLocation == "" && loc != "":
+		o.StorageLocation = loc
+		if err := velero.LocationReady(bsls.Items, loc); err != nil {
+			return fmt.Errorf("%w (the location of dataprotectionapplication/%s, which setup made)", err, dpa)
+		}
+	case o.StorageLocation == "":
 		if o.StorageLocation, err = velero.DefaultLocation(bsls.Items); err != nil {
 			return err
 		}
-	} else if err := velero.LocationReady(bsls.Items, o.StorageLocation); err != nil {
-		return err
+	default:
+		if err := velero.LocationReady(bsls.Items, o.StorageLocation); err != nil {
+			return err
+		}
 	}
-	if o.fsBackupSet && o.FSBackup {
-		if err := nodeAgentOn(ctx, dyn, o.ns); err != nil {
+	if fsBackup {
+		if err := nodeAgentOn(ctx, dyn, o.ns, dpa); err != nil {
 			return err
 		}
 	}
@@ -228,10 +248,25 @@ func (o *BackupOptions) Run(ctx context.Context) error {
 	return waitAndReport(ctx, w, backupKind, o.Name, o.ns, o.Timeout, o.Out, o.ErrOut, next)
 }
 
-// nodeAgentOn refuses file-system backup when the namespace's DPA keeps the
-// node agent off: Velero would accept the Backup and then fail every pod
-// volume of it.
-func nodeAgentOn(ctx context.Context, dyn dynamic.Interface, ns string) error {
+// recordedLocation is the storage location the operator made for the DPA
+// setup recorded, when it exists: the one setup waited for, whichever
+// location another DPA or a person marked default since.
+func recordedLocation(bsls []unstructured.Unstructured, dpa string) string {
+	if dpa == "" {
+		return ""
+	}
+	for _, b := range bsls {
+		if b.GetName() == manifests.BSLName(dpa) {
+			return b.GetName()
+		}
+	}
+	return ""
+}
+
+// nodeAgentOn refuses file-system backup when the DPA keeps the node agent
+// off: Velero would accept the Backup and then fail every pod volume of it.
+// The DPA is the one setup recorded, else the one OADP reconciles.
+func nodeAgentOn(ctx context.Context, dyn dynamic.Interface, ns, recorded string) error {
 	l, err := dyn.Resource(gvr.DPA).Namespace(ns).List(ctx, metav1.ListOptions{})
 	switch {
 	case kube.IsTypeMissing(err), apierrors.IsForbidden(err):
@@ -239,7 +274,15 @@ func nodeAgentOn(ctx context.Context, dyn dynamic.Interface, ns string) error {
 	case err != nil:
 		return kube.Explain(err, gvr.DPA, "")
 	}
-	dpa := manifests.ReconciledDPA(l.Items)
+	var dpa *unstructured.Unstructured
+	for i := range l.Items {
+		if l.Items[i].GetName() == recorded {
+			dpa = &l.Items[i]
+		}
+	}
+	if dpa == nil {
+		dpa = manifests.ReconciledDPA(l.Items)
+	}
 	if dpa == nil || manifests.FSBackupEnabled(dpa) {
 		return nil
 	}
