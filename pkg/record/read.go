@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/apply"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/gvr"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/kube"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/manifests"
@@ -94,8 +95,19 @@ func IsConflict(err error) bool {
 	return errors.As(err, &ce)
 }
 
+// ours reports whether the plugin applied o: its label alone can be copied
+// onto an object someone else manages, and adopting that object would take
+// it over.
 func ours(o *unstructured.Unstructured) bool {
-	return o.GetLabels()[manifests.ManagedByLabel] == manifests.ManagedByValue
+	if o.GetLabels()[manifests.ManagedByLabel] != manifests.ManagedByValue {
+		return false
+	}
+	for _, m := range o.GetManagedFields() {
+		if m.Manager == apply.FieldManager {
+			return true
+		}
+	}
+	return false
 }
 
 // secretRoleARN is the role_arn of the default profile in the secret's

@@ -95,8 +95,8 @@ type Evidence struct {
 	// default profile; SubscriptionRoleARN the Subscription's ROLEARN.
 	SecretRoleARN       string
 	SubscriptionRoleARN string
-	// DPAs are the namespace's DataProtectionApplications that carry the
-	// plugin's managed-by label, CloudStorages likewise.
+	// DPAs are the namespace's DataProtectionApplications the plugin applied
+	// (its label and its field manager), CloudStorages likewise.
 	DPAs          []DPA
 	CloudStorages []CloudStorage
 }
