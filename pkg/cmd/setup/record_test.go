@@ -169,4 +169,3 @@ func TestSetupRerunKeepsARoleGivenByARN(t *testing.T) {
 	}
 	nothingCreated(t, r)
 }
-
