@@ -36,7 +36,10 @@ var (
 
 		Every step converges: what is missing is created, what drifted is put back,
 		and each step reports created, updated/configured or unchanged. A second run
-		changes nothing. Cluster objects are applied server-side; fields another
+		changes nothing. The names setup chose (role, policy, bucket,
+		CloudStorage, DPA) are recorded as oadp-sts.openshift.io/ annotations on
+		the namespace: a rerun without flags uses them, and a flag naming
+		another object than the record is refused. Cluster objects are applied server-side; fields another
 		manager owns are reported, not overwritten, unless --force-conflicts.
 
 		Before changing anything, setup checks the cluster is an AWS STS cluster,

@@ -28,10 +28,10 @@ var (
 		The cluster: OpenShift version, cluster ID, platform and region, the
 		service-account issuer and the credentials mode. AWS: the caller, and the
 		IAM OIDC provider for the cluster's issuer with the client ID openshift.
-		IAM: the role (<cluster-name>-openshift-oadp-aws-cloud-credentials or
-		--role-name), its trust policy (this cluster's OIDC provider, exactly the
+		IAM: the role (--role-name, else the one setup recorded on the namespace,
+		else <cluster-name>-openshift-oadp-aws-cloud-credentials), its trust policy (this cluster's OIDC provider, exactly the
 		two OADP service accounts of the namespace, no aud other than openshift),
-		the policy (OadpVer1 or --policy-name) attached with every action OADP
+		the policy (--policy-name, the recorded one, or OadpVer1) attached with every action OADP
 		needs, and the role's ownership tags. Credentials: the cloud-credentials
 		secret (key credentials, role_arn, token file, region) and the
 		Subscription's ROLEARN. Operator: the ClusterServiceVersion and its phase,
