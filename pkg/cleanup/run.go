@@ -60,10 +60,17 @@ func (r *Runner) Run(ctx context.Context, p *Plan) error {
 		r.deleteAndWait(ctx, gvr.OperatorGroup, r.Namespace, og, "operatorgroup "+og, true)
 	}
 	r.crds(ctx, p.crds)
-	if p.namespace {
-		r.deleteAndWait(ctx, gvr.Namespace, "", r.Namespace, "namespace "+r.Namespace, false)
-	}
+	// IAM before the namespace: the namespace carries setup's record of the
+	// role's and policy's names, which a rerun needs while either is left.
+	before := len(r.left)
 	r.iam(ctx, p)
+	if p.namespace {
+		if len(r.left) > before {
+			r.leave("namespace "+r.Namespace, errors.New("kept: its annotations name the IAM role and policy left behind, so that cleanup run again finds them"))
+		} else {
+			r.deleteAndWait(ctx, gvr.Namespace, "", r.Namespace, "namespace "+r.Namespace, false)
+		}
+	}
 	if len(r.left) > 0 {
 		return &LeftBehindError{Items: r.left}
 	}

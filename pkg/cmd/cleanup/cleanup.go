@@ -27,9 +27,12 @@ var (
 		DeleteBackupRequests, so their data leaves the bucket) and restores, the
 		DataProtectionApplication, the CloudStorage and its bucket (emptied first,
 		every version and delete marker), the operator's Subscription, CSV and
-		OperatorGroup, the velero.io and oadp.openshift.io CRDs, the namespace, and
-		in AWS the role and the policy.
+		OperatorGroup, the velero.io and oadp.openshift.io CRDs, in AWS the role
+		and the policy, then the namespace (kept while the role or policy is left
+		behind, as it records their names for the next run).
 
+		The role, policy, bucket and DPA are the ones setup recorded on the
+		namespace, whatever names it was given; a flag naming others is refused.
 		Only what is ours is deleted: cluster objects labelled
 		app.kubernetes.io/managed-by=kubectl-oadp_sts, and AWS resources tagged
 		oadp-sts.openshift.io/cluster-id with this cluster's ID. Anything else is
