@@ -140,3 +140,44 @@ func TestCleanupKeepsARecordedRoleThatIsNotOurs(t *testing.T) {
 		t.Errorf("bucket %s, tagged for this cluster, was kept", myBucket)
 	}
 }
+
+// When the role cannot be deleted, the namespace that records its name stays,
+// so a plain cleanup run again, once the cause is fixed, still finds it.
+func TestCleanupKeepsTheRecordWhileIAMIsLeftBehind(t *testing.T) {
+	r := rig.Get(t)
+	r.Fresh(t)
+	r.UseEnv(t)
+	ctx := context.Background()
+	t.Cleanup(func() { r.InstallCRDs(context.Background(), rig.DefaultOADPCRDs) })
+	setupCustom(t, r)
+	c := r.IAM()
+	// A role in an instance profile cannot be deleted (DeleteConflict).
+	must(t, func() error {
+		_, err := c.CreateInstanceProfile(ctx, &awsiam.CreateInstanceProfileInput{InstanceProfileName: aws.String("holds-the-role")})
+		return err
+	})
+	must(t, func() error {
+		_, err := c.AddRoleToInstanceProfile(ctx, &awsiam.AddRoleToInstanceProfileInput{InstanceProfileName: aws.String("holds-the-role"), RoleName: aws.String(myRole)})
+		return err
+	})
+
+	res := clitest.Run(t, "cleanup", "--yes", "--timeout", "15s")
+	if res.Code != cmdutil.ExitError || !strings.Contains(res.Stderr, "IAM role "+myRole) || !strings.Contains(res.Stderr, "namespace "+ns+": kept") {
+		t.Fatalf("exit %d, stderr:\n%s\nwant %d, the role left behind and the namespace kept", res.Code, res.Stderr, cmdutil.ExitError)
+	}
+	if !roleExists(r, myRole) || !exists(t, r, gvr.Namespace, "", ns) {
+		t.Fatalf("role exists %v, namespace exists %v; want both kept", roleExists(r, myRole), exists(t, r, gvr.Namespace, "", ns))
+	}
+
+	must(t, func() error {
+		_, err := c.RemoveRoleFromInstanceProfile(ctx, &awsiam.RemoveRoleFromInstanceProfileInput{InstanceProfileName: aws.String("holds-the-role"), RoleName: aws.String(myRole)})
+		return err
+	})
+	again := clitest.Run(t, "cleanup", "--yes", "--timeout", "15s")
+	if again.Code != 0 {
+		t.Fatalf("second run: exit %d: %s", again.Code, again.Stderr)
+	}
+	if roleExists(r, myRole) || policyNamedExists(r, myPolicy) || exists(t, r, gvr.Namespace, "", ns) {
+		t.Errorf("after the second run: role %v, policy %v, namespace %v; want none", roleExists(r, myRole), policyNamedExists(r, myPolicy), exists(t, r, gvr.Namespace, "", ns))
+	}
+}
