@@ -181,3 +181,28 @@ func TestCleanupKeepsTheRecordWhileIAMIsLeftBehind(t *testing.T) {
 		t.Errorf("after the second run: role %v, policy %v, namespace %v; want none", roleExists(r, myRole), policyNamedExists(r, myPolicy), exists(t, r, gvr.Namespace, "", ns))
 	}
 }
+
+// A CloudStorage no operator holds with its finalizer goes at once; the
+// bucket it named is still there, and cleanup says it deleted it itself
+// rather than crediting the operator.
+func TestCleanupDeletesTheBucketTheOperatorLeft(t *testing.T) {
+	r := rig.Get(t)
+	r.Fresh(t)
+	r.UseEnv(t)
+	setupCustom(t, r)
+	defer teardown(t, r)
+	must(t, func() error {
+		_, err := r.Dynamic.Resource(gvr.CloudStorage).Namespace(ns).Patch(context.Background(), myBucket, mergePatch, []byte(`{"metadata":{"finalizers":null}}`), metav1.PatchOptions{})
+		return err
+	})
+	res := clitest.Run(t, "cleanup", "--keep-operator", "--keep-iam", "--yes", "--timeout", "5s")
+	if res.Code != 0 {
+		t.Fatalf("exit %d: %s", res.Code, res.Stderr)
+	}
+	if !strings.Contains(res.Stderr, "the operator left the bucket, so the plugin deleted it") || strings.Contains(res.Stderr, "(by the operator)") {
+		t.Errorf("stderr:\n%s", res.Stderr)
+	}
+	if bucketExists(t, r, myBucket) {
+		t.Errorf("bucket %s left behind", myBucket)
+	}
+}
