@@ -171,8 +171,12 @@ func (e *ConflictError) Error() string {
 		e.Flag, e.FlagValue, e.Field, e.Recorded, e.Source, e.Flag)
 }
 
-// candidate is one value of a name and where it came from.
-type candidate struct{ value, source string }
+// candidate is one value of a name and where it came from; recorded when
+// from the record itself rather than the cluster's other objects.
+type candidate struct {
+	value, source string
+	recorded      bool
+}
 
 // Decide turns the flags and the evidence into names. For each name: a flag
 // is used as given, but when the record (or, without a record, the cluster's
@@ -183,8 +187,8 @@ type candidate struct{ value, source string }
 func Decide(fl Flags, ev Evidence) (Names, error) {
 	n := Names{From: map[string]string{}}
 	rec := ev.Recorded
-	recSrc := func(key string) string {
-		return fmt.Sprintf("annotation %s on namespace %s", key, ev.Namespace)
+	fromRecord := func(value, key string) candidate {
+		return candidate{value: value, source: fmt.Sprintf("annotation %s on namespace %s", key, ev.Namespace), recorded: true}
 	}
 
 	// pick settles one name: the flag, checked against what is known, else
@@ -203,7 +207,7 @@ func Decide(fl Flags, ev Evidence) (Names, error) {
 		case flagValue != "":
 			n.From[field] = flag
 			return flagValue, nil
-		case first != nil && (!derived || strings.HasPrefix(first.source, "annotation")):
+		case first != nil && (!derived || first.recorded):
 			n.From[field] = first.source
 			return first.value, nil
 		}
@@ -212,18 +216,18 @@ func Decide(fl Flags, ev Evidence) (Names, error) {
 	clusterGiven := fl.ClusterName != ""
 	var err error
 	if n.ClusterName, err = pick(FieldClusterName, "--cluster-name", fl.ClusterName,
-		[]candidate{{rec.ClusterName, recSrc(AnnotationClusterName)}}, false); err != nil {
+		[]candidate{fromRecord(rec.ClusterName, AnnotationClusterName)}, false); err != nil {
 		return Names{}, err
 	}
 
 	// The role: by name (and path) or whole by ARN.
 	var roleKnown []candidate
 	if rec.RoleARN != "" {
-		roleKnown = append(roleKnown, candidate{rec.RoleARN, recSrc(AnnotationRoleARN)})
+		roleKnown = append(roleKnown, fromRecord(rec.RoleARN, AnnotationRoleARN))
 	} else {
 		roleKnown = append(roleKnown,
-			candidate{ev.SubscriptionRoleARN, "ROLEARN of the Subscription in " + ev.Namespace},
-			candidate{ev.SecretRoleARN, "role_arn of secret " + ev.Namespace + "/cloud-credentials"})
+			candidate{value: ev.SubscriptionRoleARN, source: "ROLEARN of the Subscription in " + ev.Namespace},
+			candidate{value: ev.SecretRoleARN, source: "role_arn of secret " + ev.Namespace + "/cloud-credentials"})
 	}
 	switch {
 	case fl.RoleARN != "":
@@ -235,7 +239,7 @@ func Decide(fl Flags, ev Evidence) (Names, error) {
 		byName := make([]candidate, len(roleKnown))
 		for i, c := range roleKnown {
 			name, _ := RoleNameOf(c.value)
-			byName[i] = candidate{name, c.source}
+			byName[i] = candidate{value: name, source: c.source, recorded: c.recorded}
 		}
 		if n.RoleName, err = pick(FieldRole, "--role-name", fl.RoleName, byName, clusterGiven); err != nil {
 			return Names{}, err
@@ -264,37 +268,37 @@ func Decide(fl Flags, ev Evidence) (Names, error) {
 	}
 
 	if n.PolicyName, err = pick(FieldPolicy, "--policy-name", fl.PolicyName,
-		[]candidate{{rec.PolicyName, recSrc(AnnotationPolicyName)}}, clusterGiven); err != nil {
+		[]candidate{fromRecord(rec.PolicyName, AnnotationPolicyName)}, clusterGiven); err != nil {
 		return Names{}, err
 	}
 
 	// The DPA, the CloudStorage its location names, that CloudStorage's bucket.
-	dpaKnown := []candidate{{rec.DPA, recSrc(AnnotationDPA)}}
+	dpaKnown := []candidate{fromRecord(rec.DPA, AnnotationDPA)}
 	if rec.DPA == "" && len(ev.DPAs) == 1 {
-		dpaKnown = append(dpaKnown, candidate{ev.DPAs[0].Name, "the namespace's one DataProtectionApplication of ours"})
+		dpaKnown = append(dpaKnown, candidate{value: ev.DPAs[0].Name, source: "the namespace's one DataProtectionApplication of ours"})
 	}
 	if n.DPA, err = pick(FieldDPA, "--dpa-name", fl.DPA, dpaKnown, clusterGiven); err != nil {
 		return Names{}, err
 	}
-	csKnown := []candidate{{rec.CloudStorage, recSrc(AnnotationCloudStorage)}}
+	csKnown := []candidate{fromRecord(rec.CloudStorage, AnnotationCloudStorage)}
 	if rec.CloudStorage == "" {
 		for _, d := range ev.DPAs {
 			if d.Name == n.DPA && len(d.CloudStorages) > 0 {
-				csKnown = append(csKnown, candidate{d.CloudStorages[0], "the location of dataprotectionapplication/" + d.Name})
+				csKnown = append(csKnown, candidate{value: d.CloudStorages[0], source: "the location of dataprotectionapplication/" + d.Name})
 			}
 		}
 		if len(ev.CloudStorages) == 1 {
-			csKnown = append(csKnown, candidate{ev.CloudStorages[0].Name, "the namespace's one CloudStorage of ours"})
+			csKnown = append(csKnown, candidate{value: ev.CloudStorages[0].Name, source: "the namespace's one CloudStorage of ours"})
 		}
 	}
 	if n.CloudStorage, err = pick(FieldCloudStorage, "--cloudstorage-name", fl.CloudStorage, csKnown, clusterGiven); err != nil {
 		return Names{}, err
 	}
-	bucketKnown := []candidate{{rec.Bucket, recSrc(AnnotationBucket)}}
+	bucketKnown := []candidate{fromRecord(rec.Bucket, AnnotationBucket)}
 	if rec.Bucket == "" {
 		for _, cs := range ev.CloudStorages {
 			if cs.Name == n.CloudStorage {
-				bucketKnown = append(bucketKnown, candidate{cs.Bucket, "spec.name of cloudstorage/" + cs.Name})
+				bucketKnown = append(bucketKnown, candidate{value: cs.Bucket, source: "spec.name of cloudstorage/" + cs.Name})
 			}
 		}
 	}
