@@ -18,6 +18,7 @@ package record
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws/arn"
@@ -145,6 +146,34 @@ type Names struct {
 	DPA          string
 	// From says where each name came from, by the names of Field*.
 	From map[string]string
+
+	namespace string
+	recorded  map[string]bool
+}
+
+// Found describes the names that came from an earlier setup rather than a
+// flag, and where from, in one line; "" when there are none.
+func (n Names) Found() string {
+	values := map[string]string{FieldClusterName: n.ClusterName, FieldRole: n.RoleName, FieldPolicy: n.PolicyName,
+		FieldBucket: n.Bucket, FieldCloudStorage: n.CloudStorage, FieldDPA: n.DPA}
+	var found, sources []string
+	for _, f := range []string{FieldClusterName, FieldRole, FieldPolicy, FieldBucket, FieldCloudStorage, FieldDPA} {
+		src := n.From[f]
+		if src == "" || strings.HasPrefix(src, "--") {
+			continue
+		}
+		found = append(found, f+" "+values[f])
+		if n.recorded[f] {
+			src = "the record on namespace " + n.namespace
+		}
+		if !slices.Contains(sources, src) {
+			sources = append(sources, src)
+		}
+	}
+	if len(found) == 0 {
+		return ""
+	}
+	return strings.Join(found, ", ") + " (from " + strings.Join(sources, "; ") + ")"
 }
 
 // Field names, as Names.From and the conflict errors use them.
@@ -185,7 +214,7 @@ type candidate struct {
 // the record's name is used; without a record, the evidence's, unless
 // --cluster-name was given, whose derived defaults then win over a guess.
 func Decide(fl Flags, ev Evidence) (Names, error) {
-	n := Names{From: map[string]string{}}
+	n := Names{From: map[string]string{}, namespace: ev.Namespace, recorded: map[string]bool{}}
 	rec := ev.Recorded
 	fromRecord := func(value, key string) candidate {
 		return candidate{value: value, source: fmt.Sprintf("annotation %s on namespace %s", key, ev.Namespace), recorded: true}
@@ -209,6 +238,7 @@ func Decide(fl Flags, ev Evidence) (Names, error) {
 			return flagValue, nil
 		case first != nil && (!derived || first.recorded):
 			n.From[field] = first.source
+			n.recorded[field] = first.recorded
 			return first.value, nil
 		}
 		return "", nil

@@ -119,7 +119,7 @@ func TestDecide(t *testing.T) {
 				t.Fatal(err)
 			}
 			from := got.From
-			got.From = nil
+			got.From, got.namespace, got.recorded = nil, "", nil
 			if !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("Decide =\n %+v\nwant\n %+v", got, tc.want)
 			}
@@ -143,5 +143,23 @@ func TestRoleNameOf(t *testing.T) {
 		if name != want[0] || path != want[1] {
 			t.Errorf("RoleNameOf(%q) = %q, %q; want %q, %q", in, name, path, want[0], want[1])
 		}
+	}
+}
+
+func TestFound(t *testing.T) {
+	n, err := Decide(Flags{PolicyName: "OadpMycluster"}, Evidence{Namespace: ns, Recorded: Record{RoleARN: roleARN, PolicyName: "OadpMycluster"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "role mycluster-openshift-oadp-aws-cloud-credentials (from the record on namespace openshift-adp)"
+	if got := n.Found(); got != want {
+		t.Errorf("Found() = %q, want %q", got, want)
+	}
+	n, _ = Decide(Flags{}, Evidence{Namespace: ns, DPAs: []DPA{{Name: "d", CloudStorages: []string{"c"}}}})
+	if got, want := n.Found(), "cloudstorage c, dpa d (from the location of dataprotectionapplication/d; the namespace's one DataProtectionApplication of ours)"; got != want {
+		t.Errorf("Found() = %q, want %q", got, want)
+	}
+	if got := (Names{}).Found(); got != "" {
+		t.Errorf("nothing found: %q", got)
 	}
 }

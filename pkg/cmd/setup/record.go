@@ -2,7 +2,6 @@ package setup
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/iam"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/record"
@@ -41,14 +40,8 @@ func (o *Options) useRecord(ev record.Evidence) error {
 	set(&o.RolePath, "/")
 	set(&o.PolicyName, iam.DefaultPolicyName)
 
-	var found []string
-	for _, f := range []string{record.FieldClusterName, record.FieldRole, record.FieldPolicy, record.FieldBucket, record.FieldCloudStorage, record.FieldDPA} {
-		if src := names.From[f]; src != "" && !strings.HasPrefix(src, "--") {
-			found = append(found, f+" from "+src)
-		}
-	}
-	if len(found) > 0 {
-		fmt.Fprintf(o.ErrOut, "using what an earlier setup made: %s\n", strings.Join(found, "; "))
+	if found := names.Found(); found != "" {
+		fmt.Fprintf(o.ErrOut, "using what an earlier setup made: %s\n", found)
 	}
 	return nil
 }
