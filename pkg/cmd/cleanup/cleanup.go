@@ -140,6 +140,9 @@ func (o *Options) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if found := names.Found(); found != "" {
+		fmt.Fprintf(o.ErrOut, "using what setup made: %s\n", found)
+	}
 	if o.RoleName == "" {
 		o.RoleName = names.RoleName
 	}
