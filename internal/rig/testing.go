@@ -71,7 +71,8 @@ func (r *Rig) UseEnv(t testing.TB) {
 	}
 }
 
-// Fresh restores the seeded cluster objects and empties AWS when the test ends,
+// Fresh restores the seeded cluster objects, forgets an earlier setup's
+// names (forgetSetup) and empties AWS, before the test and when it ends,
 // so one test's changes never leak into the next.
 func (r *Rig) Fresh(t testing.TB) {
 	t.Helper()
@@ -79,6 +80,9 @@ func (r *Rig) Fresh(t testing.TB) {
 		ctx := context.Background()
 		if err := r.Seed(ctx); err != nil {
 			t.Errorf("reseed: %v", err)
+		}
+		if err := r.forgetSetup(ctx); err != nil {
+			t.Errorf("forget the last setup: %v", err)
 		}
 		if r.AWSEndpoint != "" {
 			if err := r.ResetAWS(ctx); err != nil {

@@ -60,10 +60,17 @@ func (r *Runner) Run(ctx context.Context, p *Plan) error {
 		r.deleteAndWait(ctx, gvr.OperatorGroup, r.Namespace, og, "operatorgroup "+og, true)
 	}
 	r.crds(ctx, p.crds)
-	if p.namespace {
-		r.deleteAndWait(ctx, gvr.Namespace, "", r.Namespace, "namespace "+r.Namespace, false)
-	}
+	// IAM before the namespace: the namespace carries setup's record of the
+	// role's and policy's names, which a rerun needs while either is left.
+	before := len(r.left)
 	r.iam(ctx, p)
+	if p.namespace {
+		if len(r.left) > before {
+			r.leave("namespace "+r.Namespace, errors.New("kept: its annotations name the IAM role and policy left behind, so that cleanup run again finds them"))
+		} else {
+			r.deleteAndWait(ctx, gvr.Namespace, "", r.Namespace, "namespace "+r.Namespace, false)
+		}
+	}
 	if len(r.left) > 0 {
 		return &LeftBehindError{Items: r.left}
 	}
@@ -267,7 +274,18 @@ func (r *Runner) cloudStorage(ctx context.Context, cs cloudStorage) {
 		return
 	}
 	if r.waitGone(ctx, gvr.CloudStorage, r.Namespace, name, what) {
-		r.say("deleted %s and its bucket %s (by the operator)", what, cs.bucket)
+		_, err := r.S3.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(cs.bucket)}, inRegion(cs.region))
+		if err != nil {
+			r.say("deleted %s and its bucket %s (by the operator)", what, cs.bucket)
+			return
+		}
+		// No finalizer held the CloudStorage (no operator acted on it, or
+		// someone removed it): the bucket, emptied and ours, is still there.
+		if _, err := r.S3.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: aws.String(cs.bucket)}, inRegion(cs.region)); err != nil && awsclient.ErrorCode(err) != "NoSuchBucket" {
+			r.leave("bucket "+cs.bucket, awsclient.Explain("delete bucket "+cs.bucket, err))
+			return
+		}
+		r.say("deleted %s and its bucket %s (the operator left the bucket, so the plugin deleted it)", what, cs.bucket)
 		return
 	}
 	_, err := r.S3.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: aws.String(cs.bucket)}, inRegion(cs.region))

@@ -87,6 +87,10 @@ type Options struct {
 	WriteSecret bool
 
 	Tags map[string]string
+
+	// NamespaceAnnotations go on the namespace: the record of the names
+	// setup chose (pkg/record), so later commands find them without flags.
+	NamespaceAnnotations map[string]string
 }
 
 // WithDefaults fills the names derived from the cluster name.
@@ -175,6 +179,9 @@ func object(apiVersion, kind, ns, name string) map[string]any {
 func Namespace(o Options) *unstructured.Unstructured {
 	m := object("v1", "Namespace", "", o.Namespace)
 	m["metadata"].(map[string]any)["labels"].(map[string]any)["openshift.io/cluster-monitoring"] = "true"
+	if len(o.NamespaceAnnotations) > 0 {
+		m["metadata"].(map[string]any)["annotations"] = stringMap(o.NamespaceAnnotations)
+	}
 	return &unstructured.Unstructured{Object: m}
 }
 

@@ -43,14 +43,19 @@ import (
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/wait"
 )
 
+// The walkthrough runs setup with --cluster-name (what a hosted control
+// plane's 32-character infrastructure name makes people do) and every later
+// command without it: they find the names in what setup recorded.
 const (
-	ns      = sandbox.Namespace
-	app     = "hello-world"
-	dpaName = rig.InfraName + "-dpa"
-	csName  = rig.InfraName + "-oadp"
-	bucket  = rig.InfraName + "-oadp"
-	bslName = dpaName + "-1"
-	role    = rig.InfraName + "-openshift-oadp-aws-cloud-credentials"
+	ns          = sandbox.Namespace
+	app         = "hello-world"
+	clusterName = "mycluster"
+	dpaName     = clusterName + "-dpa"
+	csName      = clusterName + "-oadp"
+	bucket      = clusterName + "-oadp"
+	bslName     = dpaName + "-1"
+	role        = clusterName + "-openshift-oadp-aws-cloud-credentials"
+	policy      = "OadpVer1"
 )
 
 var (
@@ -102,7 +107,12 @@ func TestHelloWorldWalkthrough(t *testing.T) {
 	})
 
 	mustRun(t, cmdutil.ExitOK, "status")
-	mustRun(t, cmdutil.ExitOK, "setup", "--yes")
+	mustRun(t, cmdutil.ExitOK, "setup", "--yes", "--cluster-name", clusterName)
+	// A plain status checks what setup made under the other name. The DPA's
+	// Reconciled condition is the sandbox's stand-in operator's verdict
+	// (internal/sandbox), not the real operator's; the location's Available
+	// is the real Velero server's.
+	mustRun(t, cmdutil.ExitOK, "status")
 
 	// What setup made, as the stand-in turned it into Velero's objects.
 	// Reconciled=True is the stand-in's (the rule engine's) verdict.
@@ -181,6 +191,18 @@ func TestHelloWorldWalkthrough(t *testing.T) {
 	}
 	if _, e := r.IAM().GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(role)}); e == nil {
 		t.Errorf("role %s still exists after cleanup", role)
+	}
+	if _, e := r.IAM().GetPolicy(ctx, &iam.GetPolicyInput{PolicyArn: aws.String("arn:aws:iam::" + rig.AWSAccount + ":policy/" + policy)}); e == nil {
+		t.Errorf("policy %s still exists after cleanup", policy)
+	}
+	crds, e := r.Dynamic.Resource(gvr.CRD).List(ctx, metav1.ListOptions{})
+	if e != nil {
+		t.Fatal(e)
+	}
+	for _, c := range crds.Items {
+		if g := str(&c, "spec", "group"); g == "velero.io" || g == "oadp.openshift.io" {
+			t.Errorf("CRD %s still exists after cleanup", c.GetName())
+		}
 	}
 	if _, e := r.Kube.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{}); !apierrors.IsNotFound(e) {
 		t.Errorf("namespace %s after cleanup: %v, want not found", ns, e)

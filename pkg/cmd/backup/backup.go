@@ -23,6 +23,7 @@ import (
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/gvr"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/kube"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/manifests"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/record"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/velero"
 )
 
@@ -184,14 +185,32 @@ func (o *BackupOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return kube.Explain(err, gvr.BSL, "")
 	}
-	if o.StorageLocation == "" {
+	fsBackup := o.fsBackupSet && o.FSBackup
+	var dpa string
+	if o.StorageLocation == "" || fsBackup {
+		// The DPA setup recorded: its location, and its node agent.
+		names, err := record.Resolve(ctx, dyn, o.ns, record.Flags{})
+		if err != nil {
+			return err
+		}
+		dpa = names.DPA
+	}
+	switch loc := recordedLocation(bsls.Items, dpa); {
+	case o.StorageLocation == "" && loc != "":
+		o.StorageLocation = loc
+		if err := velero.LocationReady(bsls.Items, loc); err != nil {
+			return fmt.Errorf("%w (the location of dataprotectionapplication/%s, which setup made)", err, dpa)
+		}
+	case o.StorageLocation == "":
 		if o.StorageLocation, err = velero.DefaultLocation(bsls.Items); err != nil {
 			return err
 		}
-	} else if err := velero.LocationReady(bsls.Items, o.StorageLocation); err != nil {
-		return err
+	default:
+		if err := velero.LocationReady(bsls.Items, o.StorageLocation); err != nil {
+			return err
+		}
 	}
-	if o.fsBackupSet && o.FSBackup {
+	if fsBackup {
 		if err := nodeAgentOn(ctx, dyn, o.ns); err != nil {
 			return err
 		}
@@ -231,9 +250,23 @@ func (o *BackupOptions) Run(ctx context.Context) error {
 	return waitAndReport(ctx, w, backupKind, o.Name, o.ns, o.Timeout, o.Out, o.ErrOut, next)
 }
 
-// nodeAgentOn refuses file-system backup when the namespace's DPA keeps the
-// node agent off: Velero would accept the Backup and then fail every pod
-// volume of it.
+// recordedLocation is the storage location the operator made for the DPA
+// setup recorded, when it exists: the one setup waited for, whichever
+// location another DPA or a person marked default since.
+func recordedLocation(bsls []unstructured.Unstructured, dpa string) string {
+	if dpa == "" {
+		return ""
+	}
+	for _, b := range bsls {
+		if b.GetName() == manifests.BSLName(dpa) {
+			return b.GetName()
+		}
+	}
+	return ""
+}
+
+// nodeAgentOn refuses file-system backup when the DPA keeps the node agent
+// off: Velero would accept the Backup and then fail every pod volume of it.
 func nodeAgentOn(ctx context.Context, dyn dynamic.Interface, ns string) error {
 	l, err := dyn.Resource(gvr.DPA).Namespace(ns).List(ctx, metav1.ListOptions{})
 	switch {

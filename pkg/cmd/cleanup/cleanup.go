@@ -17,6 +17,7 @@ import (
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/facts"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/iam"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/printer"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/record"
 )
 
 var (
@@ -26,9 +27,12 @@ var (
 		DeleteBackupRequests, so their data leaves the bucket) and restores, the
 		DataProtectionApplication, the CloudStorage and its bucket (emptied first,
 		every version and delete marker), the operator's Subscription, CSV and
-		OperatorGroup, the velero.io and oadp.openshift.io CRDs, the namespace, and
-		in AWS the role and the policy.
+		OperatorGroup, the velero.io and oadp.openshift.io CRDs, in AWS the role
+		and the policy, then the namespace (kept while the role or policy is left
+		behind, as it records their names for the next run).
 
+		The role, policy, bucket and DPA are the ones setup recorded on the
+		namespace, whatever names it was given; a flag naming others is refused.
 		Only what is ours is deleted: cluster objects labelled
 		app.kubernetes.io/managed-by=kubectl-oadp_sts, and AWS resources tagged
 		oadp-sts.openshift.io/cluster-id with this cluster's ID. Anything else is
@@ -72,7 +76,7 @@ type Options struct {
 
 // NewCmd returns the cleanup command.
 func NewCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Command {
-	o := &Options{factory: f, IOStreams: streams, PolicyName: iam.DefaultPolicyName, Timeout: 3 * time.Minute}
+	o := &Options{factory: f, IOStreams: streams, Timeout: 3 * time.Minute}
 	cmd := &cobra.Command{
 		Use:     "cleanup [--workload NAMESPACE]... [--yes]",
 		Short:   "Delete everything setup made, and the backups (plan first)",
@@ -87,11 +91,11 @@ func NewCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Comma
 		},
 	}
 	fs := cmd.Flags()
-	fs.StringVar(&o.Facts.ClusterName, "cluster-name", "", "the name setup used (default: the cluster's infrastructure name)")
+	fs.StringVar(&o.Facts.ClusterName, "cluster-name", "", "the name setup used (default: the one it recorded, else the cluster's infrastructure name)")
 	fs.StringVar(&o.Facts.ClusterID, "cluster-id", "", "the cluster ID our AWS tags must carry (default: read from ClusterVersion)")
 	fs.StringVar(&o.Facts.AccountID, "account-id", "", "the AWS account (default: the caller's)")
-	fs.StringVar(&o.RoleName, "role-name", "", "the IAM role setup made (default: <cluster-name>"+iam.RoleSuffix+")")
-	fs.StringVar(&o.PolicyName, "policy-name", o.PolicyName, "the IAM policy setup made")
+	fs.StringVar(&o.RoleName, "role-name", "", "the IAM role setup made (default: the one it recorded, else <cluster-name>"+iam.RoleSuffix+")")
+	fs.StringVar(&o.PolicyName, "policy-name", "", "the IAM policy setup made (default: the one it recorded, else "+iam.DefaultPolicyName+")")
 	fs.StringSliceVar(&o.Workloads, "workload", nil, "application namespace to delete first (repeatable)")
 	fs.BoolVar(&o.KeepBackups, "keep-backups", false, "keep Backup objects and their data")
 	fs.BoolVar(&o.KeepBucket, "keep-bucket", false, "keep the S3 bucket (the CloudStorage is released without deleting it)")
@@ -110,8 +114,10 @@ func (o *Options) Validate() error {
 	if o.Timeout <= 0 {
 		return fmt.Errorf("--timeout must be positive, not %s", o.Timeout)
 	}
-	if err := iam.ValidatePolicyName(o.PolicyName, "check --policy-name"); err != nil {
-		return err
+	if o.PolicyName != "" {
+		if err := iam.ValidatePolicyName(o.PolicyName, "check --policy-name"); err != nil {
+			return err
+		}
 	}
 	if o.RoleName != "" {
 		return iam.ValidateRoleName(o.RoleName, "check --role-name")
@@ -125,6 +131,30 @@ func (o *Options) Run(ctx context.Context) error {
 		o.isTerminal = func() bool { return printer.IsTerminal(o.In) }
 	}
 	awsNeeded := !o.KeepIAM || !o.KeepBucket
+	dyn, err := o.factory.Dynamic()
+	if err != nil {
+		return err
+	}
+	// The names setup recorded, before anything is read by name.
+	names, err := record.Resolve(ctx, dyn, o.factory.Namespace(), record.Flags{ClusterName: o.Facts.ClusterName, RoleName: o.RoleName, PolicyName: o.PolicyName})
+	if err != nil {
+		return err
+	}
+	if found := names.Found(); found != "" {
+		fmt.Fprintf(o.ErrOut, "using what setup made: %s\n", found)
+	}
+	if o.RoleName == "" {
+		o.RoleName = names.RoleName
+	}
+	if o.PolicyName == "" {
+		o.PolicyName = names.PolicyName
+	}
+	if o.PolicyName == "" {
+		o.PolicyName = iam.DefaultPolicyName
+	}
+	if o.Facts.ClusterName == "" {
+		o.Facts.ClusterName = names.ClusterName
+	}
 	need := facts.ClusterID
 	if o.RoleName == "" {
 		need |= facts.ClusterName
@@ -138,10 +168,6 @@ func (o *Options) Run(ctx context.Context) error {
 	}
 	if o.RoleName == "" {
 		o.RoleName = iam.DefaultRoleName(fc.Cluster.Name)
-	}
-	dyn, err := o.factory.Dynamic()
-	if err != nil {
-		return err
 	}
 	clients := cleanup.Clients{Kube: dyn}
 	if awsNeeded {

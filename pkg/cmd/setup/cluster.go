@@ -20,6 +20,7 @@ import (
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/kube"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/manifests"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/printer"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/record"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/versions"
 )
 
@@ -126,6 +127,8 @@ func (c *ClusterOptions) validate() error {
 type clusterState struct {
 	oadp     *clusterfacts.OADP
 	credsAPI bool // cloudcredential.openshift.io credentialsrequests served
+	// evidence is what an earlier setup left: its record, or its objects.
+	evidence record.Evidence
 }
 
 // needsClusterRead says whether the cluster side must read the cluster: an
@@ -146,9 +149,10 @@ func (o *Options) readCluster(ctx context.Context) (*clusterState, error) {
 		return nil, err
 	}
 	var (
-		wg               sync.WaitGroup
-		oadpErr, credErr error
+		wg                       sync.WaitGroup
+		oadpErr, credErr, recErr error
 	)
+	wg.Go(func() { st.evidence, recErr = record.Read(ctx, dyn, o.factory.Namespace()) })
 	wg.Go(func() { st.oadp, oadpErr = clusterfacts.DiscoverOADP(ctx, dyn, o.factory.Namespace()) })
 	wg.Go(func() {
 		_, err := dyn.Resource(gvr.CredentialsReq).Namespace("openshift-cloud-credential-operator").List(ctx, metav1.ListOptions{Limit: 1})
@@ -161,7 +165,7 @@ func (o *Options) readCluster(ctx context.Context) (*clusterState, error) {
 		}
 	})
 	wg.Wait()
-	return st, errors.Join(oadpErr, credErr)
+	return st, errors.Join(oadpErr, credErr, recErr)
 }
 
 // manifestOptions decides every cluster-side choice from the facts, the flags
@@ -223,7 +227,14 @@ func (o *Options) manifestOptions(st *clusterState) (manifests.Options, error) {
 	if mo.ClusterName == "" && (c.Bucket == "" || c.DPAName == "") {
 		return mo, errors.New("no cluster name for the bucket and DPA names: set --cluster-name, or --bucket and --dpa-name")
 	}
-	return mo.WithDefaults(), manifests.ValidateOptions(mo, f.Cluster.Region)
+	mo = mo.WithDefaults()
+	rec := record.Record{ClusterName: f.Cluster.Name, RoleARN: o.RoleARN, ExternalRole: c.RoleARN != "",
+		Bucket: mo.Bucket, CloudStorage: mo.CloudStorageName, DPA: mo.DPAName}
+	if !rec.ExternalRole {
+		rec.PolicyName = o.PolicyName
+	}
+	mo.NamespaceAnnotations = rec.Annotations()
+	return mo, manifests.ValidateOptions(mo, f.Cluster.Region)
 }
 
 func quantities(cpu, mem string) map[string]string {

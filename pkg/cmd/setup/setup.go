@@ -36,7 +36,10 @@ var (
 
 		Every step converges: what is missing is created, what drifted is put back,
 		and each step reports created, updated/configured or unchanged. A second run
-		changes nothing. Cluster objects are applied server-side; fields another
+		changes nothing. The names setup chose (role, policy, bucket,
+		CloudStorage, DPA) are recorded as oadp-sts.openshift.io/ annotations on
+		the namespace: a rerun without flags uses them, and a flag naming
+		another object than the record is refused. Cluster objects are applied server-side; fields another
 		manager owns are reported, not overwritten, unless --force-conflicts.
 
 		Default names fit their limits (role 64 characters, bucket 63): on a
@@ -108,6 +111,8 @@ type Options struct {
 	facts *facts.Facts
 	// RoleARN is the role the cluster side hands to OADP; set by runAWS.
 	RoleARN string
+	// recordedRole is where the role's name came from (record.Names.From).
+	recordedRole string
 
 	// isTerminal says whether a person can answer a prompt on In.
 	isTerminal func() bool
@@ -118,7 +123,7 @@ type Options struct {
 
 // NewCmd returns the setup command.
 func NewCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Command {
-	o := &Options{factory: f, IOStreams: streams, PolicyName: iam.DefaultPolicyName, RolePath: "/", DryRun: DryRunNone}
+	o := &Options{factory: f, IOStreams: streams, DryRun: DryRunNone}
 	cmd := &cobra.Command{
 		Use:     "setup",
 		Short:   "Set up OADP on this AWS STS cluster: IAM, operator, storage, DPA",
@@ -137,9 +142,9 @@ func NewCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Comma
 	}
 	fs := cmd.Flags()
 	o.Facts.AddFlags(fs)
-	fs.StringVar(&o.PolicyName, "policy-name", o.PolicyName, "name of the IAM permissions policy")
-	fs.StringVar(&o.RoleName, "role-name", "", "name of the IAM role (default: <cluster-name>"+iam.RoleSuffix+")")
-	fs.StringVar(&o.RolePath, "role-path", o.RolePath, "IAM path of the role, for example /oadp/")
+	fs.StringVar(&o.PolicyName, "policy-name", "", "name of the IAM permissions policy (default: the one an earlier setup recorded, else "+iam.DefaultPolicyName+")")
+	fs.StringVar(&o.RoleName, "role-name", "", "name of the IAM role (default: the one an earlier setup recorded, else <cluster-name>"+iam.RoleSuffix+")")
+	fs.StringVar(&o.RolePath, "role-path", "", "IAM path of the role, for example /oadp/ (default: the recorded role's, else /)")
 	fs.StringVar(&o.PermissionsBoundary, "permissions-boundary", "", "ARN of a managed policy to set as the role's permissions boundary (an existing role's boundary is removed when not given)")
 	fs.StringVar(&o.DryRun, "dry-run", o.DryRun, `"none", "client" or "server": with client or server nothing is changed and the plan is printed to stderr (AWS has no server-side dry run, so server is client for AWS)`)
 	fs.Lookup("dry-run").NoOptDefVal = DryRunClient
@@ -181,8 +186,10 @@ func (o *Options) Validate() error {
 	default:
 		return fmt.Errorf("--dry-run must be none, client or server, not %q", o.DryRun)
 	}
-	if err := iam.ValidatePolicyName(o.PolicyName, "set another --policy-name"); err != nil {
-		return err
+	if o.PolicyName != "" {
+		if err := iam.ValidatePolicyName(o.PolicyName, "set another --policy-name"); err != nil {
+			return err
+		}
 	}
 	if o.RoleName != "" {
 		if err := iam.ValidateRoleName(o.RoleName, "set another --role-name"); err != nil {
@@ -193,8 +200,10 @@ func (o *Options) Validate() error {
 			return err
 		}
 	}
-	if err := iam.ValidatePath(o.RolePath); err != nil {
-		return err
+	if o.RolePath != "" {
+		if err := iam.ValidatePath(o.RolePath); err != nil {
+			return err
+		}
 	}
 	if o.Cluster.Output != "" && o.OutputDir != "" {
 		return fmt.Errorf("-o and --output-dir do not go together: -o prints the cluster objects, --output-dir writes the IAM plan")
@@ -240,6 +249,9 @@ func (o *Options) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := o.useRecord(st.evidence); err != nil {
+		return err
+	}
 	// The role ARN is known before the role exists; it fills the secret.
 	// Building the IAM spec also checks every IAM name, before any state.
 	if o.Cluster.RoleARN != "" {
@@ -277,7 +289,7 @@ func (o *Options) Run(ctx context.Context) error {
 		o.RoleARN = roleARN
 		mo.RoleARN = roleARN
 	} else {
-		fmt.Fprintf(o.ErrOut, "using role %s (--role-arn): IAM not read or changed\n", o.RoleARN)
+		fmt.Fprintf(o.ErrOut, "using role %s (%s): IAM not read or changed\n", o.RoleARN, o.roleARNFrom())
 	}
 	if o.OutputDir != "" {
 		return nil

@@ -33,6 +33,7 @@ import (
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/install"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/kube"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/manifests"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/record"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/status"
 )
 
@@ -47,13 +48,13 @@ func Gather(ctx context.Context, f *cmdutil.Factory, o GatherOptions) (*status.R
 		return nil, err
 	}
 	ns := f.Namespace()
-	if o.PolicyName == "" {
-		o.PolicyName = iam.DefaultPolicyName
-	}
-	ch := &status.Chain{Namespace: ns, PolicyName: o.PolicyName, SetupCommand: setupCommand(ns, o), Now: time.Now()}
+	ch := &status.Chain{Namespace: ns, SetupCommand: setupCommand(ns, o), Now: time.Now()}
 	g := &gatherer{f: f, dyn: dyn, ns: ns, opts: o, chain: ch}
 
 	// Each wait group is complete before anyone waits on it.
+	g.recordWG.Go(func() {
+		g.names, g.recErr = record.Resolve(ctx, dyn, ns, record.Flags{ClusterName: o.ClusterName, RoleName: o.RoleName, PolicyName: o.PolicyName})
+	})
 	g.namespaceReads(ctx)
 	g.clusterWG.Go(func() { g.cluster, g.clErr = clusterfacts.Discover(ctx, dyn, o.ClusterName) })
 	var all sync.WaitGroup
@@ -62,7 +63,11 @@ func Gather(ctx context.Context, f *cmdutil.Factory, o GatherOptions) (*status.R
 	all.Wait()
 	g.clusterWG.Wait()
 	g.nsWG.Wait()
+	g.recordWG.Wait()
 
+	if g.recErr != nil {
+		return nil, g.recErr
+	}
 	if g.clErr != nil {
 		return nil, g.clErr
 	}
@@ -70,10 +75,7 @@ func Gather(ctx context.Context, f *cmdutil.Factory, o GatherOptions) (*status.R
 		return nil, g.oadpErr
 	}
 	if ch.RoleName == "" {
-		ch.RoleName = o.RoleName
-		if ch.RoleName == "" && g.cluster.Name != "" {
-			ch.RoleName = iam.DefaultRoleName(g.cluster.Name)
-		}
+		g.useNames()
 	}
 	return status.Build(status.Inputs{Cluster: g.cluster, OADP: g.oadp, AWS: g.aws, AWSErr: g.awsErr, Chain: ch}), nil
 }
@@ -85,6 +87,10 @@ type gatherer struct {
 	opts  GatherOptions
 	chain *status.Chain
 
+	// recordWG covers the names an earlier setup recorded.
+	recordWG  sync.WaitGroup
+	names     record.Names
+	recErr    error
 	clusterWG sync.WaitGroup
 	cluster   *clusterfacts.Facts
 	clErr     error
@@ -290,11 +296,12 @@ func (g *gatherer) awsChain(ctx context.Context) {
 		return
 	}
 	g.aws = &awsfacts.Facts{Identity: id}
-	c := g.chain
-	c.RoleName = g.opts.RoleName
-	if c.RoleName == "" && g.cluster.Name != "" {
-		c.RoleName = iam.DefaultRoleName(g.cluster.Name)
+	g.recordWG.Wait()
+	if g.recErr != nil {
+		return
 	}
+	c := g.chain
+	g.useNames()
 	var wg sync.WaitGroup
 	if g.cluster.OIDCIssuer != "" {
 		wg.Go(func() {
@@ -320,6 +327,23 @@ func (g *gatherer) awsChain(ctx context.Context) {
 		c.Buckets = readBuckets(ctx, clients.S3, id.Partition, c)
 	})
 	wg.Wait()
+}
+
+// useNames sets the role and policy to check: the flags', else the ones
+// setup recorded, else the defaults of the cluster's name.
+func (g *gatherer) useNames() {
+	c, n := g.chain, g.names
+	c.RoleName, c.PolicyName = n.RoleName, n.PolicyName
+	cluster := n.ClusterName
+	if cluster == "" && g.cluster != nil {
+		cluster = g.cluster.Name
+	}
+	if c.RoleName == "" && cluster != "" {
+		c.RoleName = iam.DefaultRoleName(cluster)
+	}
+	if c.PolicyName == "" {
+		c.PolicyName = iam.DefaultPolicyName
+	}
 }
 
 // readRole reads the role, then assumes it when asked.

@@ -28,10 +28,10 @@ var (
 		The cluster: OpenShift version, cluster ID, platform and region, the
 		service-account issuer and the credentials mode. AWS: the caller, and the
 		IAM OIDC provider for the cluster's issuer with the client ID openshift.
-		IAM: the role (CLUSTER_NAME-openshift-oadp-aws-cloud-credentials or
-		--role-name), its trust policy (this cluster's OIDC provider, exactly the
+		IAM: the role (--role-name, else the one setup recorded on the namespace,
+		else CLUSTER_NAME-openshift-oadp-aws-cloud-credentials), its trust policy (this cluster's OIDC provider, exactly the
 		two OADP service accounts of the namespace, no aud other than openshift),
-		the policy (OadpVer1 or --policy-name) attached with every action OADP
+		the policy (--policy-name, the recorded one, or OadpVer1) attached with every action OADP
 		needs, and the role's ownership tags. Credentials: the cloud-credentials
 		secret (key credentials, role_arn, token file, region) and the
 		Subscription's ROLEARN. Operator: the ClusterServiceVersion and its phase,
@@ -85,7 +85,7 @@ type GatherOptions struct {
 
 // NewCmd returns the status command.
 func NewCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Command {
-	o := &Options{factory: f, IOStreams: streams, Gather: GatherOptions{PolicyName: iam.DefaultPolicyName}}
+	o := &Options{factory: f, IOStreams: streams}
 	cmd := &cobra.Command{
 		Use:     "status",
 		Short:   "Check every link of OADP's AWS STS chain, with the fix of each broken one",
@@ -100,9 +100,9 @@ func NewCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Comma
 		},
 	}
 	fs := cmd.Flags()
-	fs.StringVar(&o.Gather.ClusterName, "cluster-name", "", "name used for IAM and bucket names (default: the cluster's infrastructure name)")
-	fs.StringVar(&o.Gather.RoleName, "role-name", "", "name of the IAM role to check (default: <cluster-name>"+iam.RoleSuffix+")")
-	fs.StringVar(&o.Gather.PolicyName, "policy-name", o.Gather.PolicyName, "name of the IAM permissions policy to check")
+	fs.StringVar(&o.Gather.ClusterName, "cluster-name", "", "name used for IAM and bucket names (default: the one setup recorded, else the cluster's infrastructure name)")
+	fs.StringVar(&o.Gather.RoleName, "role-name", "", "name of the IAM role to check (default: the one setup recorded, else <cluster-name>"+iam.RoleSuffix+")")
+	fs.StringVar(&o.Gather.PolicyName, "policy-name", "", "name of the IAM permissions policy to check (default: the one setup recorded, else "+iam.DefaultPolicyName+")")
 	fs.BoolVar(&o.Gather.AssumeRole, "assume-role", false, "also request a token for the velero service account (a TokenRequest: the only create status makes) and assume the role with it through STS")
 	fs.StringVarP(&o.Output, "output", "o", "", "output format: json or yaml")
 	return cmd
@@ -115,8 +115,10 @@ func (o *Options) Validate() error {
 			return err
 		}
 	}
-	if err := iam.ValidatePolicyName(o.Gather.PolicyName, "set another --policy-name"); err != nil {
-		return err
+	if o.Gather.PolicyName != "" {
+		if err := iam.ValidatePolicyName(o.Gather.PolicyName, "set another --policy-name"); err != nil {
+			return err
+		}
 	}
 	return printer.ValidateFormat(o.Output)
 }
