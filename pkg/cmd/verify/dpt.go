@@ -27,7 +27,7 @@ func (r *run) dpt(ctx context.Context, s *verify.Step) error {
 		s.Result, s.Message = verify.Skipped, "--dpt=false"
 		return nil
 	}
-	res, served, err := runDPT(ctx, r.dyn, r.canary.DataProtectionTest(r.rep.Location, "", r.Timeout), r.waitOpts)
+	res, served, err := RunDPT(ctx, r.dyn, r.canary.DataProtectionTest(r.rep.Location, "", r.Timeout), r.waitOpts)
 	if res != nil {
 		r.rep.DPT = res
 	}
@@ -48,9 +48,9 @@ func (r *run) dpt(ctx context.Context, s *verify.Step) error {
 	return nil
 }
 
-// runDPT creates the DataProtectionTest and waits for the operator to set a
+// RunDPT creates the DataProtectionTest and waits for the operator to set a
 // final phase. served is false when the API is not there (OADP before 1.5).
-func runDPT(ctx context.Context, dyn dynamic.Interface, obj *unstructured.Unstructured, opts func(context.Context, string, func(*unstructured.Unstructured) string) wait.Options) (res *verify.DPTResult, served bool, err error) {
+func RunDPT(ctx context.Context, dyn dynamic.Interface, obj *unstructured.Unstructured, opts func(context.Context, string, func(*unstructured.Unstructured) string) wait.Options) (res *verify.DPTResult, served bool, err error) {
 	c := dyn.Resource(gvr.DataProtectionTest).Namespace(obj.GetNamespace())
 	w, err := wait.Start(ctx, c, obj.GetName())
 	if kube.IsTypeMissing(err) {
