@@ -209,8 +209,10 @@ func (r *run) cleanupWait(ctx context.Context, what string) wait.Options {
 }
 
 // deleteBackup waits for the backup to end, asks Velero to delete it with
-// its data, and waits until it is gone. Velero removes its processed
-// DeleteBackupRequests with the backup; one it kept is removed here.
+// its data, and waits until it is gone. When Velero cannot (a failed backup
+// whose bucket is gone, say), the Backup object is deleted directly: what
+// Velero could not reach holds none of its data. The requests are removed
+// too, whether Velero kept them or not.
 func (r *run) deleteBackup(ctx context.Context, b *unstructured.Unstructured) error {
 	backups := r.dyn.Resource(gvr.Backup).Namespace(b.GetNamespace())
 	w, err := wait.Start(ctx, backups, b.GetName())
@@ -235,15 +237,45 @@ func (r *run) deleteBackup(ctx context.Context, b *unstructured.Unstructured) er
 	if err != nil {
 		return kube.Explain(err, gvr.DeleteBackupRequest, "")
 	}
-	asked := false
+	reqName := ""
 	for _, d := range pending.Items {
 		if kube.Str(d.Object, "status", "phase") != velero.PhaseProcessed {
-			asked = true
+			reqName = d.GetName()
 		}
 	}
-	if !asked {
-		if _, err := dbrs.Create(ctx, velero.NewDeleteBackupRequest(b.GetNamespace(), b.GetName(), string(cur.GetUID())), metav1.CreateOptions{FieldManager: manifests.ManagedByValue}); err != nil {
-			return kube.Explain(err, gvr.DeleteBackupRequest, "")
+	create := reqName == ""
+	if create {
+		// A name of our own, not generateName: the watch must start before
+		// the create, since Velero may carry the request out and delete it
+		// at once.
+		reqName = fmt.Sprintf("%s-%d", b.GetName(), time.Now().UnixMilli()%100000)
+	}
+	rw, err := wait.Start(ctx, dbrs, reqName)
+	if err != nil {
+		return kube.Explain(err, gvr.DeleteBackupRequest, reqName)
+	}
+	defer rw.Stop()
+	if create {
+		req := velero.NewDeleteBackupRequest(b.GetNamespace(), b.GetName(), string(cur.GetUID()))
+		req.SetGenerateName("")
+		req.SetName(reqName)
+		if _, err := dbrs.Create(ctx, req, metav1.CreateOptions{FieldManager: manifests.ManagedByValue}); err != nil {
+			return kube.Explain(err, gvr.DeleteBackupRequest, reqName)
+		}
+	}
+	// Velero deletes a request it carried out, so a request gone is one done.
+	req, err := rw.For(ctx, func(d *unstructured.Unstructured) (bool, error) {
+		return kube.Str(d.Object, "status", "phase") == velero.PhaseProcessed, nil
+	}, r.cleanupWait(ctx, "deletebackuprequest "+reqName))
+	switch {
+	case errors.As(err, &gone):
+	case err != nil:
+		return err
+	default:
+		if errs, _, _ := unstructured.NestedStringSlice(req.Object, "status", "errors"); len(errs) > 0 {
+			if err := backups.Delete(ctx, b.GetName(), metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+				return fmt.Errorf("velero could not delete it (%s), nor could the plugin: %w", strings.Join(errs, "; "), kube.Explain(err, gvr.Backup, b.GetName()))
+			}
 		}
 	}
 	if err := w.Deleted(ctx, r.cleanupWait(ctx, "backup "+b.GetName())); err != nil {
