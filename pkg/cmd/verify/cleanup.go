@@ -203,7 +203,7 @@ func (r *run) deleteAndWait(ctx context.Context, t target, o *unstructured.Unstr
 func (r *run) cleanupWait(ctx context.Context, what string) wait.Options {
 	o := wait.Options{What: what}
 	if d, ok := ctx.Deadline(); ok {
-		o.Timeout = time.Until(d)
+		o.Timeout = time.Until(d).Round(100 * time.Millisecond)
 	}
 	return o
 }
@@ -263,23 +263,35 @@ func (r *run) deleteBackup(ctx context.Context, b *unstructured.Unstructured) er
 			return kube.Explain(err, gvr.DeleteBackupRequest, reqName)
 		}
 	}
-	// Velero deletes a request it carried out, so a request gone is one done.
-	req, err := rw.For(ctx, func(d *unstructured.Unstructured) (bool, error) {
-		return kube.Str(d.Object, "status", "phase") == velero.PhaseProcessed, nil
-	}, r.cleanupWait(ctx, "deletebackuprequest "+reqName))
-	switch {
-	case errors.As(err, &gone):
-	case err != nil:
-		return err
-	default:
-		if errs, _, _ := unstructured.NestedStringSlice(req.Object, "status", "errors"); len(errs) > 0 {
-			if err := backups.Delete(ctx, b.GetName(), metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
-				return fmt.Errorf("velero could not delete it (%s), nor could the plugin: %w", strings.Join(errs, "; "), kube.Explain(err, gvr.Backup, b.GetName()))
+	// The Backup going is the proof; the request is watched beside it for
+	// Velero's errors, which mean it will not go.
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	refused := make(chan []string, 1)
+	go func() {
+		d, err := rw.For(wctx, func(d *unstructured.Unstructured) (bool, error) {
+			return kube.Str(d.Object, "status", "phase") == velero.PhaseProcessed, nil
+		}, wait.Options{})
+		if err == nil {
+			if errs, _, _ := unstructured.NestedStringSlice(d.Object, "status", "errors"); len(errs) > 0 {
+				refused <- errs
 			}
 		}
-	}
-	if err := w.Deleted(ctx, r.cleanupWait(ctx, "backup "+b.GetName())); err != nil {
-		return r.deletionErrors(ctx, sel, err)
+	}()
+	deleted := make(chan error, 1)
+	go func() { deleted <- w.Deleted(wctx, r.cleanupWait(ctx, "backup "+b.GetName())) }()
+	select {
+	case err := <-deleted:
+		if err != nil {
+			return r.deletionErrors(ctx, sel, err)
+		}
+	case errs := <-refused:
+		if err := backups.Delete(ctx, b.GetName(), metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("velero could not delete it (%s), nor could the plugin: %w", strings.Join(errs, "; "), kube.Explain(err, gvr.Backup, b.GetName()))
+		}
+		if err := <-deleted; err != nil {
+			return err
+		}
 	}
 	rest, err := dbrs.List(ctx, metav1.ListOptions{LabelSelector: sel})
 	if err != nil {

@@ -387,7 +387,7 @@ func (r *run) podChecksum(ctx context.Context, ns string) (string, error) {
 func (r *run) waitOpts(ctx context.Context, what string, progress func(*unstructured.Unstructured) string) wait.Options {
 	o := wait.Options{What: what, Progress: progress, Out: r.ErrOut, Live: printer.IsTerminal(r.ErrOut)}
 	if d, ok := ctx.Deadline(); ok {
-		o.Timeout = time.Until(d)
+		o.Timeout = time.Until(d).Round(100 * time.Millisecond)
 	}
 	return o
 }

@@ -155,7 +155,7 @@ func (o *Options) Validate() error {
 		return fmt.Errorf("--cleanup-timeout must be positive, not %s: cleanup needs time for Velero to delete the backup's data (3m is the default)", o.CleanupTimeout)
 	}
 	if o.StorageLocation != "" && len(validation.IsDNS1123Subdomain(o.StorageLocation)) > 0 {
-		return fmt.Errorf("--storage-location %q is not a BackupStorageLocation name: list them with 'oc get backupstoragelocations -n %s'", o.StorageLocation, o.factory.Namespace())
+		return fmt.Errorf("--storage-location %q is not a BackupStorageLocation name: list them with 'oc get backupstoragelocations -n openshift-adp' (or your OADP namespace)", o.StorageLocation)
 	}
 	if o.Volume != "" && len(validation.IsDNS1123Subdomain(o.Volume)) > 0 {
 		return fmt.Errorf("--volume %q is not a storage class name: list them with 'oc get storageclasses'", o.Volume)
@@ -213,7 +213,8 @@ func (o *Options) printObjects(c *verify.Canary) error {
 	return p.PrintObj(list, o.Out)
 }
 
-// cmdLine is how the run is named in hints.
+// nsFlag is " -n NS" when ns is not the default, so printed commands work
+// when pasted.
 func nsFlag(ns string) string {
 	if ns == cmdutil.DefaultNamespace {
 		return ""
