@@ -56,7 +56,7 @@ lint: ## gofmt and go vet
 	$(GO) vet ./...
 
 # bench needs the aws CLI v1 (pip install awscli), kubectl, and GNU time for peak memory (apt-get install time).
-bench: rig-tools build ## measure the plugin against the manual procedure on the rig
+bench: rig-tools velero-tools build ## measure the plugin against the manual procedure on the rig, and verify on the sandbox
 	$(GO) run ./hack/bench
 
 # Pinned upstream commits of the fixture CRDs (see ../shared/README.md); the OADP

@@ -211,6 +211,9 @@ func run(runs int) error {
 	if err := b.backupWait(ctx); err != nil {
 		fmt.Println("\nbackup --wait reaction: FAILED:", err)
 	}
+	if err := verifyOverhead(plugin, runs); err != nil {
+		fmt.Println("\nverify overhead: FAILED:", err)
+	}
 	return nil
 }
 

@@ -203,7 +203,8 @@ func (r *run) deleteAndWait(ctx context.Context, t target, o *unstructured.Unstr
 func (r *run) cleanupWait(ctx context.Context, what string) wait.Options {
 	o := wait.Options{What: what}
 	if d, ok := ctx.Deadline(); ok {
-		o.Timeout = time.Until(d).Round(100 * time.Millisecond)
+		// Never zero, which would mean no limit.
+		o.Timeout = max(time.Until(d).Round(100*time.Millisecond), time.Millisecond)
 	}
 	return o
 }

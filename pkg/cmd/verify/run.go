@@ -58,7 +58,11 @@ func (r *run) roundTrip(ctx context.Context) {
 	defer cancel()
 	err := r.clients()
 	if err == nil {
-		r.step(wctx, verify.StepLeftovers, r.leftovers)
+		// An earlier run's backup may still be in progress: waiting for it
+		// to end is bounded like any cleanup.
+		lctx, lcancel := context.WithTimeout(wctx, r.CleanupTimeout)
+		r.step(lctx, verify.StepLeftovers, r.leftovers)
+		lcancel()
 		steps := []struct {
 			name string
 			fn   func(context.Context, *verify.Step) error
@@ -387,7 +391,8 @@ func (r *run) podChecksum(ctx context.Context, ns string) (string, error) {
 func (r *run) waitOpts(ctx context.Context, what string, progress func(*unstructured.Unstructured) string) wait.Options {
 	o := wait.Options{What: what, Progress: progress, Out: r.ErrOut, Live: printer.IsTerminal(r.ErrOut)}
 	if d, ok := ctx.Deadline(); ok {
-		o.Timeout = time.Until(d).Round(100 * time.Millisecond)
+		// Never zero, which would mean no limit.
+		o.Timeout = max(time.Until(d).Round(100*time.Millisecond), time.Millisecond)
 	}
 	return o
 }
