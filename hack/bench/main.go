@@ -43,7 +43,19 @@ type bench struct {
 
 func main() {
 	runs := flag.Int("runs", 5, "runs per scenario (the median is reported)")
+	only := flag.String("only", "", "run one scenario only: verify")
 	flag.Parse()
+	if *only == "verify" {
+		plugin, err := filepath.Abs("bin/kubectl-oadp_sts")
+		if err == nil {
+			err = verifyOverhead(plugin, *runs)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(*runs); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)

@@ -201,6 +201,9 @@ func (c *Canary) writerPod() *unstructured.Unstructured {
 		"apiVersion": "v1", "kind": "Pod", "metadata": meta,
 		"spec": map[string]any{
 			"restartPolicy": "Never",
+			// What OpenShift's restricted-v2 SCC and the restricted pod
+			// security level ask for; the SCC picks the user and fsGroup.
+			"securityContext": map[string]any{"seccompProfile": map[string]any{"type": "RuntimeDefault"}},
 			"containers": []any{map[string]any{
 				"name": "writer", "image": VolumeImage,
 				"command":      []any{"sh", "-c", WriterScript},

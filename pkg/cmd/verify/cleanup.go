@@ -149,11 +149,19 @@ func (r *run) remove(ctx context.Context, selector string, keep func(metav1.Obje
 	done := func(what string, err error) {
 		mu.Lock()
 		defer mu.Unlock()
-		if err != nil {
+		var te *wait.TimeoutError
+		switch {
+		case errors.As(err, &te):
+			why := "not gone within the " + te.Timeout.Round(time.Second).String() + " --cleanup-timeout left"
+			if te.Last != "" && te.Last != "waiting" {
+				why += ", last seen " + te.Last
+			}
+			left = append(left, what+" ("+why+")")
+		case err != nil:
 			left = append(left, what+" ("+firstLine(err.Error())+")")
-			return
+		default:
+			removed = append(removed, what)
 		}
-		removed = append(removed, what)
 	}
 	for _, t := range r.targets() {
 		items, lerr := t.list(ctx, r, selector)

@@ -50,8 +50,11 @@ func (r *run) dpt(ctx context.Context, s *verify.Step) error {
 
 // RunDPT creates the DataProtectionTest and waits for the operator to set a
 // final phase. served is false when the API is not there (OADP before 1.5).
-func RunDPT(ctx context.Context, dyn dynamic.Interface, obj *unstructured.Unstructured, opts func(context.Context, string, func(*unstructured.Unstructured) string) wait.Options) (res *verify.DPTResult, served bool, err error) {
-	c := dyn.Resource(gvr.DataProtectionTest).Namespace(obj.GetNamespace())
+func RunDPT(ctx context.Context, dyn dynamic.Interface, obj *unstructured.Unstructured, opts func(context.Context, string, func(*unstructured.Unstructured) string) wait.Options) (result *verify.DPTResult, served bool, err error) {
+	// The object's own version picks the resource, so an OADP that serves
+	// another version answers "not served" rather than a decoding error.
+	res := gvr.DataProtectionTest.GroupResource().WithVersion(obj.GroupVersionKind().Version)
+	c := dyn.Resource(res).Namespace(obj.GetNamespace())
 	w, err := wait.Start(ctx, c, obj.GetName())
 	if kube.IsTypeMissing(err) {
 		return nil, false, nil
@@ -74,9 +77,9 @@ func RunDPT(ctx context.Context, dyn dynamic.Interface, obj *unstructured.Unstru
 		return "phase " + kube.Str(o.Object, "status", "phase")
 	}))
 	if got != nil {
-		res = ReadDPT(got)
+		result = ReadDPT(got)
 	}
-	return res, true, err
+	return result, true, err
 }
 
 // ReadDPT reads a DataProtectionTest's status as its CRD shapes it.

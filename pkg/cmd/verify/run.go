@@ -254,7 +254,6 @@ func (r *run) locate(ctx context.Context, s *verify.Step) error {
 	how, err := r.volumePreflight(ctx)
 	if err != nil {
 		s.Message += "; --volume refused"
-		s.Cause = err.Error()
 		return err
 	}
 	s.Message += "; the volume moves by " + how
@@ -276,7 +275,7 @@ func (r *run) volumePreflight(ctx context.Context) (string, error) {
 		return "", kube.Explain(err, corev1.SchemeGroupVersion.WithResource("nodes"), "")
 	}
 	if !anyReady(nodes.Items) {
-		return "", fmt.Errorf("--volume needs a Ready node to run the writer pod, and the cluster has %s: drop --volume, or run verify where workloads run", plural(len(nodes.Items), "node")+" none Ready")
+		return "", fmt.Errorf("--volume needs a Ready node to run the writer pod, and none of the cluster's %s is: drop --volume, or run verify where workloads run", plural(len(nodes.Items), "node"))
 	}
 	l, err := r.dyn.Resource(gvr.DPA).Namespace(r.canary.OADPNamespace).List(ctx, metav1.ListOptions{})
 	if err != nil {

@@ -171,6 +171,7 @@ func TestVerifyDataProtectionTest(t *testing.T) {
 	}
 	obj := c.DataProtectionTest(bslName, "csi-aws-vsc", 2*time.Minute)
 	dpts := r.Dynamic.Resource(gvr.DataProtectionTest).Namespace(ns)
+	t.Cleanup(func() { _ = dpts.Delete(context.Background(), obj.GetName(), metav1.DeleteOptions{}) })
 	operator := make(chan error, 1)
 	go func() {
 		got, err := wait.For(ctx, dpts, obj.GetName(), func(*unstructured.Unstructured) (bool, error) { return true, nil }, wait.Options{What: "the DPT"})
