@@ -266,7 +266,9 @@ func TestVerifyTimesOutAndStillCleansUp(t *testing.T) {
 		t.Fatalf("the unprocessed backup: %v", err)
 	}
 	// No Velero here to delete it through a request: the test removes it.
-	t.Cleanup(func() { _ = r.Dynamic.Resource(gvr.Backup).Namespace(ns).Delete(ctx, rep.Canary, metav1.DeleteOptions{}) })
+	t.Cleanup(func() {
+		_ = r.Dynamic.Resource(gvr.Backup).Namespace(ns).Delete(ctx, rep.Canary, metav1.DeleteOptions{})
+	})
 	if !verify.Leftover(b, time.Now()) {
 		t.Errorf("the backup left behind is not marked as a leftover: %v", b.GetAnnotations())
 	}
