@@ -123,10 +123,15 @@ func (r *run) step(ctx context.Context, name string, fn func(context.Context, *v
 		default:
 			s.Result = verify.Error
 		}
+		msg := err.Error()
+		if s.Result == verify.Interrupted {
+			// Not "it continues in the background": cleanup comes next.
+			msg = "interrupted (Ctrl-C); cleaning up"
+		}
 		if s.Message == "" {
-			s.Message = err.Error()
+			s.Message = msg
 		} else {
-			s.Message += ": " + err.Error()
+			s.Message += ": " + msg
 		}
 	}
 	if errors.Is(err, errStop) && s.Result == verify.OK {
