@@ -93,6 +93,9 @@ func (r *run) roundTrip(ctx context.Context) {
 		// may have cancelled it.
 		cctx, ccancel := context.WithTimeout(context.WithoutCancel(ctx), r.CleanupTimeout)
 		defer ccancel()
+		if r.created {
+			fmt.Fprintf(r.ErrOut, "Cleaning up: the canary namespaces, the restore, and the backup with its data through a DeleteBackupRequest (at most %s).\n", r.CleanupTimeout)
+		}
 		r.step(cctx, verify.StepCleanup, r.cleanup)
 	}
 }
