@@ -44,7 +44,7 @@ func verifyOverhead(plugin string, runs int) error {
 	if _, err := run("setup", "--yes"); err != nil {
 		return err
 	}
-	var walls, velero, overheads []float64
+	var walls, velero, overheads, cleanups []float64
 	for range runs {
 		start := time.Now()
 		out, err := run("verify", "-o", "json")
@@ -63,9 +63,12 @@ func verifyOverhead(plugin string, runs int) error {
 			}
 		}
 		walls, velero, overheads = append(walls, wall), append(velero, v), append(overheads, verify.Overhead(wall, rep.Backup, rep.Restore))
+		if c := rep.Step(verify.StepCleanup); c != nil {
+			cleanups = append(cleanups, c.Seconds)
+		}
 	}
-	fmt.Printf("\nverify on the sandbox (real Velero %s, moto), %d runs, median: wall %.2fs, Velero's backup + restore %.0fs (status timestamps, whole seconds), verify's own overhead %.2fs (wall minus Velero; +/- 2s from Velero's second-granular stamps)\n",
-		sandbox.VeleroVersion, runs, medianF(walls), medianF(velero), medianF(overheads))
+	fmt.Printf("\nverify on the sandbox (real Velero %s, moto), %d runs, median: wall %.2fs, Velero's backup + restore %.0fs (status timestamps, whole seconds), verify's own overhead %.2fs (wall minus Velero; +/- 2s from Velero's second-granular stamps), of which cleanup %.2fs (Velero deleting the backup's data, the namespaces' deletion)\n",
+		sandbox.VeleroVersion, runs, medianF(walls), medianF(velero), medianF(overheads), medianF(cleanups))
 	fmt.Println("verify's waits are pkg/wait's watches, the same as backup --wait's, whose reaction is measured above.")
 	return nil
 }
