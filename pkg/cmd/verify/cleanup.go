@@ -55,6 +55,19 @@ func (r *run) cleanup(ctx context.Context, s *verify.Step) error {
 	if err != nil {
 		left = append(left, "the run's objects ("+err.Error()+")")
 	}
+	// A restore that failed half-way may have made the second namespace
+	// without the canary's labels; its name is this run's alone.
+	for _, n := range []string{r.canary.Namespace, r.canary.Restored} {
+		o, err := r.dyn.Resource(gvr.Namespace).Get(ctx, n, metav1.GetOptions{})
+		if err != nil || o.GetLabels()[verify.RunLabel] == r.canary.ID {
+			continue
+		}
+		if err := r.deleteAndWait(ctx, target{gvr.Namespace, "namespace", false}, o); err != nil {
+			left = append(left, "namespace "+n+" ("+firstLine(err.Error())+")")
+		} else {
+			removed = append(removed, "namespace "+n)
+		}
+	}
 	if r.location != nil && r.rep.Bucket != nil && r.rep.Bucket.Objects > 0 {
 		_, prefixes := r.prefixes()
 		n, _, err := r.usage(ctx, prefixes)
