@@ -3,8 +3,6 @@ package verify
 import (
 	"bytes"
 	"fmt"
-	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -219,9 +217,6 @@ type Evidence struct {
 	Seconds float64
 }
 
-// roundTrip are the steps the data's journey is made of.
-var roundTrip = []string{StepLocation, StepCanary, StepVolume, StepBackup, StepBucket, StepRestore, StepCompare, StepDPT}
-
 // Decide turns a run's steps into the verdict. The first step that did not
 // hold decides the exit code; the broken link named is status's first failed
 // check when there is one (the chain explains Velero's opaque errors), else
@@ -298,19 +293,6 @@ func Overhead(wall float64, ops ...*Operation) float64 {
 		}
 	}
 	return max(wall, 0)
-}
-
-// IsRoundTripStep reports whether name is a step of the data's journey.
-func IsRoundTripStep(name string) bool { return slices.Contains(roundTrip, name) }
-
-// SortedKeys is a map's keys in order, for stable messages.
-func SortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 func join(cause, fix string) string {
