@@ -58,7 +58,7 @@ lint: ## gofmt and go vet
 	$(GO) vet ./...
 
 # bench needs the aws CLI v1 (pip install awscli), kubectl, and GNU time for peak memory (apt-get install time).
-bench: crds rig-tools build ## measure the plugin against the manual procedure on the rig
+bench: crds rig-tools velero-tools build ## measure the plugin against the manual procedure on the rig, and verify on the sandbox
 	$(GO) run ./hack/bench
 
 crds: ## find the CRD fixtures, or download them once (pinned commits, checked against hack/crds.sha256) into the user cache

@@ -43,7 +43,19 @@ type bench struct {
 
 func main() {
 	runs := flag.Int("runs", 5, "runs per scenario (the median is reported)")
+	only := flag.String("only", "", "run one scenario only: verify")
 	flag.Parse()
+	if *only == "verify" {
+		plugin, err := filepath.Abs("bin/kubectl-oadp_sts")
+		if err == nil {
+			err = verifyOverhead(plugin, *runs)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(*runs); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
@@ -210,6 +222,9 @@ func run(runs int) error {
 	fmt.Println("aws CLI run is a Python process and each kubectl run a process of its own: most of the chapter's time is their start-up.")
 	if err := b.backupWait(ctx); err != nil {
 		fmt.Println("\nbackup --wait reaction: FAILED:", err)
+	}
+	if err := verifyOverhead(plugin, runs); err != nil {
+		fmt.Println("\nverify overhead: FAILED:", err)
 	}
 	return nil
 }

@@ -32,6 +32,7 @@ import (
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/iam"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/kube"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/manifests"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/verify"
 )
 
 // Options choose what cleanup removes.
@@ -189,6 +190,20 @@ func Discover(ctx context.Context, c Clients, o Options) (*Plan, error) {
 			}
 		})
 	}
+	var canaries []string
+	wg.Go(func() {
+		// What an interrupted 'verify' left: its canary namespaces (its
+		// backups and restores are in the OADP namespace, listed below).
+		l, err := c.Kube.Resource(gvr.Namespace).List(ctx, metav1.ListOptions{LabelSelector: verify.AnySelector})
+		if err != nil {
+			return
+		}
+		for _, n := range l.Items {
+			if ours(&n) {
+				canaries = append(canaries, n.GetName())
+			}
+		}
+	})
 	wg.Go(func() { backups = list(gvr.Backup, o.Namespace) })
 	wg.Go(func() { restores = list(gvr.Restore, o.Namespace) })
 	wg.Go(func() { dpas = list(gvr.DPA, o.Namespace) })
@@ -212,6 +227,13 @@ func Discover(ctx context.Context, c Clients, o Options) (*Plan, error) {
 	for _, w := range workloadNS {
 		p.workloads = append(p.workloads, w)
 		p.add(Delete, "namespace "+w, "workload")
+	}
+	slices.Sort(canaries)
+	for _, n := range canaries {
+		if !slices.Contains(p.workloads, n) {
+			p.workloads = append(p.workloads, n)
+			p.add(Delete, "namespace "+n, "a canary 'kubectl oadp-sts verify' left")
+		}
 	}
 	if len(backups) > 0 {
 		names := itemNames(backups)

@@ -26,6 +26,9 @@ var badInputs = [][]string{
 	{"cleanup", "--role-name", "bad/name!"},
 	{"setup", "--bogus"},
 	{"restore"},
+	{"verify", "--timeout", "0s"},
+	{"verify", "--volume", "Fast SSD"},
+	{"verify", "--dry-run=maybe"},
 	{"backups"},
 }
 

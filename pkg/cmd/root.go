@@ -17,6 +17,7 @@ import (
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmd/policy"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmd/setup"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmd/status"
+	verifycmd "github.com/oadp-sts/kubectl-oadp_sts/pkg/cmd/verify"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmd/version"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmdutil"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/completion"
@@ -67,6 +68,7 @@ func NewRootCmd(streams genericiooptions.IOStreams) *cobra.Command {
 		backup.NewGetCmd(f, streams),
 		backup.NewDescribeCmd(f, streams),
 		backup.NewDeleteCmd(f, streams),
+		verifycmd.NewCmd(f, streams),
 		version.NewCmd(streams),
 		completioncmd.NewCmd(streams),
 	)

@@ -27,6 +27,10 @@ var (
 	VolumeSnapshotClass = schema.GroupVersionResource{Group: "snapshot.storage.k8s.io", Version: "v1", Resource: "volumesnapshotclasses"}
 	DPA                 = schema.GroupVersionResource{Group: "oadp.openshift.io", Version: "v1alpha1", Resource: "dataprotectionapplications"}
 	CloudStorage        = schema.GroupVersionResource{Group: "oadp.openshift.io", Version: "v1alpha1", Resource: "cloudstorages"}
+	// DataProtectionTest is OADP 1.5's in-cluster check of a storage location.
+	DataProtectionTest = schema.GroupVersionResource{Group: "oadp.openshift.io", Version: "v1alpha1", Resource: "dataprotectiontests"}
+	Pod                = schema.GroupVersionResource{Version: "v1", Resource: "pods"}
+	ConfigMap          = schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}
 
 	Backup              = schema.GroupVersionResource{Group: "velero.io", Version: "v1", Resource: "backups"}
 	Restore             = schema.GroupVersionResource{Group: "velero.io", Version: "v1", Resource: "restores"}
