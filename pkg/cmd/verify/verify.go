@@ -44,10 +44,10 @@ var (
 		storage location. A storage location marked Available only shows that the
 		bucket could be listed; verify writes, reads back and compares.
 
-		It creates a canary namespace (oadp-sts-verify-<random>, labelled as the
+		It creates a canary namespace (oadp-sts-verify-RANDOM, labelled as the
 		plugin's) with a ConfigMap and a Secret of random content, backs it up
 		through the DPA's storage location (or --storage-location), restores it into
-		oadp-sts-verify-<random>-restored and compares both byte for byte. With
+		oadp-sts-verify-RANDOM-restored and compares both byte for byte. With
 		--volume STORAGECLASS it adds a PVC and a pod that writes 1 MiB of random
 		bytes and prints their checksum; the restored pod prints the checksum of
 		what came back (file-system backup through the node agent when the DPA runs
