@@ -26,7 +26,7 @@ import (
 func NewDescribeCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "describe",
-		Short: "Show a Velero backup or restore in detail (velero backup describe, velero restore describe)",
+		Short: "Show a Velero backup, restore or schedule in detail (velero backup describe, restore describe, schedule describe)",
 		Args:  cobra.NoArgs,
 	}
 	cmd.AddCommand(newDescribeCmd(f, streams, backupKind), newDescribeCmd(f, streams, restoreKind))

@@ -26,7 +26,7 @@ import (
 func NewGetCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "get",
-		Short: "List Velero backups or restores (velero backup get, velero restore get)",
+		Short: "List Velero backups, restores or schedules (velero backup get, restore get, schedule get)",
 		Long: templates.LongDesc(`
 			List Velero backups or restores in the OADP namespace as a table, or print them
 			with -o yaml|json|name. 'get backups' is 'velero backup get'; 'get restores'
