@@ -5,6 +5,10 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/kube"
 )
 
 // Kinds of file a DownloadRequest fetches (its spec.target.kind), the ones
@@ -156,4 +160,59 @@ func (v VolumeInfo) Protection() string {
 		s += ", " + v.Result
 	}
 	return s
+}
+
+// Transfer is one PodVolumeBackup, PodVolumeRestore, DataUpload or
+// DataDownload: the data of one volume on its way to or from the bucket.
+type Transfer struct {
+	Name       string `json:"name"`
+	Volume     string `json:"volume"`
+	Phase      string `json:"phase"`
+	Node       string `json:"node,omitempty"`
+	BytesDone  int64  `json:"bytesDone"`
+	TotalBytes int64  `json:"totalBytes"`
+	Message    string `json:"message,omitempty"`
+}
+
+// ReadTransfer reads any of the four kinds; each names its volume its own way.
+func ReadTransfer(u *unstructured.Unstructured) Transfer {
+	o := u.Object
+	t := Transfer{
+		Name:       u.GetName(),
+		Phase:      orDefault(kube.Str(o, "status", "phase"), PhaseNew),
+		BytesDone:  kube.Int(o, "status", "progress", "bytesDone"),
+		TotalBytes: kube.Int(o, "status", "progress", "totalBytes"),
+		Message:    kube.Str(o, "status", "message"),
+		Node:       orDefault(kube.Str(o, "spec", "node"), kube.Str(o, "status", "node")),
+	}
+	switch u.GetKind() {
+	case "PodVolumeBackup", "PodVolumeRestore":
+		t.Volume = fmt.Sprintf("pod %s/%s volume %s", kube.Str(o, "spec", "pod", "namespace"), kube.Str(o, "spec", "pod", "name"), kube.Str(o, "spec", "volume"))
+	case "DataUpload":
+		t.Volume = "pvc " + kube.Str(o, "spec", "sourceNamespace") + "/" + kube.Str(o, "spec", "sourcePVC")
+	case "DataDownload":
+		t.Volume = "pvc " + kube.Str(o, "spec", "targetVolume", "namespace") + "/" + kube.Str(o, "spec", "targetVolume", "pvc")
+	}
+	return t
+}
+
+// Progress is "1.5 MiB of 2.0 MiB" (or the phase's word when nothing moved yet).
+func (t Transfer) Progress() string {
+	if t.TotalBytes == 0 && t.BytesDone == 0 {
+		return "no bytes counted"
+	}
+	return fmt.Sprintf("%s of %s", bytesIEC(t.BytesDone), bytesIEC(t.TotalBytes))
+}
+
+func bytesIEC(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

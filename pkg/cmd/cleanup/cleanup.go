@@ -93,7 +93,7 @@ func NewCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Comma
 	fs.StringVar(&o.RoleName, "role-name", "", "the IAM role setup made (default: <cluster-name>"+iam.RoleSuffix+")")
 	fs.StringVar(&o.PolicyName, "policy-name", o.PolicyName, "the IAM policy setup made")
 	fs.StringSliceVar(&o.Workloads, "workload", nil, "application namespace to delete first (repeatable)")
-	fs.BoolVar(&o.KeepBackups, "keep-backups", false, "keep Backup objects and their data")
+	fs.BoolVar(&o.KeepBackups, "keep-backups", false, "keep Backup objects and their data, and the schedules")
 	fs.BoolVar(&o.KeepBucket, "keep-bucket", false, "keep the S3 bucket (the CloudStorage is released without deleting it)")
 	fs.BoolVar(&o.KeepOperator, "keep-operator", false, "keep the operator, its CRDs and the namespace")
 	fs.BoolVar(&o.KeepCRDs, "keep-crds", false, "keep the velero.io and oadp.openshift.io CRDs")
