@@ -22,7 +22,8 @@ import (
 var (
 	long = templates.LongDesc(`
 		Undo what setup made, in an order that never hangs on a finalizer: the
-		workload namespaces named with --workload, backups (through
+		workload namespaces named with --workload, schedules (so none makes a
+		backup meanwhile), backups (through
 		DeleteBackupRequests, so their data leaves the bucket) and restores, the
 		DataProtectionApplication, the CloudStorage and its bucket (emptied first,
 		every version and delete marker), the operator's Subscription, CSV and
