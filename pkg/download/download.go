@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	neturl "net/url"
 	"strings"
 	"time"
 
@@ -126,6 +127,10 @@ func signedURL(ctx context.Context, dyn dynamic.Interface, namespace, kind, targ
 	if err != nil {
 		done()
 		var te *wait.TimeoutError
+		var ie *wait.InterruptedError
+		if errors.As(err, &ie) {
+			return "", nil, fmt.Errorf("stopped waiting for Velero's answer; downloadrequest %s deleted", name)
+		}
 		if errors.As(err, &te) {
 			return "", nil, fmt.Errorf("%w (is the Velero server running? 'kubectl oadp-sts status' checks it)", err)
 		}
@@ -145,11 +150,12 @@ func fetch(ctx context.Context, url string, o Options, w io.Writer) error {
 	}
 	resp, err := (&http.Client{Transport: tr}).Do(req)
 	if err != nil {
+		err = redact(err)
 		var ue x509.UnknownAuthorityError
 		if errors.As(err, &ue) {
 			return fmt.Errorf("object storage's certificate is not trusted: set the storage location's caCert, or pass --insecure-skip-tls-verify if you accept the risk: %w", err)
 		}
-		return fmt.Errorf("cannot fetch from object storage: %w", redact(err, url))
+		return fmt.Errorf("cannot fetch from object storage: %w", err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode == http.StatusNotFound {
@@ -189,9 +195,14 @@ func transport(o Options) (*http.Transport, error) {
 
 // redact keeps the signature of a signed URL out of messages: it is a
 // credential for as long as it lives.
-func redact(err error, url string) error {
-	base, _, _ := strings.Cut(url, "?")
-	return errors.New(strings.ReplaceAll(err.Error(), url, base+"?<signature>"))
+func redact(err error) error {
+	var ue *neturl.Error
+	if errors.As(err, &ue) {
+		if base, _, signed := strings.Cut(ue.URL, "?"); signed {
+			ue.URL = base + "?<signature>"
+		}
+	}
+	return err
 }
 
 // CACert reads a BackupStorageLocation's CA bundle (spec.objectStorage.caCert,
