@@ -70,8 +70,8 @@ func newDescribeCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams, k ki
 		ValidArgsFunction: names(f, k),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Name = args[0]
-			if err := printer.ValidateFormat(o.Output); err != nil {
-				return err
+			if o.Output != "" && o.Output != "json" && o.Output != "yaml" {
+				return fmt.Errorf("unknown output format %q: use -o json or -o yaml, or leave -o out for the description as text", o.Output)
 			}
 			return o.Run(cmd.Context())
 		},
