@@ -258,3 +258,23 @@ func TestDeleteKeepsBackups(t *testing.T) {
 		t.Errorf("%d DeleteBackupRequests without --delete-backups", len(n.Items))
 	}
 }
+
+// Schedule names complete wherever a command takes one, with Velero's phase.
+func TestCompletion(t *testing.T) {
+	r := setup(t)
+	mustRun(t, 0, "schedule", "create", "nightly", "--schedule", "@daily", "--include-namespaces", "hello-world")
+	mustRun(t, 0, "schedule", "create", "hourly", "--schedule", "@hourly", "--include-namespaces", "hello-world")
+	patch(t, r, gvr.Schedule, "nightly", map[string]any{"status": map[string]any{"phase": "Enabled"}})
+	for _, args := range [][]string{
+		{"__complete", "schedule", "pause", "n"},
+		{"__complete", "describe", "sched", "n"},
+		{"__complete", "delete", "schedule", "n"},
+		{"__complete", "backup", "--from-schedule", "n"},
+		{"__complete", "get", "backups", "--schedule", "n"},
+	} {
+		res := mustRun(t, 0, args...)
+		if got := strings.Split(strings.TrimSpace(res.Stdout), "\n"); len(got) != 2 || got[0] != "nightly\tEnabled" {
+			t.Errorf("%v: %q, want nightly with its phase, then the directive", args, got)
+		}
+	}
+}
