@@ -100,6 +100,23 @@ func TestDayTwo(t *testing.T) {
 	}
 	noDownloadRequests(t, r)
 
+	// A restore's log and results, beside its backup's files.
+	mustRun(t, cmdutil.ExitOK, "restore", app, "--name", "hw-copy", "--namespace-mappings", app+":hello-copy")
+	res = mustRun(t, cmdutil.ExitOK, "logs", "restore", "hw-copy")
+	if !strings.Contains(res.Stdout, "Starting restore of backup "+ns+"/"+app) || !strings.Contains(res.Stdout, "restore="+ns+"/hw-copy") {
+		t.Errorf("logs restore hw-copy lacks Velero's lines:\n%s", head(res.Stdout, 3000))
+	}
+	res = mustRun(t, cmdutil.ExitOK, "describe", "restore", "hw-copy", "--details")
+	for _, s := range []string{"Results:", "Errors:", "Pod volume restores:", "Data downloads:"} {
+		if !strings.Contains(res.Stdout, s) {
+			t.Errorf("describe restore --details lacks %q:\n%s", s, res.Stdout)
+		}
+	}
+	if strings.Contains(res.Stdout, "Not available") {
+		t.Errorf("describe restore --details could not read Velero's files:\n%s", res.Stdout)
+	}
+	noDownloadRequests(t, r)
+
 	// A backup Velero has not finished: no log yet, so refused, and no
 	// DownloadRequest made. Velero leaves a Backup another server runs
 	// (phase InProgress) alone, which is how this one is held in progress.
@@ -203,7 +220,13 @@ func TestDayTwo(t *testing.T) {
 	if err := r.Kube.CoreV1().Pods("partial").Delete(ctx, "web", metav1.DeleteOptions{GracePeriodSeconds: aws.Int64(0)}); err != nil {
 		t.Fatal(err)
 	}
-	for _, n := range []string{app, "partial"} {
+	if err := r.Dynamic.Resource(gvr.Restore).Namespace(ns).Delete(ctx, "hw-copy", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := wait.Deleted(ctx, r.Dynamic.Resource(gvr.Restore).Namespace(ns), "hw-copy", wait.Options{What: "restore hw-copy", Timeout: 2 * time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{app, "partial", "hello-copy"} {
 		if err := r.Kube.CoreV1().Namespaces().Delete(ctx, n, metav1.DeleteOptions{}); err != nil {
 			t.Fatal(err)
 		}

@@ -117,19 +117,23 @@ func (o *DescribeOptions) Run(ctx context.Context) error {
 
 // details prints what --details read.
 func (d *describer) details(det *Details, isBackup bool) {
-	missing := func(what string) bool {
+	// group starts a section, or says in one line that it is empty or
+	// could not be read; it reports whether entries follow.
+	group := func(label, what string, n int) bool {
 		if why, ok := det.Unavailable[what]; ok {
+			d.section(label)
 			d.line(1, "Not available", why)
-			return true
+			return false
 		}
-		return false
+		if n == 0 {
+			d.line(0, label, "")
+			return false
+		}
+		d.section(label)
+		return true
 	}
 	if isBackup {
-		d.section("Resource list")
-		if !missing("resources") {
-			if len(det.Resources) == 0 {
-				d.line(1, "Items", "")
-			}
+		if group("Resource list", "resources", len(det.Resources)) {
 			for _, k := range det.Resources.Kinds() {
 				fmt.Fprintf(d.w, "  %s:\t%d\n", k, len(det.Resources[k]))
 				for _, it := range det.Resources[k] {
@@ -137,11 +141,7 @@ func (d *describer) details(det *Details, isBackup bool) {
 				}
 			}
 		}
-		d.section("Volumes")
-		if !missing("volumes") {
-			if len(det.Volumes) == 0 {
-				d.line(1, "Volumes", "")
-			}
+		if group("Volumes", "volumes", len(det.Volumes)) {
 			for _, v := range det.Volumes {
 				d.line(1, v.Volume(), v.Protection())
 			}
@@ -155,12 +155,8 @@ func (d *describer) details(det *Details, isBackup bool) {
 		label, key string
 		items      []velero.Transfer
 	}{{pv, "podVolumes", det.PodVolumes}, {dt, "dataTransfers", det.DataTransfers}} {
-		d.section(g.label)
-		if missing(g.key) {
+		if !group(g.label, g.key, len(g.items)) {
 			continue
-		}
-		if len(g.items) == 0 {
-			d.line(1, "Transfers", "")
 		}
 		for _, t := range g.items {
 			v := fmt.Sprintf("%s, %s", t.Phase, t.Progress())
@@ -170,10 +166,11 @@ func (d *describer) details(det *Details, isBackup bool) {
 			d.line(1, t.Volume, v)
 		}
 	}
-	d.section("Results")
-	if missing("results") || det.Results == nil {
+	if det.Results == nil {
+		group("Results", "results", 0)
 		return
 	}
+	d.section("Results")
 	for _, g := range []struct {
 		label string
 		r     velero.Result

@@ -104,9 +104,9 @@ func (o *DeleteOptions) Run(ctx context.Context) error {
 		if !o.isTerminal(o.In) {
 			return fmt.Errorf("refusing to delete schedule %q without confirmation: there is no terminal to ask on; pass --yes", o.Name)
 		}
-		q := fmt.Sprintf("Delete schedule %q? Its %d backups stay.", o.Name, len(backups))
+		q := fmt.Sprintf("Delete schedule %q? The backups it made (%d) are kept.", o.Name, len(backups))
 		if o.DeleteBackups {
-			q = fmt.Sprintf("Delete schedule %q and its %d backups with their data in object storage? This cannot be undone.", o.Name, len(backups))
+			q = fmt.Sprintf("Delete schedule %q and its %s with their data in object storage? This cannot be undone.", o.Name, backupCount(len(backups)))
 		}
 		if !cmdutil.Confirm(o.In, o.ErrOut, q) {
 			return errors.New("not deleted")
@@ -119,7 +119,7 @@ func (o *DeleteOptions) Run(ctx context.Context) error {
 	fmt.Fprintf(o.Out, "schedule.velero.io/%s deleted\n", o.Name)
 	if !o.DeleteBackups {
 		if len(backups) > 0 {
-			fmt.Fprintf(o.Out, "Its %d backups stay; delete them with 'kubectl oadp-sts delete backup NAME' or list them with 'kubectl oadp-sts get backups --schedule %s%s'.\n", len(backups), o.Name, nsFlag(ns))
+			fmt.Fprintf(o.Out, "Backups it made, kept: %d; delete them with 'kubectl oadp-sts delete backup NAME' or list them with 'kubectl oadp-sts get backups --schedule %s%s'.\n", len(backups), o.Name, nsFlag(ns))
 		}
 		return nil
 	}
@@ -132,7 +132,7 @@ func (o *DeleteOptions) deleteBackups(ctx context.Context, dyn dynamic.Interface
 	if len(backups) == 0 {
 		return nil
 	}
-	fmt.Fprintf(o.ErrOut, "Waiting for %d backups to be deleted (timeout %s). Ctrl-C stops the waiting, not the deletion.\n", len(backups), o.Timeout)
+	fmt.Fprintf(o.ErrOut, "Waiting for %s to be deleted (timeout %s). Ctrl-C stops the waiting, not the deletion.\n", backupCount(len(backups)), o.Timeout)
 	start := time.Now()
 	var (
 		mu       sync.Mutex
@@ -176,8 +176,15 @@ func (o *DeleteOptions) deleteBackups(ctx context.Context, dyn dynamic.Interface
 		return cmdutil.Exitf(cmdutil.ExitTimeout, "timed out after %s waiting for backups %s to be deleted; Velero carries on: follow them with 'kubectl oadp-sts get backups --schedule %s%s'",
 			o.Timeout, strings.Join(timedOut, ", "), o.Name, nsFlag(ns))
 	}
-	fmt.Fprintf(o.Out, "Schedule %q and its %d backups deleted in %s.\n", o.Name, len(backups), wait.Elapsed(time.Since(start)))
+	fmt.Fprintf(o.Out, "Schedule %q and its %s deleted in %s.\n", o.Name, backupCount(len(backups)), wait.Elapsed(time.Since(start)))
 	return nil
+}
+
+func backupCount(n int) string {
+	if n == 1 {
+		return "1 backup"
+	}
+	return fmt.Sprintf("%d backups", n)
 }
 
 // deleteBackup creates the DeleteBackupRequest for b and waits for b to go.

@@ -247,7 +247,7 @@ func TestDeleteKeepsBackups(t *testing.T) {
 	}
 	get(t, r, gvr.Schedule, "s1")
 	res = mustRun(t, 0, "delete", "schedule", "s1", "--yes")
-	if !strings.Contains(res.Stdout, "Its 1 backups stay") {
+	if !strings.Contains(res.Stdout, "Backups it made, kept: 1") {
 		t.Errorf("stdout %q", res.Stdout)
 	}
 	if _, err := r.Dynamic.Resource(gvr.Schedule).Namespace(oadpNS).Get(context.Background(), "s1", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
