@@ -214,16 +214,17 @@ func TestDayTwo(t *testing.T) {
 	}
 
 	// Leave the walkthrough a cluster without this test's objects.
+	// The restore first: deleting its backup would take it along.
+	if err := r.Dynamic.Resource(gvr.Restore).Namespace(ns).Delete(ctx, "hw-copy", metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+		t.Fatal(err)
+	}
+	if err := wait.Deleted(ctx, r.Dynamic.Resource(gvr.Restore).Namespace(ns), "hw-copy", wait.Options{What: "restore hw-copy", Timeout: 2 * time.Minute}); err != nil {
+		t.Fatal(err)
+	}
 	mustRun(t, cmdutil.ExitOK, "delete", "backup", app, "--yes")
 	mustRun(t, cmdutil.ExitOK, "delete", "backup", "partial", "--yes")
 	// No kubelet confirms the "running" pod's end: delete it at once.
 	if err := r.Kube.CoreV1().Pods("partial").Delete(ctx, "web", metav1.DeleteOptions{GracePeriodSeconds: aws.Int64(0)}); err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Dynamic.Resource(gvr.Restore).Namespace(ns).Delete(ctx, "hw-copy", metav1.DeleteOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if err := wait.Deleted(ctx, r.Dynamic.Resource(gvr.Restore).Namespace(ns), "hw-copy", wait.Options{What: "restore hw-copy", Timeout: 2 * time.Minute}); err != nil {
 		t.Fatal(err)
 	}
 	for _, n := range []string{app, "partial", "hello-copy"} {
