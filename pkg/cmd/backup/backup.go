@@ -90,6 +90,9 @@ func NewBackupCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams) *cobra
 		Example:               backupExample,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if cmd.Flags().Changed("from-schedule") {
+				if o.FromSchedule == "" {
+					return fmt.Errorf("--from-schedule needs the name of a schedule: list them with 'kubectl oadp-sts get schedules'")
+				}
 				return nil // Validate says what goes with it
 			}
 			return cmdutil.Args(1, -1, "the namespaces to back up", "name them, for example 'kubectl oadp-sts backup hello-world' (list them with 'kubectl get namespaces'), or use --from-schedule")(cmd, args)
