@@ -86,6 +86,7 @@ type Plan struct {
 	Items []Item
 
 	workloads     []string
+	schedules     []*unstructured.Unstructured
 	backups       []*unstructured.Unstructured
 	restores      []*unstructured.Unstructured
 	dpas          []*unstructured.Unstructured
@@ -178,6 +179,7 @@ func Discover(ctx context.Context, c Clients, o Options) (*Plan, error) {
 	var (
 		workloadNS                              []string
 		backups, restores, dpas, css, subs, ogs []unstructured.Unstructured
+		schedules                               []unstructured.Unstructured
 		csvs, crds                              []unstructured.Unstructured
 		ns                                      *unstructured.Unstructured
 	)
@@ -204,6 +206,7 @@ func Discover(ctx context.Context, c Clients, o Options) (*Plan, error) {
 			}
 		}
 	})
+	wg.Go(func() { schedules = list(gvr.Schedule, o.Namespace) })
 	wg.Go(func() { backups = list(gvr.Backup, o.Namespace) })
 	wg.Go(func() { restores = list(gvr.Restore, o.Namespace) })
 	wg.Go(func() { dpas = list(gvr.DPA, o.Namespace) })
@@ -233,6 +236,16 @@ func Discover(ctx context.Context, c Clients, o Options) (*Plan, error) {
 		if !slices.Contains(p.workloads, n) {
 			p.workloads = append(p.workloads, n)
 			p.add(Delete, "namespace "+n, "a canary 'kubectl oadp-sts verify' left")
+		}
+	}
+	// Schedules go before backups: one left running could make a backup while
+	// the others are being deleted. --keep-backups keeps them with the backups.
+	if len(schedules) > 0 {
+		if o.KeepBackups {
+			p.add(Keep, fmt.Sprintf("%s: %s", count(len(schedules), "schedule"), itemNames(schedules)), "--keep-backups")
+		} else {
+			p.schedules = ptrs(schedules)
+			p.add(Delete, fmt.Sprintf("%s: %s", count(len(schedules), "schedule"), itemNames(schedules)), "")
 		}
 	}
 	if len(backups) > 0 {

@@ -43,6 +43,9 @@ func (r *Runner) Run(ctx context.Context, p *Plan) error {
 	for _, w := range p.workloads {
 		r.deleteAndWait(ctx, gvr.Namespace, "", w, "namespace "+w, false)
 	}
+	for _, sc := range p.schedules {
+		r.deleteAndWait(ctx, gvr.Schedule, r.Namespace, sc.GetName(), "schedule "+sc.GetName(), true)
+	}
 	r.backupsAndRestores(ctx, p)
 	for _, d := range p.dpas {
 		r.deleteAndWait(ctx, gvr.DPA, r.Namespace, d.GetName(), "dataprotectionapplication "+d.GetName(), true)

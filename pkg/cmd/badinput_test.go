@@ -30,6 +30,14 @@ var badInputs = [][]string{
 	{"verify", "--volume", "Fast SSD"},
 	{"verify", "--dry-run=maybe"},
 	{"backups"},
+	{"schedule", "create", "hello-nightly", "--schedule", "61 * * * *", "--include-namespaces", "hello-world"},
+	{"schedule", "create", "hello-nightly", "--include-namespaces", "hello-world"},
+	{"schedule", "create", "hello-nightly", "--schedule", "@every 1h"},
+	{"backup", "hello-world", "--from-schedule", "hello-nightly"},
+	{"backup", "--from-schedule", "hello-nightly", "--ttl", "24h"},
+	{"logs", "backup"},
+	{"logs", "backup", "hello-world", "--timeout", "0s"},
+	{"describe", "backup", "hello-world", "--details", "-o", "table"},
 }
 
 const (

@@ -14,7 +14,9 @@ import (
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmd/backup"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmd/cleanup"
 	completioncmd "github.com/oadp-sts/kubectl-oadp_sts/pkg/cmd/completion"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmd/logs"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmd/policy"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmd/schedule"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmd/setup"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmd/status"
 	verifycmd "github.com/oadp-sts/kubectl-oadp_sts/pkg/cmd/verify"
@@ -58,6 +60,10 @@ func NewRootCmd(streams genericiooptions.IOStreams) *cobra.Command {
 	addKlogFlags(root)
 	completion.RegisterGlobalFlags(root, f)
 
+	get, describe, del := backup.NewGetCmd(f, streams), backup.NewDescribeCmd(f, streams), backup.NewDeleteCmd(f, streams)
+	get.AddCommand(schedule.NewGetCmd(f, streams))
+	describe.AddCommand(schedule.NewDescribeCmd(f, streams))
+	del.AddCommand(schedule.NewDeleteCmd(f, streams))
 	root.AddCommand(
 		status.NewCmd(f, streams),
 		setup.NewCmd(f, streams),
@@ -65,9 +71,9 @@ func NewRootCmd(streams genericiooptions.IOStreams) *cobra.Command {
 		policy.NewCmd(f, streams),
 		backup.NewBackupCmd(f, streams),
 		backup.NewRestoreCmd(f, streams),
-		backup.NewGetCmd(f, streams),
-		backup.NewDescribeCmd(f, streams),
-		backup.NewDeleteCmd(f, streams),
+		get, describe, del,
+		schedule.NewCmd(f, streams),
+		logs.NewCmd(f, streams),
 		verifycmd.NewCmd(f, streams),
 		version.NewCmd(streams),
 		completioncmd.NewCmd(streams),

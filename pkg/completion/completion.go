@@ -1,5 +1,5 @@
 // Package completion completes the plugin's flag values and arguments in the
-// shell: kubeconfig contexts, namespaces, backups, restores, storage locations
+// shell: kubeconfig contexts, namespaces, backups, restores, schedules, storage locations
 // and OADP versions. The functions read the same kubeconfig and flags the
 // command itself would (through the Factory), so `--context other -n ns` on the
 // line being completed is honoured.
@@ -103,6 +103,11 @@ func BackupNames(f *cmdutil.Factory) cobra.CompletionFunc {
 // RestoreNames completes the Velero restores in the OADP namespace.
 func RestoreNames(f *cmdutil.Factory) cobra.CompletionFunc {
 	return objectNames(f, gvr.Restore)
+}
+
+// ScheduleNames completes the Velero schedules in the OADP namespace.
+func ScheduleNames(f *cmdutil.Factory) cobra.CompletionFunc {
+	return objectNames(f, gvr.Schedule)
 }
 
 // StorageLocations completes the BackupStorageLocations in the OADP namespace.

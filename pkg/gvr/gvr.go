@@ -37,6 +37,12 @@ var (
 	BSL                 = schema.GroupVersionResource{Group: "velero.io", Version: "v1", Resource: "backupstoragelocations"}
 	VSL                 = schema.GroupVersionResource{Group: "velero.io", Version: "v1", Resource: "volumesnapshotlocations"}
 	DeleteBackupRequest = schema.GroupVersionResource{Group: "velero.io", Version: "v1", Resource: "deletebackuprequests"}
+	Schedule            = schema.GroupVersionResource{Group: "velero.io", Version: "v1", Resource: "schedules"}
+	DownloadRequest     = schema.GroupVersionResource{Group: "velero.io", Version: "v1", Resource: "downloadrequests"}
+	PodVolumeBackup     = schema.GroupVersionResource{Group: "velero.io", Version: "v1", Resource: "podvolumebackups"}
+	PodVolumeRestore    = schema.GroupVersionResource{Group: "velero.io", Version: "v1", Resource: "podvolumerestores"}
+	DataUpload          = schema.GroupVersionResource{Group: "velero.io", Version: "v2alpha1", Resource: "datauploads"}
+	DataDownload        = schema.GroupVersionResource{Group: "velero.io", Version: "v2alpha1", Resource: "datadownloads"}
 )
 
 // OADPCRDName is the CRD whose presence means the OADP operator is installed.
@@ -57,6 +63,7 @@ var kinds = map[schema.GroupKind]struct {
 	{Group: "velero.io", Kind: "Backup"}:                            {Backup, true},
 	{Group: "velero.io", Kind: "Restore"}:                           {Restore, true},
 	{Group: "velero.io", Kind: "DeleteBackupRequest"}:               {DeleteBackupRequest, true},
+	{Group: "velero.io", Kind: "Schedule"}:                          {Schedule, true},
 }
 
 // ForKind returns the resource of a kind the plugin writes.

@@ -70,6 +70,9 @@ type BackupOptions struct {
 	// DefaultVolumesToFsBackup backs up every pod volume through the node
 	// agent (Kopia) unless the pod opts out; nil leaves Velero's default.
 	DefaultVolumesToFsBackup *bool
+	// SnapshotMoveData moves CSI snapshots' data to the storage location
+	// (OADP's Data Mover); nil leaves Velero's default.
+	SnapshotMoveData *bool
 }
 
 // NewBackup builds the Backup; the only error is a malformed selector.
@@ -97,6 +100,9 @@ func NewBackup(o BackupOptions) (*unstructured.Unstructured, error) {
 	}
 	if o.DefaultVolumesToFsBackup != nil {
 		spec["defaultVolumesToFsBackup"] = *o.DefaultVolumesToFsBackup
+	}
+	if o.SnapshotMoveData != nil {
+		spec["snapshotMoveData"] = *o.SnapshotMoveData
 	}
 	return object("Backup", o.Name, o.Namespace, spec), nil
 }

@@ -52,7 +52,10 @@ var (
 		kubectl oadp-sts backup shop --selector app=web --snapshot-volumes=false
 
 		# Show the Backup that would be created, create nothing
-		kubectl oadp-sts backup hello-world -o yaml`)
+		kubectl oadp-sts backup hello-world -o yaml
+
+		# Back up now from a schedule's template, as its next run would
+		kubectl oadp-sts backup --from-schedule hello-nightly`)
 )
 
 // BackupOptions are the backup command's inputs.
@@ -67,12 +70,15 @@ type BackupOptions struct {
 	SnapshotVolumes  bool
 	FSBackup         bool
 	Output           string
+	// FromSchedule takes namespaces and options from a schedule's template.
+	FromSchedule string
 	waitFlags
 
-	snapshotSet bool
-	fsBackupSet bool
-	ns          string
-	factory     *cmdutil.Factory
+	snapshotSet           bool
+	fsBackupSet           bool
+	fromScheduleConflicts []string
+	ns                    string
+	factory               *cmdutil.Factory
 	genericiooptions.IOStreams
 }
 
@@ -85,8 +91,16 @@ func NewBackupCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams) *cobra
 		Short:                 "Back up namespaces with Velero and wait for the result (velero backup create)",
 		Long:                  backupLong,
 		Example:               backupExample,
-		Args:                  cmdutil.Args(1, -1, "the namespaces to back up", "name them, for example 'kubectl oadp-sts backup hello-world' (list them with 'kubectl get namespaces')"),
-		ValidArgsFunction:     completion.Namespaces(f),
+		Args: func(cmd *cobra.Command, args []string) error {
+			if cmd.Flags().Changed("from-schedule") {
+				if o.FromSchedule == "" {
+					return fmt.Errorf("--from-schedule needs the name of a schedule: list them with 'kubectl oadp-sts get schedules'")
+				}
+				return nil // Validate says what goes with it
+			}
+			return cmdutil.Args(1, -1, "the namespaces to back up", "name them, for example 'kubectl oadp-sts backup hello-world' (list them with 'kubectl get namespaces'), or use --from-schedule")(cmd, args)
+		},
+		ValidArgsFunction: completion.Namespaces(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Complete(cmd, args)
 			if err := o.Validate(); err != nil {
@@ -105,8 +119,10 @@ func NewBackupCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams) *cobra
 	fl.BoolVar(&o.SnapshotVolumes, "snapshot-volumes", false, "--snapshot-volumes=true or =false: take snapshots of persistent volumes or not (unset: the server's default)")
 	fl.BoolVar(&o.FSBackup, "default-volumes-to-fs-backup", false, "back up pod volumes with the node agent's file-system backup (Kopia) unless a pod opts out; needs 'setup --fs-backup' (unset: the server's default)")
 	fl.StringVarP(&o.Output, "output", "o", "", "print the Backup as yaml or json and create nothing")
+	fl.StringVar(&o.FromSchedule, "from-schedule", "", "back up now from this schedule's template (its namespaces and options), named SCHEDULE-<timestamp> like the schedule's own backups")
 	o.waitFlags.add(cmd, "backup", DefaultTimeout)
 	_ = cmd.RegisterFlagCompletionFunc("storage-location", completion.StorageLocations(f))
+	_ = cmd.RegisterFlagCompletionFunc("from-schedule", completion.ScheduleNames(f))
 	return cmd
 }
 
@@ -116,6 +132,18 @@ func (o *BackupOptions) Complete(cmd *cobra.Command, args []string) {
 	o.snapshotSet = cmd.Flags().Changed("snapshot-volumes")
 	o.fsBackupSet = cmd.Flags().Changed("default-volumes-to-fs-backup")
 	o.ns = o.factory.Namespace()
+	if o.FromSchedule != "" {
+		o.fromScheduleConflicts = nil
+		for _, n := range []string{"ttl", "storage-location", "selector", "include-resources", "exclude-resources", "snapshot-volumes", "default-volumes-to-fs-backup"} {
+			if cmd.Flags().Changed(n) {
+				o.fromScheduleConflicts = append(o.fromScheduleConflicts, "--"+n)
+			}
+		}
+		if o.Name == "" {
+			o.Name = velero.TimestampedName(o.FromSchedule, time.Now())
+		}
+		return
+	}
 	if o.Name == "" {
 		o.Name = strings.Join(args, "-")
 	}
@@ -125,6 +153,9 @@ func (o *BackupOptions) Complete(cmd *cobra.Command, args []string) {
 func (o *BackupOptions) Validate() error {
 	if o.Output != "" && o.Output != "yaml" && o.Output != "json" {
 		return fmt.Errorf("unknown output format %q: use -o yaml or -o json to print the Backup without creating it", o.Output)
+	}
+	if o.FromSchedule != "" {
+		return o.validateFromSchedule()
 	}
 	for _, n := range o.Namespaces {
 		if errs := validation.IsDNS1123Label(n); len(errs) > 0 {
@@ -141,6 +172,21 @@ func (o *BackupOptions) Validate() error {
 	}
 	if _, err := o.build(); err != nil {
 		return err
+	}
+	return o.waitFlags.validate()
+}
+
+// validateFromSchedule refuses what the schedule's template decides, so a
+// backup "from a schedule" is what the schedule itself would make.
+func (o *BackupOptions) validateFromSchedule() error {
+	if len(o.Namespaces) > 0 {
+		return fmt.Errorf("--from-schedule takes the namespaces from schedule %q: drop the namespace arguments (%s), or drop --from-schedule", o.FromSchedule, strings.Join(o.Namespaces, " "))
+	}
+	if len(o.fromScheduleConflicts) > 0 {
+		return fmt.Errorf("--from-schedule takes the backup's options from schedule %q: drop %s, or change the schedule", o.FromSchedule, strings.Join(o.fromScheduleConflicts, ", "))
+	}
+	if errs := validation.IsValidLabelValue(o.Name); len(errs) > 0 || validation.IsDNS1123Subdomain(o.Name) != nil {
+		return fmt.Errorf("backup name %q is not usable (a DNS label of at most 63 characters): choose one with --name", o.Name)
 	}
 	return o.waitFlags.validate()
 }
@@ -168,6 +214,9 @@ func (o *BackupOptions) Run(ctx context.Context) error {
 	dyn, err := o.factory.Dynamic()
 	if err != nil {
 		return err
+	}
+	if o.FromSchedule != "" {
+		return o.runFromSchedule(ctx, dyn)
 	}
 	kc, err := o.factory.Kube()
 	if err != nil {
@@ -247,7 +296,54 @@ func (o *BackupOptions) Run(ctx context.Context) error {
 		fmt.Fprintf(o.Out, "Follow it with 'kubectl oadp-sts get backups %s%s'; once Completed: %s\n", o.Name, nsFlag(o.ns), next)
 		return nil
 	}
-	return waitAndReport(ctx, w, backupKind, o.Name, o.ns, o.Timeout, o.Out, o.ErrOut, next)
+	return waitReportAndExplain(ctx, dyn, insecure(o.factory), w, backupKind, o.Name, o.ns, o.Timeout, o.Out, o.ErrOut, next)
+}
+
+// runFromSchedule makes the Backup the schedule would make now, and waits
+// for it like any other.
+func (o *BackupOptions) runFromSchedule(ctx context.Context, dyn dynamic.Interface) error {
+	sched, err := dyn.Resource(gvr.Schedule).Namespace(o.ns).Get(ctx, o.FromSchedule, metav1.GetOptions{})
+	if err != nil {
+		return fmt.Errorf("%w: list them with 'kubectl oadp-sts get schedules%s'", kube.Explain(err, gvr.Schedule, o.FromSchedule), nsFlag(o.ns))
+	}
+	bsls, err := dyn.Resource(gvr.BSL).Namespace(o.ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return kube.Explain(err, gvr.BSL, "")
+	}
+	loc := kube.Str(sched.Object, "spec", "template", "storageLocation")
+	if loc == "" {
+		if loc, err = velero.DefaultLocation(bsls.Items); err != nil {
+			return err
+		}
+	} else if err := velero.LocationReady(bsls.Items, loc); err != nil {
+		return err
+	}
+	backups := dyn.Resource(gvr.Backup).Namespace(o.ns)
+	if o.Output == "" {
+		if o.Name, err = freeName(ctx, backups, backupKind, o.Name, time.Now(), o.ErrOut); err != nil {
+			return err
+		}
+	}
+	obj := velero.BackupFromSchedule(sched, o.Name)
+	if o.Output != "" {
+		return printObject(o.Out, o.Output, obj)
+	}
+	w, err := create(ctx, backups, backupKind, obj, o.Wait)
+	if err != nil {
+		return err
+	}
+	if w != nil {
+		defer w.Stop()
+	}
+	nss, _, _ := unstructured.NestedStringSlice(obj.Object, "spec", "includedNamespaces")
+	fmt.Fprintf(o.Out, "backup.velero.io/%s created in %s from schedule %s (namespaces %s, location %s, ttl %s)\n",
+		o.Name, o.ns, o.FromSchedule, strings.Join(nss, ","), loc, kube.Str(obj.Object, "spec", "ttl"))
+	next := fmt.Sprintf("kubectl oadp-sts restore %s%s", o.Name, nsFlag(o.ns))
+	if !o.Wait {
+		fmt.Fprintf(o.Out, "Follow it with 'kubectl oadp-sts get backups %s%s'; once Completed: %s\n", o.Name, nsFlag(o.ns), next)
+		return nil
+	}
+	return waitReportAndExplain(ctx, dyn, insecure(o.factory), w, backupKind, o.Name, o.ns, o.Timeout, o.Out, o.ErrOut, next)
 }
 
 // recordedLocation is the storage location the operator made for the DPA

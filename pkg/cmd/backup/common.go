@@ -159,7 +159,7 @@ func report(out io.Writer, k kind, name, ns string, obj *unstructured.Unstructur
 		}
 		return nil
 	case velero.PhasePartiallyFailed:
-		fmt.Fprintf(out, "Some items failed: see which with '%s' and Velero's log ('oc -n %s logs deploy/velero -c velero | grep %s').\n", describe, ns, name)
+		fmt.Fprintf(out, "Some items failed: see which with '%s --details'.\n", describe)
 		return cmdutil.WithExitCode(cmdutil.ExitPartiallyFailed, cmdutil.Silent{Err: fmt.Errorf("%s %q partially failed", k.Noun, name)})
 	}
 	for _, v := range s.ValidationErrors {

@@ -31,7 +31,7 @@ const DefaultDeleteTimeout = 10 * time.Minute
 func NewDeleteCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "delete",
-		Short: "Delete a Velero backup with its data (velero backup delete)",
+		Short: "Delete a Velero backup with its data, or a schedule (velero backup delete, schedule delete)",
 		Args:  cobra.NoArgs,
 	}
 	cmd.AddCommand(newDeleteBackupCmd(f, streams))

@@ -18,6 +18,7 @@ import (
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmdutil"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/gvr"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/kube"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/printer"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/velero"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/wait"
 )
@@ -26,7 +27,7 @@ import (
 func NewDescribeCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "describe",
-		Short: "Show a Velero backup or restore in detail (velero backup describe, velero restore describe)",
+		Short: "Show a Velero backup, restore or schedule in detail (velero backup describe, restore describe, schedule describe)",
 		Args:  cobra.NoArgs,
 	}
 	cmd.AddCommand(newDescribeCmd(f, streams, backupKind), newDescribeCmd(f, streams, restoreKind))
@@ -35,7 +36,9 @@ func NewDescribeCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams) *cob
 
 // DescribeOptions are the inputs of `describe backup|restore NAME`.
 type DescribeOptions struct {
-	Name string
+	Name    string
+	Details bool
+	Output  string
 
 	kind    kind
 	factory *cmdutil.Factory
@@ -44,21 +47,38 @@ type DescribeOptions struct {
 
 func newDescribeCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams, k kind) *cobra.Command {
 	o := &DescribeOptions{factory: f, IOStreams: streams, kind: k}
-	return &cobra.Command{
+	details := "the resource list, how each volume was protected, the PodVolumeBackups and DataUploads with bytes done of total, and the errors and warnings of Velero's results file"
+	if k.Noun == "restore" {
+		details = "the PodVolumeRestores and DataDownloads with bytes done of total, and the errors and warnings of Velero's results file"
+	}
+	cmd := &cobra.Command{
 		Use:   k.Noun + " NAME",
 		Short: fmt.Sprintf("Show a %s: spec, status, validation errors and its storage location (velero %s describe)", k.Noun, k.Noun),
 		Long: templates.LongDesc(fmt.Sprintf(`
 			Show a %[1]s: what it includes, its phase, item counts, warnings and errors,
 			validation errors and failure reason, and the storage location it uses.
-			'velero %[1]s describe NAME' in Velero's CLI.`, k.Noun)),
-		Example:           templates.Examples(fmt.Sprintf(`kubectl oadp-sts describe %s hello-world`, k.Noun)),
+			'velero %[1]s describe NAME' in Velero's CLI.
+
+			--details adds %[2]s, read from the storage location through DownloadRequests
+			(deleted afterwards) once the %[1]s has ended. -o json|yaml prints the same as
+			one object.`, k.Noun, details)),
+		Example: templates.Examples(fmt.Sprintf(`
+			kubectl oadp-sts describe %[1]s hello-world
+			kubectl oadp-sts describe %[1]s hello-world --details
+			kubectl oadp-sts describe %[1]s hello-world --details -o json`, k.Noun)),
 		Args:              cmdutil.Args(1, 1, "the name of one "+k.Noun, "list them with 'kubectl oadp-sts get "+k.Noun+"s'"),
 		ValidArgsFunction: names(f, k),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Name = args[0]
+			if o.Output != "" && o.Output != "json" && o.Output != "yaml" {
+				return fmt.Errorf("unknown output format %q: use -o json or -o yaml, or leave -o out for the description as text", o.Output)
+			}
 			return o.Run(cmd.Context())
 		},
 	}
+	cmd.Flags().BoolVar(&o.Details, "details", false, "add what Velero stored about it: "+details)
+	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "print the description as one json or yaml object")
+	return cmd
 }
 
 // Run reads the object and what it refers to and prints them.
@@ -72,13 +92,95 @@ func (o *DescribeOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return notFoundHint(kube.Explain(err, o.kind.GVR, o.Name), o.kind, ns)
 	}
+	var det *Details
+	if o.Details {
+		det = fetchDetails(ctx, dyn, u, insecure(o.factory))
+	}
+	if o.Output != "" {
+		v := map[string]any{o.kind.Noun: u.Object}
+		if det != nil {
+			v["details"] = det
+		}
+		return printer.Print(o.Out, o.Output, v)
+	}
 	d := &describer{w: tabwriter.NewWriter(o.Out, 0, 8, 2, ' ', 0), now: time.Now()}
 	if o.kind.Noun == "backup" {
 		o.describeBackup(ctx, dyn, d, u)
 	} else {
 		o.describeRestore(ctx, dyn, d, u)
 	}
+	if det != nil {
+		d.details(det, o.kind.Noun == "backup")
+	}
 	return d.w.Flush()
+}
+
+// details prints what --details read.
+func (d *describer) details(det *Details, isBackup bool) {
+	// group starts a section, or says in one line that it is empty or
+	// could not be read; it reports whether entries follow.
+	group := func(label, what string, n int) bool {
+		if why, ok := det.Unavailable[what]; ok {
+			d.section(label)
+			d.line(1, "Not available", why)
+			return false
+		}
+		if n == 0 {
+			d.line(0, label, "")
+			return false
+		}
+		d.section(label)
+		return true
+	}
+	if isBackup {
+		if group("Resource list", "resources", len(det.Resources)) {
+			for _, k := range det.Resources.Kinds() {
+				fmt.Fprintf(d.w, "  %s:\t%d\n", k, len(det.Resources[k]))
+				for _, it := range det.Resources[k] {
+					d.item(it)
+				}
+			}
+		}
+		if group("Volumes", "volumes", len(det.Volumes)) {
+			for _, v := range det.Volumes {
+				d.line(1, v.Volume(), v.Protection())
+			}
+		}
+	}
+	pv, dt := "Pod volume backups", "Data uploads"
+	if !isBackup {
+		pv, dt = "Pod volume restores", "Data downloads"
+	}
+	for _, g := range []struct {
+		label, key string
+		items      []velero.Transfer
+	}{{pv, "podVolumes", det.PodVolumes}, {dt, "dataTransfers", det.DataTransfers}} {
+		if !group(g.label, g.key, len(g.items)) {
+			continue
+		}
+		for _, t := range g.items {
+			v := fmt.Sprintf("%s, %s", t.Phase, t.Progress())
+			if t.Message != "" {
+				v += " (" + t.Message + ")"
+			}
+			d.line(1, t.Volume, v)
+		}
+	}
+	if det.Results == nil {
+		group("Results", "results", 0)
+		return
+	}
+	d.section("Results")
+	for _, g := range []struct {
+		label string
+		r     velero.Result
+	}{{"Errors", det.Results.Errors}, {"Warnings", det.Results.Warnings}} {
+		msgs := g.r.Messages()
+		fmt.Fprintf(d.w, "  %s:\t%d\n", g.label, len(msgs))
+		for _, m := range msgs {
+			d.item(m)
+		}
+	}
 }
 
 type describer struct {

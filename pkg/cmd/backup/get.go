@@ -16,6 +16,8 @@ import (
 	"k8s.io/kubectl/pkg/util/templates"
 
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmdutil"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/completion"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/gvr"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/kube"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/printer"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/velero"
@@ -26,7 +28,7 @@ import (
 func NewGetCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "get",
-		Short: "List Velero backups or restores (velero backup get, velero restore get)",
+		Short: "List Velero backups, restores or schedules (velero backup get, restore get, schedule get)",
 		Long: templates.LongDesc(`
 			List Velero backups or restores in the OADP namespace as a table, or print them
 			with -o yaml|json|name. 'get backups' is 'velero backup get'; 'get restores'
@@ -41,6 +43,8 @@ func NewGetCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Co
 type GetOptions struct {
 	Name   string
 	Output string
+	// Schedule lists only the backups a schedule made (backups only).
+	Schedule string
 
 	kind    kind
 	factory *cmdutil.Factory
@@ -69,11 +73,18 @@ func newGetCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams, k kind, a
 		},
 	}
 	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "output format: yaml, json or name (default: a table)")
+	if k.Noun == "backup" {
+		cmd.Flags().StringVar(&o.Schedule, "schedule", "", "only the backups this schedule made (label velero.io/schedule-name)")
+		_ = cmd.RegisterFlagCompletionFunc("schedule", completion.ScheduleNames(f))
+	}
 	return cmd
 }
 
 // Validate checks -o.
 func (o *GetOptions) Validate() error {
+	if o.Schedule != "" && o.Name != "" {
+		return fmt.Errorf("--schedule lists a schedule's backups and NAME gets one backup: give one or the other")
+	}
 	switch o.Output {
 	case "", "yaml", "json", "name":
 		return nil
@@ -98,14 +109,29 @@ func (o *GetOptions) Run(ctx context.Context) error {
 		}
 		items, obj = []unstructured.Unstructured{*u}, u
 	} else {
-		l, err := c.List(ctx, metav1.ListOptions{})
+		lo := metav1.ListOptions{}
+		if o.Schedule != "" {
+			lo.LabelSelector = velero.LabelScheduleName + "=" + o.Schedule
+		}
+		l, err := c.List(ctx, lo)
 		if err != nil {
 			return kube.Explain(err, o.kind.GVR, "")
 		}
 		items, obj = l.Items, l
+		if o.Schedule != "" && len(items) == 0 {
+			// No backups of a deleted schedule is still an answer; of an
+			// unknown one, a typo to point out.
+			if _, err := dyn.Resource(gvr.Schedule).Namespace(ns).Get(ctx, o.Schedule, metav1.GetOptions{}); err != nil {
+				return fmt.Errorf("%w: list them with 'kubectl oadp-sts get schedules%s'", kube.Explain(err, gvr.Schedule, o.Schedule), nsFlag(ns))
+			}
+		}
 	}
 	if o.Output != "" {
 		return printObject(o.Out, o.Output, obj)
+	}
+	if len(items) == 0 && o.Schedule != "" {
+		fmt.Fprintf(o.ErrOut, "No backups of schedule %s in %s yet.\n", o.Schedule, ns)
+		return nil
 	}
 	if len(items) == 0 {
 		fmt.Fprintf(o.ErrOut, "No %ss in %s.\n", o.kind.Noun, ns)

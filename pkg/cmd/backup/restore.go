@@ -182,7 +182,7 @@ func (o *RestoreOptions) Run(ctx context.Context) error {
 		fmt.Fprintf(o.Out, "Follow it with 'kubectl oadp-sts get restores %s%s'\n", o.Name, nsFlag(o.ns))
 		return nil
 	}
-	return waitAndReport(ctx, w, restoreKind, o.Name, o.ns, o.Timeout, o.Out, o.ErrOut, next)
+	return waitReportAndExplain(ctx, dyn, insecure(o.factory), w, restoreKind, o.Name, o.ns, o.Timeout, o.Out, o.ErrOut, next)
 }
 
 // findBackup gets the backup, waiting for Velero's next sync from the bucket

@@ -23,7 +23,8 @@ import (
 var (
 	long = templates.LongDesc(`
 		Undo what setup made, in an order that never hangs on a finalizer: the
-		workload namespaces named with --workload, backups (through
+		workload namespaces named with --workload, schedules (so none makes a
+		backup meanwhile), backups (through
 		DeleteBackupRequests, so their data leaves the bucket) and restores, the
 		DataProtectionApplication, the CloudStorage and its bucket (emptied first,
 		every version and delete marker), the operator's Subscription, CSV and
@@ -97,7 +98,7 @@ func NewCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Comma
 	fs.StringVar(&o.RoleName, "role-name", "", "the IAM role setup made (default: the one it recorded, else <cluster-name>"+iam.RoleSuffix+")")
 	fs.StringVar(&o.PolicyName, "policy-name", "", "the IAM policy setup made (default: the one it recorded, else "+iam.DefaultPolicyName+")")
 	fs.StringSliceVar(&o.Workloads, "workload", nil, "application namespace to delete first (repeatable)")
-	fs.BoolVar(&o.KeepBackups, "keep-backups", false, "keep Backup objects and their data")
+	fs.BoolVar(&o.KeepBackups, "keep-backups", false, "keep Backup objects and their data, and the schedules")
 	fs.BoolVar(&o.KeepBucket, "keep-bucket", false, "keep the S3 bucket (the CloudStorage is released without deleting it)")
 	fs.BoolVar(&o.KeepOperator, "keep-operator", false, "keep the operator, its CRDs and the namespace")
 	fs.BoolVar(&o.KeepCRDs, "keep-crds", false, "keep the velero.io and oadp.openshift.io CRDs")

@@ -68,13 +68,15 @@ func install(t *testing.T, r *rig.Rig, objects int) {
 		}
 	}
 	// The operator's side: its finalizer on the CloudStorage, its CSV, a
-	// backup and a restore with Velero's finalizer.
+	// schedule, a backup and a restore with Velero's finalizer.
 	patchFinalizer(t, r, gvr.CloudStorage, bucket, manifests.CloudStorageFinalizer)
 	for _, o := range []map[string]any{
 		{"apiVersion": "operators.coreos.com/v1alpha1", "kind": "ClusterServiceVersion", "metadata": map[string]any{"name": "oadp-operator.v1.4.2", "namespace": ns},
 			"spec": map[string]any{"displayName": "OADP Operator", "version": "1.4.2", "install": map[string]any{"strategy": "deployment"}}},
 		{"apiVersion": "velero.io/v1", "kind": "Backup", "metadata": map[string]any{"name": "hello-world", "namespace": ns},
 			"spec": map[string]any{"includedNamespaces": []any{"hello-world"}, "storageLocation": rig.InfraName + "-dpa-1", "ttl": "720h0m0s"}},
+		{"apiVersion": "velero.io/v1", "kind": "Schedule", "metadata": map[string]any{"name": "hello-nightly", "namespace": ns},
+			"spec": map[string]any{"schedule": "0 1 * * *", "template": map[string]any{"includedNamespaces": []any{"hello-world"}}}},
 		{"apiVersion": "velero.io/v1", "kind": "Restore", "metadata": map[string]any{"name": "hello-world", "namespace": ns,
 			"finalizers": []any{"restores.velero.io/external-resources-finalizer"}}, "spec": map[string]any{"backupName": "hello-world"}},
 	} {
@@ -205,6 +207,11 @@ func TestCleanupRemovesEverythingOfOurs(t *testing.T) {
 		if !strings.Contains(res.Stderr, want) {
 			t.Errorf("output lacks %q", want)
 		}
+	}
+	// The schedule goes before the backups, so it cannot make one meanwhile.
+	sched, backup := strings.Index(res.Stderr, "deleted schedule hello-nightly"), strings.Index(res.Stderr, "deleted backup hello-world")
+	if !strings.Contains(res.Stderr, "delete  1 schedule: hello-nightly") || sched < 0 || backup < 0 || sched > backup {
+		t.Errorf("the schedule is not planned and deleted before the backups (at %d and %d)", sched, backup)
 	}
 	for _, c := range []struct {
 		g        schemaGVR
