@@ -57,6 +57,11 @@ type Options struct {
 	RoleName   string
 	PolicyARN  string
 	PolicyName string
+	// RecordedBucket is the bucket setup recorded on the namespace, and
+	// Region the cluster's: a bucket whose CloudStorage is already gone is
+	// still found through the record, and deleted when it carries our tags.
+	RecordedBucket string
+	Region         string
 }
 
 // Clients are what cleanup reads and writes.
@@ -91,6 +96,7 @@ type Plan struct {
 	restores      []*unstructured.Unstructured
 	dpas          []*unstructured.Unstructured
 	cloudStorages []cloudStorage
+	buckets       []cloudStorage // recorded, with no CloudStorage left to name them
 	subscriptions []*unstructured.Unstructured
 	csvs          []string
 	opGroups      []string
@@ -296,6 +302,7 @@ func Discover(ctx context.Context, c Clients, o Options) (*Plan, error) {
 		}
 		p.cloudStorages = append(p.cloudStorages, cs)
 	}
+	p.recordedBucket(ctx, c, o)
 	if o.KeepOperator {
 		if len(subs) > 0 || len(csvs) > 0 {
 			p.add(Keep, "the OADP operator", "--keep-operator")
@@ -445,6 +452,25 @@ func policyUsers(ctx context.Context, c awsclient.IAMAPI, arn string) ([]string,
 		}
 	}
 	return out, nil
+}
+
+// recordedBucket plans the bucket setup recorded when no CloudStorage names
+// it any more (deleted by hand, or its finalizer released): without the
+// record nothing would lead cleanup to it.
+func (p *Plan) recordedBucket(ctx context.Context, c Clients, o Options) {
+	b := o.RecordedBucket
+	if b == "" || o.KeepBucket || c.S3 == nil || slices.ContainsFunc(p.cloudStorages, func(cs cloudStorage) bool { return cs.bucket == b }) {
+		return
+	}
+	exists, owned, reason := bucketState(ctx, c.S3, b, o.Region, o.ClusterID)
+	switch {
+	case !exists:
+	case owned || o.Force:
+		p.buckets = append(p.buckets, cloudStorage{bucket: b, region: o.Region, deleteBucket: true, bucketExists: true})
+		p.add(Delete, "bucket "+b, "recorded by setup, its CloudStorage already gone; emptied first: every object version and delete marker")
+	default:
+		p.add(Skip, "bucket "+b, "recorded by setup, but "+reason+"; --force deletes it")
+	}
 }
 
 // bucketState reads whether the bucket exists and carries our tags.

@@ -53,6 +53,9 @@ func (r *Runner) Run(ctx context.Context, p *Plan) error {
 	for _, cs := range p.cloudStorages {
 		r.cloudStorage(ctx, cs)
 	}
+	for _, b := range p.buckets {
+		r.bucket(ctx, b)
+	}
 	for _, s := range p.subscriptions {
 		r.deleteAndWait(ctx, gvr.Subscription, r.Namespace, s.GetName(), "subscription "+s.GetName(), true)
 	}
@@ -232,6 +235,21 @@ func DeleteBackupRequest(b *unstructured.Unstructured) *unstructured.Unstructure
 		},
 		"spec": map[string]any{"backupName": b.GetName()},
 	}}
+}
+
+// bucket empties and deletes a bucket no CloudStorage names any more.
+func (r *Runner) bucket(ctx context.Context, b cloudStorage) {
+	e := &Emptier{S3: r.S3, Region: b.region, InFlight: 8}
+	n, err := e.Empty(ctx, b.bucket)
+	if err != nil {
+		r.leave("bucket "+b.bucket, err)
+		return
+	}
+	if _, err := r.S3.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: aws.String(b.bucket)}, inRegion(b.region)); err != nil && awsclient.ErrorCode(err) != "NoSuchBucket" {
+		r.leave("bucket "+b.bucket, awsclient.Explain("delete bucket "+b.bucket, err))
+		return
+	}
+	r.say("deleted bucket %s (%d object versions and delete markers emptied first)", b.bucket, n)
 }
 
 // cloudStorage empties the bucket, then lets the operator delete it through

@@ -156,7 +156,7 @@ func (o *Options) Run(ctx context.Context) error {
 	if o.Facts.ClusterName == "" {
 		o.Facts.ClusterName = names.ClusterName
 	}
-	need := facts.ClusterID
+	need := facts.ClusterID | facts.Region
 	if o.RoleName == "" {
 		need |= facts.ClusterName
 	}
@@ -187,7 +187,8 @@ func (o *Options) Run(ctx context.Context) error {
 		KeepBackups: o.KeepBackups, KeepBucket: o.KeepBucket, KeepOperator: o.KeepOperator,
 		KeepCRDs: o.KeepCRDs, KeepIAM: o.KeepIAM, Force: o.Force, Timeout: o.Timeout,
 		RoleName: o.RoleName, PolicyName: o.PolicyName,
-		PolicyARN: iam.PolicyARN(fc.Identity.Partition, fc.Identity.AccountID, o.PolicyName),
+		PolicyARN:      iam.PolicyARN(fc.Identity.Partition, fc.Identity.AccountID, o.PolicyName),
+		RecordedBucket: names.Bucket, Region: fc.Cluster.Region,
 	}
 	plan, err := cleanup.Discover(ctx, clients, copts)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsiam "github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -201,6 +202,56 @@ func TestCleanupDeletesTheBucketTheOperatorLeft(t *testing.T) {
 	}
 	if !strings.Contains(res.Stderr, "the operator left the bucket, so the plugin deleted it") || strings.Contains(res.Stderr, "(by the operator)") {
 		t.Errorf("stderr:\n%s", res.Stderr)
+	}
+	if bucketExists(t, r, myBucket) {
+		t.Errorf("bucket %s left behind", myBucket)
+	}
+}
+
+// A CloudStorage deleted by hand (its finalizer released first) leaves its
+// bucket with nothing in the cluster naming it but setup's record: a plain
+// cleanup still finds it there, checks our tags, and deletes it. A recorded
+// bucket without our tags is kept.
+func TestCleanupDeletesARecordedBucketWhoseCloudStorageIsGone(t *testing.T) {
+	r := rig.Get(t)
+	r.Fresh(t)
+	r.UseEnv(t)
+	setupCustom(t, r)
+	defer teardown(t, r)
+	forgetCloudStorage := func() {
+		t.Helper()
+		res := r.Dynamic.Resource(gvr.CloudStorage).Namespace(ns)
+		must(t, func() error {
+			_, err := res.Patch(context.Background(), myBucket, mergePatch, []byte(`{"metadata":{"finalizers":null}}`), metav1.PatchOptions{})
+			return err
+		})
+		must(t, func() error { return res.Delete(context.Background(), myBucket, metav1.DeleteOptions{}) })
+	}
+	forgetCloudStorage()
+
+	// First without our tags: the record alone is no licence to delete.
+	ctx := context.Background()
+	tagged, err := r.S3().GetBucketTagging(ctx, &s3.GetBucketTaggingInput{Bucket: aws.String(myBucket)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.S3().DeleteBucketTagging(ctx, &s3.DeleteBucketTaggingInput{Bucket: aws.String(myBucket)}); err != nil {
+		t.Fatal(err)
+	}
+	res := clitest.Run(t, "cleanup", "--keep-operator", "--keep-iam", "--keep-crds", "--dry-run")
+	if res.Code != 0 || !strings.Contains(res.Stderr, "bucket "+myBucket) || !strings.Contains(res.Stderr, "--force deletes it") {
+		t.Fatalf("dry run of an untagged recorded bucket: exit %d, want it planned as kept:\n%s", res.Code, res.Stderr)
+	}
+	if _, err := r.S3().PutBucketTagging(ctx, &s3.PutBucketTaggingInput{Bucket: aws.String(myBucket), Tagging: &s3types.Tagging{TagSet: tagged.TagSet}}); err != nil {
+		t.Fatal(err)
+	}
+
+	res = clitest.Run(t, "cleanup", "--keep-operator", "--keep-iam", "--yes", "--timeout", "5s")
+	if res.Code != 0 {
+		t.Fatalf("exit %d: %s", res.Code, res.Stderr)
+	}
+	if !strings.Contains(res.Stderr, "deleted bucket "+myBucket) {
+		t.Errorf("stderr does not say the recorded bucket was deleted:\n%s", res.Stderr)
 	}
 	if bucketExists(t, r, myBucket) {
 		t.Errorf("bucket %s left behind", myBucket)
