@@ -130,3 +130,12 @@ func (f *Factory) SetClusterRegion(region string) {
 	f.clusterRegion = region
 	f.regionMu.Unlock()
 }
+
+// NamespaceFlag is " -n NS" when ns is not the default, so that a command the
+// plugin prints for the user works when pasted.
+func NamespaceFlag(ns string) string {
+	if ns == DefaultNamespace {
+		return ""
+	}
+	return " -n " + ns
+}

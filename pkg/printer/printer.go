@@ -10,6 +10,8 @@ import (
 	"slices"
 
 	"golang.org/x/term"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/cli-runtime/pkg/printers"
 	"sigs.k8s.io/yaml"
 )
 
@@ -54,4 +56,21 @@ func OrNone(s string) string {
 		return "<none>"
 	}
 	return s
+}
+
+// Object writes a Kubernetes object as yaml, json or name with cli-runtime's
+// printers, as kubectl's -o does.
+func Object(w io.Writer, format string, obj runtime.Object) error {
+	var p printers.ResourcePrinter
+	switch format {
+	case "yaml":
+		p = &printers.YAMLPrinter{}
+	case "json":
+		p = &printers.JSONPrinter{}
+	case "name":
+		p = &printers.NamePrinter{}
+	default:
+		return fmt.Errorf("unknown output format %q", format)
+	}
+	return p.PrintObj(obj, w)
 }

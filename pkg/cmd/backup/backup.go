@@ -23,6 +23,7 @@ import (
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/gvr"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/kube"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/manifests"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/printer"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/record"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/velero"
 )
@@ -279,7 +280,7 @@ func (o *BackupOptions) Run(ctx context.Context) error {
 		return err
 	}
 	if o.Output != "" {
-		return printObject(o.Out, o.Output, obj)
+		return printer.Object(o.Out, o.Output, obj)
 	}
 
 	w, err := create(ctx, backups, backupKind, obj, o.Wait)
@@ -291,9 +292,9 @@ func (o *BackupOptions) Run(ctx context.Context) error {
 	}
 	fmt.Fprintf(o.Out, "backup.velero.io/%s created in %s (namespaces %s, location %s, ttl %s)\n",
 		o.Name, o.ns, strings.Join(o.Namespaces, ","), o.StorageLocation, o.TTL)
-	next := fmt.Sprintf("kubectl oadp-sts restore %s%s", o.Name, nsFlag(o.ns))
+	next := fmt.Sprintf("kubectl oadp-sts restore %s%s", o.Name, cmdutil.NamespaceFlag(o.ns))
 	if !o.Wait {
-		fmt.Fprintf(o.Out, "Follow it with 'kubectl oadp-sts get backups %s%s'; once Completed: %s\n", o.Name, nsFlag(o.ns), next)
+		fmt.Fprintf(o.Out, "Follow it with 'kubectl oadp-sts get backups %s%s'; once Completed: %s\n", o.Name, cmdutil.NamespaceFlag(o.ns), next)
 		return nil
 	}
 	return waitReportAndExplain(ctx, dyn, insecure(o.factory), w, backupKind, o.Name, o.ns, o.Timeout, o.Out, o.ErrOut, next)
@@ -304,7 +305,7 @@ func (o *BackupOptions) Run(ctx context.Context) error {
 func (o *BackupOptions) runFromSchedule(ctx context.Context, dyn dynamic.Interface) error {
 	sched, err := dyn.Resource(gvr.Schedule).Namespace(o.ns).Get(ctx, o.FromSchedule, metav1.GetOptions{})
 	if err != nil {
-		return fmt.Errorf("%w: list them with 'kubectl oadp-sts get schedules%s'", kube.Explain(err, gvr.Schedule, o.FromSchedule), nsFlag(o.ns))
+		return fmt.Errorf("%w: list them with 'kubectl oadp-sts get schedules%s'", kube.Explain(err, gvr.Schedule, o.FromSchedule), cmdutil.NamespaceFlag(o.ns))
 	}
 	bsls, err := dyn.Resource(gvr.BSL).Namespace(o.ns).List(ctx, metav1.ListOptions{})
 	if err != nil {
@@ -326,7 +327,7 @@ func (o *BackupOptions) runFromSchedule(ctx context.Context, dyn dynamic.Interfa
 	}
 	obj := velero.BackupFromSchedule(sched, o.Name)
 	if o.Output != "" {
-		return printObject(o.Out, o.Output, obj)
+		return printer.Object(o.Out, o.Output, obj)
 	}
 	w, err := create(ctx, backups, backupKind, obj, o.Wait)
 	if err != nil {
@@ -338,9 +339,9 @@ func (o *BackupOptions) runFromSchedule(ctx context.Context, dyn dynamic.Interfa
 	nss, _, _ := unstructured.NestedStringSlice(obj.Object, "spec", "includedNamespaces")
 	fmt.Fprintf(o.Out, "backup.velero.io/%s created in %s from schedule %s (namespaces %s, location %s, ttl %s)\n",
 		o.Name, o.ns, o.FromSchedule, strings.Join(nss, ","), loc, kube.Str(obj.Object, "spec", "ttl"))
-	next := fmt.Sprintf("kubectl oadp-sts restore %s%s", o.Name, nsFlag(o.ns))
+	next := fmt.Sprintf("kubectl oadp-sts restore %s%s", o.Name, cmdutil.NamespaceFlag(o.ns))
 	if !o.Wait {
-		fmt.Fprintf(o.Out, "Follow it with 'kubectl oadp-sts get backups %s%s'; once Completed: %s\n", o.Name, nsFlag(o.ns), next)
+		fmt.Fprintf(o.Out, "Follow it with 'kubectl oadp-sts get backups %s%s'; once Completed: %s\n", o.Name, cmdutil.NamespaceFlag(o.ns), next)
 		return nil
 	}
 	return waitReportAndExplain(ctx, dyn, insecure(o.factory), w, backupKind, o.Name, o.ns, o.Timeout, o.Out, o.ErrOut, next)

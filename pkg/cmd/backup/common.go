@@ -17,9 +17,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/cli-runtime/pkg/printers"
 	"k8s.io/client-go/dynamic"
 
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmdutil"
@@ -120,7 +118,7 @@ func waitAndReport(ctx context.Context, w *wait.Watch, k kind, name, ns string, 
 		What: what, Timeout: timeout, Progress: progressText,
 		Out: errOut, Live: printer.IsTerminal(errOut),
 	})
-	check := fmt.Sprintf("kubectl oadp-sts describe %s %s%s", k.Noun, name, nsFlag(ns))
+	check := fmt.Sprintf("kubectl oadp-sts describe %s %s%s", k.Noun, name, cmdutil.NamespaceFlag(ns))
 	var ie *wait.InterruptedError
 	switch {
 	case errors.As(err, &ie):
@@ -148,7 +146,7 @@ func report(out io.Writer, k kind, name, ns string, obj *unstructured.Unstructur
 	title := strings.ToUpper(k.Noun[:1]) + k.Noun[1:]
 	fmt.Fprintf(out, "%s %q %s in %s: %d of %d items %s, %d warnings, %d errors.\n",
 		title, name, s.Phase, wait.Elapsed(d), s.Items, s.TotalItems, k.ItemsVerb, s.Warnings, s.Errors)
-	describe := fmt.Sprintf("kubectl oadp-sts describe %s %s%s", k.Noun, name, nsFlag(ns))
+	describe := fmt.Sprintf("kubectl oadp-sts describe %s %s%s", k.Noun, name, cmdutil.NamespaceFlag(ns))
 	switch s.Phase {
 	case velero.PhaseCompleted:
 		if s.Warnings > 0 {
@@ -172,15 +170,6 @@ func report(out io.Writer, k kind, name, ns string, obj *unstructured.Unstructur
 	return cmdutil.WithExitCode(cmdutil.ExitFailed, cmdutil.Silent{Err: fmt.Errorf("%s %q %s", k.Noun, name, s.Phase)})
 }
 
-// nsFlag is " -n NS" when ns is not the default, so printed commands work
-// when pasted (velero#2934).
-func nsFlag(ns string) string {
-	if ns == cmdutil.DefaultNamespace {
-		return ""
-	}
-	return " -n " + ns
-}
-
 // freeName returns name when no object has it, else name-<timestamp>,
 // saying so on errOut.
 func freeName(ctx context.Context, c dynamic.ResourceInterface, k kind, name string, now time.Time, errOut io.Writer) (string, error) {
@@ -196,22 +185,6 @@ func freeName(ctx context.Context, c dynamic.ResourceInterface, k kind, name str
 	alt := name[:min(len(name), 63-len(stamp))] + stamp
 	fmt.Fprintf(errOut, "A %s named %q exists already; naming this one %q.\n", k.Noun, name, alt)
 	return alt, nil
-}
-
-// printObject writes obj as yaml, json or name with cli-runtime's printers.
-func printObject(w io.Writer, format string, obj runtime.Object) error {
-	var p printers.ResourcePrinter
-	switch format {
-	case "yaml":
-		p = &printers.YAMLPrinter{}
-	case "json":
-		p = &printers.JSONPrinter{}
-	case "name":
-		p = &printers.NamePrinter{}
-	default:
-		return fmt.Errorf("unknown output format %q", format)
-	}
-	return p.PrintObj(obj, w)
 }
 
 // names completes backup or restore names.

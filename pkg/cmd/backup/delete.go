@@ -124,7 +124,7 @@ func (o *DeleteOptions) Run(ctx context.Context) error {
 	}
 	fmt.Fprintf(o.Out, "deletebackuprequest.velero.io/%s created: Velero deletes backup %q with its data\n", req.GetName(), o.Name)
 	if !o.Wait {
-		fmt.Fprintf(o.Out, "Follow it with 'kubectl oadp-sts describe backup %s%s'\n", o.Name, nsFlag(ns))
+		fmt.Fprintf(o.Out, "Follow it with 'kubectl oadp-sts describe backup %s%s'\n", o.Name, cmdutil.NamespaceFlag(ns))
 		return nil
 	}
 	return o.await(ctx, w, dbrs, req.GetName(), ns)
@@ -158,7 +158,7 @@ func (o *DeleteOptions) await(ctx context.Context, w *wait.Watch, dbrs dynamic.R
 			var ie *wait.InterruptedError
 			switch {
 			case errors.As(err, &ie):
-				return fmt.Errorf("%w; follow it with 'kubectl oadp-sts get backups %s%s'", err, o.Name, nsFlag(ns))
+				return fmt.Errorf("%w; follow it with 'kubectl oadp-sts get backups %s%s'", err, o.Name, cmdutil.NamespaceFlag(ns))
 			case err != nil:
 				return err
 			}

@@ -187,11 +187,11 @@ func explainFailure(ctx context.Context, dyn dynamic.Interface, u *unstructured.
 				fmt.Fprintf(out, "  error: %s\n", m)
 			}
 			if len(msgs) > firstErrors {
-				fmt.Fprintf(out, "  ... and %d more: 'kubectl oadp-sts describe %s %s --details%s'\n", len(msgs)-firstErrors, k, name, nsFlag(ns))
+				fmt.Fprintf(out, "  ... and %d more: 'kubectl oadp-sts describe %s %s --details%s'\n", len(msgs)-firstErrors, k, name, cmdutil.NamespaceFlag(ns))
 			}
 		}
 	}
-	fmt.Fprintf(out, "Velero's log of it: 'kubectl oadp-sts logs %s %s%s'\n", k, name, nsFlag(ns))
+	fmt.Fprintf(out, "Velero's log of it: 'kubectl oadp-sts logs %s %s%s'\n", k, name, cmdutil.NamespaceFlag(ns))
 }
 
 // waitReportAndExplain is waitAndReport, plus the first errors and the logs

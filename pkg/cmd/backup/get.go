@@ -122,12 +122,12 @@ func (o *GetOptions) Run(ctx context.Context) error {
 			// No backups of a deleted schedule is still an answer; of an
 			// unknown one, a typo to point out.
 			if _, err := dyn.Resource(gvr.Schedule).Namespace(ns).Get(ctx, o.Schedule, metav1.GetOptions{}); err != nil {
-				return fmt.Errorf("%w: list them with 'kubectl oadp-sts get schedules%s'", kube.Explain(err, gvr.Schedule, o.Schedule), nsFlag(ns))
+				return fmt.Errorf("%w: list them with 'kubectl oadp-sts get schedules%s'", kube.Explain(err, gvr.Schedule, o.Schedule), cmdutil.NamespaceFlag(ns))
 			}
 		}
 	}
 	if o.Output != "" {
-		return printObject(o.Out, o.Output, obj)
+		return printer.Object(o.Out, o.Output, obj)
 	}
 	if len(items) == 0 && o.Schedule != "" {
 		fmt.Fprintf(o.ErrOut, "No backups of schedule %s in %s yet.\n", o.Schedule, ns)
@@ -178,5 +178,5 @@ func printTable(w io.Writer, k kind, items []unstructured.Unstructured, now time
 }
 
 func notFoundHint(err error, k kind, ns string) error {
-	return fmt.Errorf("%w: list them with 'kubectl oadp-sts get %ss%s'", err, k.Noun, nsFlag(ns))
+	return fmt.Errorf("%w: list them with 'kubectl oadp-sts get %ss%s'", err, k.Noun, cmdutil.NamespaceFlag(ns))
 }

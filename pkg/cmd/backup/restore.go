@@ -22,6 +22,7 @@ import (
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/completion"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/gvr"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/kube"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/printer"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/velero"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/wait"
 )
@@ -167,7 +168,7 @@ func (o *RestoreOptions) Run(ctx context.Context) error {
 		ExistingResourcePolicy: o.ExistingResourcePolicy,
 	})
 	if o.Output != "" {
-		return printObject(o.Out, o.Output, obj)
+		return printer.Object(o.Out, o.Output, obj)
 	}
 	w, err := create(ctx, restores, restoreKind, obj, o.Wait)
 	if err != nil {
@@ -179,7 +180,7 @@ func (o *RestoreOptions) Run(ctx context.Context) error {
 	fmt.Fprintf(o.Out, "restore.velero.io/%s created in %s from backup %s\n", o.Name, o.ns, o.Backup)
 	next := "check the restored workloads: 'oc get pods,routes -n NAMESPACE'"
 	if !o.Wait {
-		fmt.Fprintf(o.Out, "Follow it with 'kubectl oadp-sts get restores %s%s'\n", o.Name, nsFlag(o.ns))
+		fmt.Fprintf(o.Out, "Follow it with 'kubectl oadp-sts get restores %s%s'\n", o.Name, cmdutil.NamespaceFlag(o.ns))
 		return nil
 	}
 	return waitReportAndExplain(ctx, dyn, insecure(o.factory), w, restoreKind, o.Name, o.ns, o.Timeout, o.Out, o.ErrOut, next)
@@ -196,7 +197,7 @@ func (o *RestoreOptions) findBackup(ctx context.Context, dyn dynamic.Interface) 
 	if !apierrors.IsNotFound(err) || kube.IsTypeMissing(err) {
 		return nil, kube.Explain(err, gvr.Backup, o.Backup)
 	}
-	notFound := fmt.Errorf("backup %q not found in %s: list the backups with 'kubectl oadp-sts get backups%s'", o.Backup, o.ns, nsFlag(o.ns))
+	notFound := fmt.Errorf("backup %q not found in %s: list the backups with 'kubectl oadp-sts get backups%s'", o.Backup, o.ns, cmdutil.NamespaceFlag(o.ns))
 	if o.SyncTimeout == 0 {
 		return nil, notFound
 	}
@@ -267,9 +268,9 @@ func (o *RestoreOptions) checkBackup(ctx context.Context, dyn dynamic.Interface,
 			return fmt.Errorf("backup %q is PartiallyFailed (%d errors): restore it anyway with --allow-partially-failed, or take a new backup", o.Backup, s.Errors)
 		}
 	case velero.PhaseFailed, velero.PhaseFailedValidation:
-		return fmt.Errorf("backup %q is %s and cannot be restored: see why with 'kubectl oadp-sts describe backup %s%s'", o.Backup, s.Phase, o.Backup, nsFlag(o.ns))
+		return fmt.Errorf("backup %q is %s and cannot be restored: see why with 'kubectl oadp-sts describe backup %s%s'", o.Backup, s.Phase, o.Backup, cmdutil.NamespaceFlag(o.ns))
 	default:
-		return fmt.Errorf("backup %q is %s, not Completed: wait for it to finish ('kubectl oadp-sts get backups %s%s') and restore then", o.Backup, s.Phase, o.Backup, nsFlag(o.ns))
+		return fmt.Errorf("backup %q is %s, not Completed: wait for it to finish ('kubectl oadp-sts get backups %s%s') and restore then", o.Backup, s.Phase, o.Backup, cmdutil.NamespaceFlag(o.ns))
 	}
 	return o.checkRegion(ctx, dyn, b)
 }

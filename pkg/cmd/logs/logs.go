@@ -115,7 +115,7 @@ func (o *Options) Run(ctx context.Context) error {
 	ns := o.factory.Namespace()
 	u, err := dyn.Resource(o.kind.GVR).Namespace(ns).Get(ctx, o.Name, metav1.GetOptions{})
 	if err != nil {
-		return fmt.Errorf("%w: list them with 'kubectl oadp-sts get %ss%s'", kube.Explain(err, o.kind.GVR, o.Name), o.kind.Noun, nsFlag(ns))
+		return fmt.Errorf("%w: list them with 'kubectl oadp-sts get %ss%s'", kube.Explain(err, o.kind.GVR, o.Name), o.kind.Noun, cmdutil.NamespaceFlag(ns))
 	}
 	if err := Ready(u); err != nil {
 		return err
@@ -135,7 +135,7 @@ func (o *Options) Run(ctx context.Context) error {
 	err = download.Stream(ctx, dyn, ns, o.kind.Target, o.Name, o.Out, opts)
 	if err == download.ErrNotFound {
 		return fmt.Errorf("velero's log of %s %q is not in storage location %q (deleted from the bucket, or the %s never got that far): see 'kubectl oadp-sts describe %s %s%s'",
-			o.kind.Noun, o.Name, loc, o.kind.Noun, o.kind.Noun, o.Name, nsFlag(ns))
+			o.kind.Noun, o.Name, loc, o.kind.Noun, o.kind.Noun, o.Name, cmdutil.NamespaceFlag(ns))
 	}
 	return err
 }
@@ -149,10 +149,10 @@ func Ready(u *unstructured.Unstructured) error {
 	switch {
 	case s.Phase == velero.PhaseFailedValidation:
 		return fmt.Errorf("%s %q failed validation, and Velero stores no log for it: see why with 'kubectl oadp-sts describe %s %s%s'",
-			noun, u.GetName(), noun, u.GetName(), nsFlag(u.GetNamespace()))
+			noun, u.GetName(), noun, u.GetName(), cmdutil.NamespaceFlag(u.GetNamespace()))
 	case !velero.Terminal(s.Phase):
 		return fmt.Errorf("%s %q is %s: Velero uploads its log when it ends; wait for it ('kubectl oadp-sts get %ss %s%s') and run this again",
-			noun, u.GetName(), s.Phase, noun, u.GetName(), nsFlag(u.GetNamespace()))
+			noun, u.GetName(), s.Phase, noun, u.GetName(), cmdutil.NamespaceFlag(u.GetNamespace()))
 	}
 	return nil
 }
@@ -168,11 +168,4 @@ func location(ctx context.Context, dyn dynamic.Interface, u *unstructured.Unstru
 		return "", nil //nolint:nilerr // the backup is gone: Velero still knows where the restore's files are
 	}
 	return kube.Str(b.Object, "spec", "storageLocation"), nil
-}
-
-func nsFlag(ns string) string {
-	if ns == cmdutil.DefaultNamespace {
-		return ""
-	}
-	return " -n " + ns
 }

@@ -119,7 +119,7 @@ func (o *DeleteOptions) Run(ctx context.Context) error {
 	fmt.Fprintf(o.Out, "schedule.velero.io/%s deleted\n", o.Name)
 	if !o.DeleteBackups {
 		if len(backups) > 0 {
-			fmt.Fprintf(o.Out, "Backups it made, kept: %d; delete them with 'kubectl oadp-sts delete backup NAME' or list them with 'kubectl oadp-sts get backups --schedule %s%s'.\n", len(backups), o.Name, nsFlag(ns))
+			fmt.Fprintf(o.Out, "Backups it made, kept: %d; delete them with 'kubectl oadp-sts delete backup NAME' or list them with 'kubectl oadp-sts get backups --schedule %s%s'.\n", len(backups), o.Name, cmdutil.NamespaceFlag(ns))
 		}
 		return nil
 	}
@@ -174,7 +174,7 @@ func (o *DeleteOptions) deleteBackups(ctx context.Context, dyn dynamic.Interface
 	if len(timedOut) > 0 {
 		sort.Strings(timedOut)
 		return cmdutil.Exitf(cmdutil.ExitTimeout, "timed out after %s waiting for backups %s to be deleted; Velero carries on: follow them with 'kubectl oadp-sts get backups --schedule %s%s'",
-			o.Timeout, strings.Join(timedOut, ", "), o.Name, nsFlag(ns))
+			o.Timeout, strings.Join(timedOut, ", "), o.Name, cmdutil.NamespaceFlag(ns))
 	}
 	fmt.Fprintf(o.Out, "Schedule %q and its %s deleted in %s.\n", o.Name, backupCount(len(backups)), wait.Elapsed(time.Since(start)))
 	return nil

@@ -94,7 +94,7 @@ func (o *GetOptions) Run(ctx context.Context) error {
 		items, obj = l.Items, l
 	}
 	if o.Output != "" {
-		return printObject(o.Out, o.Output, obj)
+		return printer.Object(o.Out, o.Output, obj)
 	}
 	if len(items) == 0 {
 		fmt.Fprintf(o.ErrOut, "No schedules in %s.\n", ns)

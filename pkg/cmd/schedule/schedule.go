@@ -8,7 +8,6 @@ package schedule
 import (
 	"context"
 	"fmt"
-	"io"
 	"strings"
 	"time"
 
@@ -16,17 +15,16 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
-	"k8s.io/cli-runtime/pkg/printers"
 	"k8s.io/kubectl/pkg/util/templates"
 
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmdutil"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/completion"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/gvr"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/kube"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/printer"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/velero"
 )
 
@@ -207,7 +205,7 @@ func (o *CreateOptions) Run(ctx context.Context) error {
 		return err
 	}
 	if o.Output != "" {
-		return printObject(o.Out, o.Output, s)
+		return printer.Object(o.Out, o.Output, s)
 	}
 	dyn, err := o.factory.Dynamic()
 	if err != nil {
@@ -238,7 +236,7 @@ func (o *CreateOptions) Run(ctx context.Context) error {
 	c := dyn.Resource(gvr.Schedule).Namespace(o.ns)
 	created, err := c.Create(ctx, s, metav1.CreateOptions{})
 	if apierrors.IsAlreadyExists(err) {
-		return fmt.Errorf("a schedule named %q exists already in %s: choose another name, or see it with 'kubectl oadp-sts describe schedule %s%s'", o.Name, o.ns, o.Name, nsFlag(o.ns))
+		return fmt.Errorf("a schedule named %q exists already in %s: choose another name, or see it with 'kubectl oadp-sts describe schedule %s%s'", o.Name, o.ns, o.Name, cmdutil.NamespaceFlag(o.ns))
 	}
 	if err != nil {
 		return fmt.Errorf("cannot create schedule %q: %w", o.Name, kube.Explain(err, gvr.Schedule, o.Name))
@@ -247,9 +245,9 @@ func (o *CreateOptions) Run(ctx context.Context) error {
 	fmt.Fprintf(o.Out, "schedule.velero.io/%s created in %s (%q, namespaces %s, location %s, ttl %s)\n",
 		o.Name, o.ns, o.Cron, strings.Join(o.Namespaces, ","), loc, o.TTL)
 	if st.Paused {
-		fmt.Fprintf(o.Out, "It is paused: start it with 'kubectl oadp-sts schedule unpause %s%s'.\n", o.Name, nsFlag(o.ns))
+		fmt.Fprintf(o.Out, "It is paused: start it with 'kubectl oadp-sts schedule unpause %s%s'.\n", o.Name, cmdutil.NamespaceFlag(o.ns))
 	} else if !st.NextRun.IsZero() {
-		fmt.Fprintf(o.Out, "First backup due at %s; follow them with 'kubectl oadp-sts get backups --schedule %s%s'.\n", st.NextRun.UTC().Format(time.RFC3339), o.Name, nsFlag(o.ns))
+		fmt.Fprintf(o.Out, "First backup due at %s; follow them with 'kubectl oadp-sts get backups --schedule %s%s'.\n", st.NextRun.UTC().Format(time.RFC3339), o.Name, cmdutil.NamespaceFlag(o.ns))
 	}
 	return nil
 }
@@ -324,30 +322,5 @@ func (o *PauseOptions) Run(ctx context.Context) error {
 
 // notFound explains a failed read of a schedule, with where to find one.
 func notFound(err error, name, ns string) error {
-	return fmt.Errorf("%w: list them with 'kubectl oadp-sts get schedules%s'", kube.Explain(err, gvr.Schedule, name), nsFlag(ns))
-}
-
-// nsFlag is " -n NS" when ns is not the default, so printed commands work
-// when pasted.
-func nsFlag(ns string) string {
-	if ns == cmdutil.DefaultNamespace {
-		return ""
-	}
-	return " -n " + ns
-}
-
-// printObject writes obj as yaml, json or name with cli-runtime's printers.
-func printObject(w io.Writer, format string, obj runtime.Object) error {
-	var p printers.ResourcePrinter
-	switch format {
-	case "yaml":
-		p = &printers.YAMLPrinter{}
-	case "json":
-		p = &printers.JSONPrinter{}
-	case "name":
-		p = &printers.NamePrinter{}
-	default:
-		return fmt.Errorf("unknown output format %q", format)
-	}
-	return p.PrintObj(obj, w)
+	return fmt.Errorf("%w: list them with 'kubectl oadp-sts get schedules%s'", kube.Explain(err, gvr.Schedule, name), cmdutil.NamespaceFlag(ns))
 }

@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/dynamic"
 
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmdutil"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/gvr"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/kube"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/manifests"
@@ -42,7 +43,7 @@ func (r *run) dpt(ctx context.Context, s *verify.Step) error {
 	s.Message = fmt.Sprintf("dataprotectiontest/%s %s: %s", res.Name, res.Phase, res.Summary())
 	if res.Phase == dptFailed {
 		s.Cause = "the operator's DataProtectionTest failed: " + strings.Join(nonEmpty(res.ErrorMessage, res.UploadError), "; ")
-		s.Fix = "'oc describe dataprotectiontest " + res.Name + nsFlag(r.canary.OADPNamespace) + "' and the operator's log say more"
+		s.Fix = "'oc describe dataprotectiontest " + res.Name + cmdutil.NamespaceFlag(r.canary.OADPNamespace) + "' and the operator's log say more"
 		return errStop
 	}
 	return nil

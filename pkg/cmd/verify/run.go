@@ -177,7 +177,7 @@ func (r *run) finish() error {
 	}
 	line := rep.Verdict.Line
 	if len(rep.LeftBehind) > 0 {
-		line += fmt.Sprintf("; left behind: %s (the next 'kubectl oadp-sts verify%s' or 'kubectl oadp-sts cleanup' removes it)", strings.Join(rep.LeftBehind, ", "), nsFlag(rep.Namespace))
+		line += fmt.Sprintf("; left behind: %s (the next 'kubectl oadp-sts verify%s' or 'kubectl oadp-sts cleanup' removes it)", strings.Join(rep.LeftBehind, ", "), cmdutil.NamespaceFlag(rep.Namespace))
 	}
 	if r.Output != "" {
 		if err := printer.Print(r.Out, r.Output, rep); err != nil {
@@ -246,7 +246,7 @@ func (r *run) locate(ctx context.Context, s *verify.Step) error {
 	if err != nil {
 		s.Message = "no location to back up through"
 		s.Cause = err.Error()
-		s.Fix = "run 'kubectl oadp-sts status" + nsFlag(r.canary.OADPNamespace) + "' for the broken link"
+		s.Fix = "run 'kubectl oadp-sts status" + cmdutil.NamespaceFlag(r.canary.OADPNamespace) + "' for the broken link"
 		return errStop
 	}
 	for i := range l.Items {
@@ -478,7 +478,7 @@ func (r *run) veleroSays(ctx context.Context, st velero.Status, noun, name strin
 		}
 	}
 	cause = "Velero: " + printer.OrNone(strings.Join(why, "; "))
-	fix = fmt.Sprintf("'kubectl oadp-sts describe %s %s%s' and Velero's log ('oc -n %s logs deploy/velero -c velero | grep %s') say more", noun, name, nsFlag(r.canary.OADPNamespace), r.canary.OADPNamespace, name)
+	fix = fmt.Sprintf("'kubectl oadp-sts describe %s %s%s' and Velero's log ('oc -n %s logs deploy/velero -c velero | grep %s') say more", noun, name, cmdutil.NamespaceFlag(r.canary.OADPNamespace), r.canary.OADPNamespace, name)
 	return cause, fix
 }
 
@@ -616,7 +616,7 @@ func (r *run) compare(ctx context.Context, s *verify.Step) error {
 	if len(diffs) > 0 {
 		s.Message = "what came back differs"
 		s.Cause = strings.Join(diffs, "; ")
-		s.Fix = "Velero restored other data than it backed up: check 'kubectl oadp-sts describe restore " + r.canary.RestoreName + nsFlag(r.canary.OADPNamespace) + "'"
+		s.Fix = "Velero restored other data than it backed up: check 'kubectl oadp-sts describe restore " + r.canary.RestoreName + cmdutil.NamespaceFlag(r.canary.OADPNamespace) + "'"
 		return errStop
 	}
 	s.Message = fmt.Sprintf("configmap and secret identical, byte for byte (%d bytes)", r.canary.Bytes())

@@ -213,15 +213,6 @@ func (o *Options) printObjects(c *verify.Canary) error {
 	return p.PrintObj(list, o.Out)
 }
 
-// nsFlag is " -n NS" when ns is not the default, so printed commands work
-// when pasted.
-func nsFlag(ns string) string {
-	if ns == cmdutil.DefaultNamespace {
-		return ""
-	}
-	return " -n " + ns
-}
-
 func plural(n int, noun string) string {
 	if n == 1 {
 		return "1 " + noun
