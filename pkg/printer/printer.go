@@ -44,6 +44,16 @@ func Print(w io.Writer, format string, v any) error {
 	return ValidateFormat(format)
 }
 
+// ValidateObjectFormat checks an -o value for a command that prints objects
+// ("" is its table).
+func ValidateObjectFormat(format string) error {
+	switch format {
+	case "", "yaml", "json", "name":
+		return nil
+	}
+	return fmt.Errorf("unknown output format %q: use -o yaml, json or name, or leave -o out for a table", format)
+}
+
 // IsTerminal reports whether w is an interactive terminal.
 func IsTerminal(w any) bool {
 	f, ok := w.(*os.File)

@@ -85,11 +85,7 @@ func (o *GetOptions) Validate() error {
 	if o.Schedule != "" && o.Name != "" {
 		return fmt.Errorf("--schedule lists a schedule's backups and NAME gets one backup: give one or the other")
 	}
-	switch o.Output {
-	case "", "yaml", "json", "name":
-		return nil
-	}
-	return fmt.Errorf("unknown output format %q: use -o yaml, json or name, or leave -o out for a table", o.Output)
+	return printer.ValidateObjectFormat(o.Output)
 }
 
 // Run lists or gets and prints.

@@ -63,11 +63,7 @@ func NewGetCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Co
 
 // Validate checks -o.
 func (o *GetOptions) Validate() error {
-	switch o.Output {
-	case "", "yaml", "json", "name":
-		return nil
-	}
-	return fmt.Errorf("unknown output format %q: use -o yaml, json or name, or leave -o out for a table", o.Output)
+	return printer.ValidateObjectFormat(o.Output)
 }
 
 // Run lists or gets and prints.
