@@ -17,7 +17,7 @@ OADP_STS_CRDS := $(shell hack/crds.sh dir)
 endif
 export OADP_STS_CRDS
 
-.PHONY: help build test test-unit lint rig-tools krew-tools velero-tools sandbox sandbox-env sandbox-stop demo bench crds dist image clean
+.PHONY: help build test test-unit lint lint-tools rig-tools krew-tools velero-tools sandbox sandbox-env sandbox-stop demo bench crds dist image clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -30,6 +30,9 @@ rig-tools: ## build the test rig's kube-apiserver, kube-controller-manager and e
 
 krew-tools: ## build krew and validate-krew-manifest v0.4.3 for the distribution tests (once, cached)
 	@hack/rig-tools.sh krew >/dev/null
+
+lint-tools: ## build golangci-lint v2.15.0 for make lint (once, cached)
+	@hack/rig-tools.sh golangci-lint >/dev/null
 
 velero-tools: ## build the Velero server v1.18.3 and velero-plugin-for-aws v1.14.3 for the sandbox (once, cached)
 	@hack/rig-tools.sh velero >/dev/null
@@ -53,9 +56,8 @@ test: crds rig-tools krew-tools velero-tools build ## run every test: unit, and 
 test-unit: ## run the tests that need no servers (integration tests skip outside CI)
 	$(GO) test -count=1 -short ./...
 
-lint: ## gofmt and go vet
-	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
-	$(GO) vet ./...
+lint: ## golangci-lint v2.15.0 with .golangci.yml (the linter built once from the Go module proxy, cached)
+	@gl=$$(hack/rig-tools.sh golangci-lint)/golangci-lint && $$gl run ./...
 
 # bench needs the aws CLI v1 (pip install awscli), kubectl, and GNU time for peak memory (apt-get install time).
 bench: crds rig-tools velero-tools build ## measure the plugin against the manual procedure on the rig, and verify on the sandbox

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the real servers the tests and the sandbox run (kube-apiserver,
 # kube-controller-manager, etcd; with "velero" also the Velero server and its AWS
-# plugin; with "krew" the krew tools) from the Go module proxy, once, into the user
+# plugin; with "krew" the krew tools; with "golangci-lint" the linter `make lint`
+# runs) from the Go module proxy, once, into the user
 # cache directory, keyed by version. Prints the directory holding the binaries.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -34,6 +35,12 @@ set_krew() {
   local d=$cache/krew-v0.4.3
   build "$d" "$here/tools/krew" sigs.k8s.io/krew/cmd/krew kubectl-krew
   build "$d" "$here/tools/krew" sigs.k8s.io/krew/cmd/validate-krew-manifest validate-krew-manifest
+  echo "$d"
+}
+
+set_golangci-lint() {
+  local d=$cache/golangci-lint-v2.15.0
+  build "$d" "$here/tools/golangci-lint" github.com/golangci/golangci-lint/v2/cmd/golangci-lint golangci-lint
   echo "$d"
 }
 
