@@ -4,64 +4,50 @@ package versions
 
 import (
 	"fmt"
-	"strings"
+
+	"k8s.io/apimachinery/pkg/util/version"
 )
 
 // Compare compares dotted numeric versions ("1.4.2" vs "1.10"),
 // ignoring a leading "v" and any pre-release suffix.
-func Compare(a, b string) int {
-	pa, pb := versionParts(a), versionParts(b)
-	for i := 0; i < len(pa) || i < len(pb); i++ {
-		var x, y int
-		if i < len(pa) {
-			x = pa[i]
-		}
-		if i < len(pb) {
-			y = pb[i]
-		}
-		if x != y {
-			if x < y {
-				return -1
-			}
-			return 1
-		}
+func Compare(a, b string) int { return compare(parse(a), parse(b)) }
+
+func compare(a, b *version.Version) int {
+	switch {
+	case a.LessThan(b):
+		return -1
+	case b.LessThan(a):
+		return 1
 	}
 	return 0
 }
 
-func versionParts(v string) []int {
-	v = strings.TrimPrefix(v, "v")
-	if i := strings.IndexAny(v, "-+"); i >= 0 {
-		v = v[:i]
+// parse reads a version leniently, as OpenShift and OLM write them ("4.16.8",
+// "v1.5.0-rc.1", "4.15.0-0.okd-2024-03-10-010116"): a bare major ("4") is
+// "4.0", and what is no version at all ("", "banana") is 0.0, older than any.
+func parse(v string) *version.Version {
+	if p, err := version.ParseGeneric(v); err == nil {
+		return p
 	}
-	var out []int
-	for _, p := range strings.Split(v, ".") {
-		n := 0
-		fmt.Sscanf(p, "%d", &n)
-		out = append(out, n)
+	if p, err := version.ParseGeneric(v + ".0"); err == nil {
+		return p
 	}
-	return out
+	return version.MajorMinor(0, 0)
 }
 
-// Minor returns "X.Y" of a version like "1.4.2" or "4.16.8".
+// Minor returns "X.Y" of a version like "1.4.2" or "4.16.8", and "" for
+// anything without both.
 func Minor(v string) string {
-	p := versionParts(v)
-	if len(p) < 2 {
+	p, err := version.ParseGeneric(v)
+	if err != nil {
 		return ""
 	}
-	return fmt.Sprintf("%d.%d", p[0], p[1])
+	return fmt.Sprintf("%d.%d", p.Major(), p.Minor())
 }
 
 // CompareMinor compares only the first two numbers: "4.16.8" and "4.16"
 // are the same minor version.
 func CompareMinor(a, b string) int {
-	pa, pb := versionParts(a), versionParts(b)
-	return Compare(join2(pa), join2(pb))
-}
-
-func join2(p []int) string {
-	for len(p) < 2 {
-		p = append(p, 0)
-	}
-	return fmt.Sprintf("%d.%d", p[0], p[1])
+	pa, pb := parse(a), parse(b)
+	return compare(version.MajorMinor(pa.Major(), pa.Minor()), version.MajorMinor(pb.Major(), pb.Minor()))
 }
