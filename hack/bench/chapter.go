@@ -45,11 +45,8 @@ func (b *bench) chapterFull(ns string) []*exec.Cmd {
 		get("get", "infrastructures", "cluster", "-o", "jsonpath={.status.platformStatus.aws.region}"),
 		b.awsCmd("sts", "get-caller-identity", "--query", "Account", "--output", "text"),
 	}
-	// Inside the rig's directory, so the rig removes it.
-	dir, _ := os.MkdirTemp(b.r.Dir, "chapter-")
-	creds := filepath.Join(dir, "credentials")
 	roleARN := "arn:aws:iam::" + rig.AWSAccount + ":role/" + rig.InfraName + "-openshift-oadp-aws-cloud-credentials"
-	os.WriteFile(creds, []byte("[default]\nrole_arn = "+roleARN+"\nweb_identity_token_file = /var/run/secrets/openshift/serviceaccount/token\n"), 0o600)
+	creds := mustWrite(filepath.Join(b.scratch(), "credentials"), "[default]\nrole_arn = "+roleARN+"\nweb_identity_token_file = /var/run/secrets/openshift/serviceaccount/token\n", 0o600)
 	name := rig.InfraName
 	cs := fmt.Sprintf(`apiVersion: oadp.openshift.io/v1alpha1
 kind: CloudStorage

@@ -89,6 +89,24 @@ func run(runs int) error {
 	}
 	b := &bench{r: r, plugin: plugin, awsCLI: awsCLI, kubectl: kubectl, runs: runs}
 
+	m, err := b.scenarios(ctx)
+	if err != nil {
+		return err
+	}
+	b.report(ctx, m, plugin, runs)
+	return nil
+}
+
+// measured is what the scenarios found, for the report.
+type measured struct {
+	rows        []result
+	ratios      []string
+	pf, cf, off result // setup fresh (plugin, chapter) and the offline dry run, for the targets
+}
+
+// scenarios measures each scenario, plugin and chapter side by side.
+func (b *bench) scenarios(ctx context.Context) (measured, error) {
+	r := b.r
 	// Every run of a fresh scenario gets a namespace never used before, so
 	// the cluster side starts from nothing too.
 	seq := 0
@@ -105,15 +123,14 @@ func run(runs int) error {
 		"--openshift-version", rig.OpenShiftVer, "--oidc-issuer", rig.Issuer, "--account-id", rig.AWSAccount, "--region", rig.Region,
 		"--oadp-version", "1.4", "--install-operator=false", "--credentials=secret"}
 
-	var rows []result
+	var m measured
 	add := func(res result) result {
-		rows = append(rows, res)
+		m.rows = append(m.rows, res)
 		fmt.Fprintf(os.Stderr, "  measured %s\n", res.name)
 		return res
 	}
-	var ratios []string
 	pair := func(label string, plugin, chapter result) {
-		ratios = append(ratios, fmt.Sprintf("%s: chapter/plugin wall time %.1fx, AWS requests %d vs %d, kube requests %d vs %d",
+		m.ratios = append(m.ratios, fmt.Sprintf("%s: chapter/plugin wall time %.1fx, AWS requests %d vs %d, kube requests %d vs %d",
 			label, ratio(chapter.wall, plugin.wall), chapter.aws, plugin.aws, chapter.kube, plugin.kube))
 	}
 
@@ -136,7 +153,7 @@ func run(runs int) error {
 	for _, n := range []int{1, 100, 1000} {
 		pl, ch, err := b.policyLookup(ctx, n)
 		if err != nil {
-			return err
+			return measured{}, err
 		}
 		add(pl)
 		add(ch)
@@ -151,6 +168,14 @@ func run(runs int) error {
 	off.offlineTarget = 50 * time.Millisecond
 	add(off)
 
+	m.pf, m.cf, m.off = pf, cf, off
+	return m, nil
+}
+
+// report prints the scenarios' table, then measures and prints what has no
+// chapter counterpart (cold start, emptying a bucket, backup --wait, verify).
+func (b *bench) report(ctx context.Context, m measured, plugin string, runs int) {
+	rows, ratios, pf, cf, off := m.rows, m.ratios, m.pf, m.cf, m.off
 	tw := tabwriter.NewWriter(os.Stdout, 0, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "scenario\twall (median)\tAWS requests\tAWS mutating\tkube requests\tnote")
 	for _, x := range rows {
@@ -226,7 +251,6 @@ func run(runs int) error {
 	if err := verifyOverhead(plugin, runs); err != nil {
 		fmt.Println("\nverify overhead: FAILED:", err)
 	}
-	return nil
 }
 
 func ratio(a, b time.Duration) float64 {
@@ -236,14 +260,32 @@ func ratio(a, b time.Duration) float64 {
 	return float64(a) / float64(b)
 }
 
+// scratch is a new directory for the chapter's files, inside the rig's
+// directory, so the rig removes it.
+func (b *bench) scratch() string {
+	dir, err := os.MkdirTemp(b.r.Dir, "chapter-")
+	if err != nil {
+		panic(fmt.Sprintf("bench: a directory for the chapter's files: %v", err))
+	}
+	return dir
+}
+
+// mustWrite writes a file the chapter's commands read and returns its path.
+// The scenarios build their commands as plain lists, so a write that fails (a
+// full disk) stops the bench here rather than measuring commands that
+// cannot run.
+func mustWrite(path, data string, perm os.FileMode) string {
+	if err := os.WriteFile(path, []byte(data), perm); err != nil {
+		panic(fmt.Sprintf("bench: %v", err))
+	}
+	return path
+}
+
 // chapterSteps are the chapter's IAM commands, as it runs them.
 func (b *bench) chapterSteps() []*exec.Cmd {
-	// Inside the rig's directory, so the rig removes it.
-	dir, _ := os.MkdirTemp(b.r.Dir, "chapter-")
-	policy := filepath.Join(dir, "policy.json")
-	trust := filepath.Join(dir, "trust-policy.json")
-	os.WriteFile(policy, []byte(chapterPolicy), 0o644)
-	os.WriteFile(trust, []byte(strings.NewReplacer("${AWS_ACCOUNT_ID}", rig.AWSAccount, "${OIDC_ENDPOINT}", rig.IssuerHost).Replace(chapterTrust)), 0o644)
+	dir := b.scratch()
+	policy := mustWrite(filepath.Join(dir, "policy.json"), chapterPolicy, 0o644)
+	trust := mustWrite(filepath.Join(dir, "trust-policy.json"), strings.NewReplacer("${AWS_ACCOUNT_ID}", rig.AWSAccount, "${OIDC_ENDPOINT}", rig.IssuerHost).Replace(chapterTrust), 0o644)
 	role := rig.InfraName + "-openshift-oadp-aws-cloud-credentials"
 	policyARN := "arn:aws:iam::" + rig.AWSAccount + ":policy/OadpVer1"
 	return []*exec.Cmd{
