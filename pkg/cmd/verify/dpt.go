@@ -134,7 +134,9 @@ func (r *run) serverDryRun(ctx context.Context) {
 		r.rep.Steps = append(r.rep.Steps, verify.Step{Name: verify.StepCanary, Result: verify.Error, Message: err.Error()})
 		return
 	}
-	r.step(ctx, verify.StepLocation, r.locate)
+	// A location that fails is in the report; the dry run still sends the
+	// rest, so one run shows every object the API server would refuse.
+	_ = r.step(ctx, verify.StepLocation, r.locate)
 	loc := r.rep.Location
 	objs := []*unstructured.Unstructured{
 		r.canary.Objects()[0],
@@ -144,7 +146,7 @@ func (r *run) serverDryRun(ctx context.Context) {
 	if r.DPT {
 		objs = append(objs, r.canary.DataProtectionTest(loc, "", r.Timeout))
 	}
-	r.step(ctx, verify.StepCanary, func(ctx context.Context, s *verify.Step) error {
+	_ = r.step(ctx, verify.StepCanary, func(ctx context.Context, s *verify.Step) error { // the last step: its verdict is in the report
 		var accepted, skipped []string
 		for _, obj := range objs {
 			res, _, _ := gvrOf(obj)
