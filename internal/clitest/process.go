@@ -41,7 +41,9 @@ func RunProcess(t testing.TB, bin string, killAt func(line string) bool, onStart
 	for sc.Scan() {
 		out.Lines = append(out.Lines, sc.Text())
 		if killAt != nil && killAt(sc.Text()) {
-			c.Process.Kill()
+			if err := c.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
+				t.Fatal(err)
+			}
 			out.Killed = true
 		}
 	}

@@ -234,7 +234,7 @@ func (r *Rig) motoPost(ctx context.Context, path string) error {
 	if err != nil {
 		return err
 	}
-	io.Copy(io.Discard, resp.Body)
+	_, _ = io.Copy(io.Discard, resp.Body) // drained for the connection's reuse; the status says what happened
 	resp.Body.Close()
 	if resp.StatusCode >= 300 {
 		return fmt.Errorf("moto %s: %s", path, resp.Status)

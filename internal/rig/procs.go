@@ -40,7 +40,9 @@ func (r *Rig) start(name, bin string, args []string, env []string) (*proc, error
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
 	p := &proc{name: name, cmd: cmd, log: logPath, done: make(chan struct{})}
-	go func() { cmd.Wait(); lf.Close(); close(p.done) }()
+	// Its exit status is not an error: the rig stops its processes by signal,
+	// and one that dies early shows in its log and its readiness check.
+	go func() { _ = cmd.Wait(); lf.Close(); close(p.done) }()
 	r.procs = append(r.procs, p)
 	return p, nil
 }
@@ -119,7 +121,7 @@ func waitHTTP(ctx context.Context, p *proc, client *http.Client, url string, tim
 		resp, err := client.Do(req)
 		if err == nil {
 			ok := check(resp)
-			io.Copy(io.Discard, resp.Body)
+			_, _ = io.Copy(io.Discard, resp.Body) // drained for the connection's reuse
 			resp.Body.Close()
 			if ok {
 				return nil

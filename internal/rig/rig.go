@@ -144,12 +144,10 @@ func Start(ctx context.Context, opts Options) (r *Rig, err error) {
 	}()
 	if !opts.Bare {
 		if err := r.InstallCRDs(ctx, opts.OADPCRDs); err != nil {
-			<-motoErr
-			return nil, err
+			return nil, errors.Join(err, <-motoErr)
 		}
 		if err := r.Seed(ctx); err != nil {
-			<-motoErr
-			return nil, err
+			return nil, errors.Join(err, <-motoErr)
 		}
 	}
 	if err := <-motoErr; err != nil {

@@ -302,7 +302,9 @@ func (sb *Sandbox) startVelero(ctx context.Context, bins string) error {
 		return fmt.Errorf("start velero: %w", err)
 	}
 	sb.velero, sb.veleroCh = cmd, make(chan struct{})
-	go func() { cmd.Wait(); close(sb.veleroCh) }()
+	// Its exit status is not an error here: stop signals it, and one that
+	// dies early fails the readiness wait below with its log.
+	go func() { _ = cmd.Wait(); close(sb.veleroCh) }()
 
 	ctx, cancel := context.WithTimeout(ctx, 90*time.Second)
 	defer cancel()

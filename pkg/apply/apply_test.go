@@ -59,7 +59,11 @@ func applyAll(t *testing.T, a *apply.Applier, objs []*unstructured.Unstructured)
 func TestGeneratedObjectsAcceptedByRealCRDs(t *testing.T) {
 	r := rig.Get(t)
 	ctx := context.Background()
-	t.Cleanup(func() { r.InstallCRDs(ctx, rig.DefaultOADPCRDs) })
+	t.Cleanup(func() {
+		if err := r.InstallCRDs(ctx, rig.DefaultOADPCRDs); err != nil {
+			t.Errorf("putting the default OADP CRDs back: %v", err)
+		}
+	})
 	for _, v := range []string{"1.3", "1.4", "1.5"} {
 		files, err := rig.OADPCRDFiles("oadp-" + v)
 		if err != nil {
@@ -93,7 +97,9 @@ func TestGeneratedObjectsAcceptedByRealCRDs(t *testing.T) {
 						t.Errorf("second apply: %s %s, want unchanged", res.Object.GetKind(), res.Action)
 					}
 				}
-				r.Kube.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{})
+				if err := r.Kube.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+					t.Error(err)
+				}
 			})
 		}
 	}

@@ -191,7 +191,11 @@ func TestCleanupRemovesEverythingOfOurs(t *testing.T) {
 	r := rig.Get(t)
 	r.Fresh(t)
 	r.UseEnv(t)
-	t.Cleanup(func() { r.InstallCRDs(context.Background(), rig.DefaultOADPCRDs) })
+	t.Cleanup(func() {
+		if err := r.InstallCRDs(context.Background(), rig.DefaultOADPCRDs); err != nil {
+			t.Errorf("putting the default OADP CRDs back: %v", err)
+		}
+	})
 	install(t, r, 5000)
 	ctx := context.Background()
 	if _, err := r.Kube.CoreV1().Namespaces().Create(ctx, nsObj("hello-world"), metav1.CreateOptions{}); err != nil {

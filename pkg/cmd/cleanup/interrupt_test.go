@@ -2,7 +2,9 @@ package cleanup_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"strings"
 	"sync"
@@ -131,7 +133,9 @@ func TestCleanupConvergesAfterBeingKilledAtEveryStep(t *testing.T) {
 				p.AfterMutating(func(q faults.Request) {
 					if q.N == k {
 						t.Logf("killing after %s", q.Action)
-						c.Process.Kill()
+						if err := c.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
+							t.Error(err)
+						}
 					}
 				})
 			})

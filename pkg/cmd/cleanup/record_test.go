@@ -63,7 +63,11 @@ func TestCleanupWithoutFlagsRemovesWhatTheRecordNames(t *testing.T) {
 	r := rig.Get(t)
 	r.Fresh(t)
 	r.UseEnv(t)
-	t.Cleanup(func() { r.InstallCRDs(context.Background(), rig.DefaultOADPCRDs) })
+	t.Cleanup(func() {
+		if err := r.InstallCRDs(context.Background(), rig.DefaultOADPCRDs); err != nil {
+			t.Errorf("putting the default OADP CRDs back: %v", err)
+		}
+	})
 	setupCustom(t, r)
 
 	res := clitest.Run(t, "cleanup", "--yes", "--timeout", "15s")
@@ -149,7 +153,11 @@ func TestCleanupKeepsTheRecordWhileIAMIsLeftBehind(t *testing.T) {
 	r.Fresh(t)
 	r.UseEnv(t)
 	ctx := context.Background()
-	t.Cleanup(func() { r.InstallCRDs(context.Background(), rig.DefaultOADPCRDs) })
+	t.Cleanup(func() {
+		if err := r.InstallCRDs(context.Background(), rig.DefaultOADPCRDs); err != nil {
+			t.Errorf("putting the default OADP CRDs back: %v", err)
+		}
+	})
 	setupCustom(t, r)
 	c := r.IAM()
 	// A role in an instance profile cannot be deleted (DeleteConflict).

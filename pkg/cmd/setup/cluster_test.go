@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
@@ -328,7 +329,9 @@ func TestSetupCCOFlow(t *testing.T) {
 	if err := r.Apply(ctx, credentialsRequestCRD()); err != nil {
 		t.Fatal(err)
 	}
-	defer r.Dynamic.Resource(gvr.CRD).Delete(ctx, "credentialsrequests.cloudcredential.openshift.io", metav1.DeleteOptions{})
+	defer deleteOrFail(t, func() error {
+		return r.Dynamic.Resource(gvr.CRD).Delete(ctx, "credentialsrequests.cloudcredential.openshift.io", metav1.DeleteOptions{})
+	})
 	waitCRD(t, r)
 	ns := "setup-cco"
 	res := clitest.Run(t, "setup", "--yes", "--wait=false", "--install-operator=true", "-n", ns)
@@ -371,8 +374,10 @@ func TestSetupStorageCheckWarns(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	defer r.Dynamic.Resource(gvr.StorageClass).Delete(ctx, "gp2", metav1.DeleteOptions{})
-	defer r.Kube.CoreV1().PersistentVolumeClaims("app-intree").Delete(ctx, "data", metav1.DeleteOptions{})
+	defer deleteOrFail(t, func() error { return r.Dynamic.Resource(gvr.StorageClass).Delete(ctx, "gp2", metav1.DeleteOptions{}) })
+	defer deleteOrFail(t, func() error {
+		return r.Kube.CoreV1().PersistentVolumeClaims("app-intree").Delete(ctx, "data", metav1.DeleteOptions{})
+	})
 
 	fresh := clitest.Run(t, "setup", "--dry-run=server", "-n", "setup-storage-new")
 	if fresh.Code != 0 || !strings.Contains(fresh.Stderr, "dataprotectionapplication/"+dpaName+" not checked (server dry run: namespace setup-storage-new does not exist yet)") {
@@ -426,7 +431,11 @@ func deleteOADPCRDs(t *testing.T, r *rig.Rig, held ...string) []string {
 			t.Fatal(err)
 		}
 	}
-	t.Cleanup(func() { r.ApplyCRDFiles(context.Background(), files...) })
+	t.Cleanup(func() {
+		if err := r.ApplyCRDFiles(context.Background(), files...); err != nil {
+			t.Errorf("putting the CRDs back: %v", err)
+		}
+	})
 	for _, n := range names {
 		if !slices.Contains(held, n) {
 			waitCRDGone(t, r, n)
@@ -638,5 +647,14 @@ func TestSetupFlagCompletion(t *testing.T) {
 		if !strings.HasPrefix(res.Stdout, want) {
 			t.Errorf("%s completes to %q, want %q", flag, res.Stdout, want)
 		}
+	}
+}
+
+// deleteOrFail runs a test's clean-up delete: gone already is fine, any other
+// failure leaves an object the next test would trip over.
+func deleteOrFail(t *testing.T, del func() error) {
+	t.Helper()
+	if err := del(); err != nil && !apierrors.IsNotFound(err) {
+		t.Error(err)
 	}
 }

@@ -2,7 +2,9 @@ package setup_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"reflect"
 	"regexp"
@@ -127,7 +129,9 @@ func TestSetupConvergesAfterBeingKilledAtEveryStep(t *testing.T) {
 				p.AfterMutating(func(q faults.Request) {
 					if q.N == k {
 						t.Logf("killing after %s", q.Action)
-						c.Process.Kill()
+						if err := c.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
+							t.Error(err)
+						}
 					}
 				})
 			}, setup(ns)...)
