@@ -171,8 +171,8 @@ func (r *Report) Step(name string) *Step {
 // canary, byte for byte; none means they came back whole.
 func Compare(c *Canary, cm *corev1.ConfigMap, sec *corev1.Secret) []string {
 	var diffs []string
-	switch {
-	case cm == nil:
+	switch cm {
+	case nil:
 		diffs = append(diffs, "configmap "+configMapName+" was not restored")
 	default:
 		if !bytes.Equal(cm.BinaryData[KeyBinary], c.Binary) {

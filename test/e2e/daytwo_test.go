@@ -303,11 +303,11 @@ func scheduledBackup(t *testing.T, r *rig.Rig, schedule string, timeout time.Dur
 	c := r.Dynamic.Resource(gvr.Backup).Namespace(ns)
 	sel := "velero.io/schedule-name=" + schedule
 	lw := &cache.ListWatch{
-		ListFunc: func(o metav1.ListOptions) (runtime.Object, error) {
+		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
 			o.LabelSelector = sel
 			return c.List(ctx, o)
 		},
-		WatchFunc: func(o metav1.ListOptions) (watch.Interface, error) {
+		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
 			o.LabelSelector = sel
 			return c.Watch(ctx, o)
 		},

@@ -61,7 +61,7 @@ func TestCleanupFailsClearlyWhenAWSFaultsPersist(t *testing.T) {
 	last := strings.TrimSpace(res.Stderr)
 	last = last[strings.LastIndex(last, "\n")+1:]
 	if !strings.HasPrefix(last, "error: ") || !strings.Contains(last, "after 4 attempts") ||
-		!(strings.Contains(last, "AWS answered ServiceFailure") || strings.Contains(last, "AWS answered InternalError")) {
+		!strings.Contains(last, "AWS answered ServiceFailure") && !strings.Contains(last, "AWS answered InternalError") {
 		t.Errorf("last line is not a plain error naming the persistent failure: %q", last)
 	}
 	for _, raw := range []string{"operation error", "https response error", "RequestID", "StatusCode"} {

@@ -189,7 +189,9 @@ func TestStatusUnreachableCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Port 1 on loopback: nothing listens there.
-	os.WriteFile(kc, []byte(strings.ReplaceAll(string(b), r.APIServerURL, "https://127.0.0.1:1")), 0o600)
+	if err := os.WriteFile(kc, []byte(strings.ReplaceAll(string(b), r.APIServerURL, "https://127.0.0.1:1")), 0o600); err != nil {
+		t.Fatal(err)
+	}
 
 	res := clitest.Run(t, "status", "--kubeconfig", kc)
 	if res.Code != cmdutil.ExitError {
