@@ -6,14 +6,15 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
+	awsiam "github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/awsclient"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/clusterfacts"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/iam"
 )
 
 // OpenShiftAudience is the audience of the projected tokens OADP's pods use;
@@ -46,41 +47,24 @@ func WhoAmI(ctx context.Context, c awsclient.STSAPI) (Identity, error) {
 	if err != nil {
 		return Identity{}, awsclient.Explain("read the AWS caller identity (sts get-caller-identity)", err)
 	}
-	arn := aws.ToString(out.Arn)
-	return Identity{AccountID: aws.ToString(out.Account), ARN: arn, Partition: PartitionOf(arn)}, nil
+	caller := aws.ToString(out.Arn)
+	return Identity{AccountID: aws.ToString(out.Account), ARN: caller, Partition: PartitionOf(caller)}, nil
 }
 
 // PartitionOf returns the partition of an ARN ("aws", "aws-us-gov", "aws-cn").
-func PartitionOf(arn string) string {
-	parts := strings.SplitN(arn, ":", 3)
-	if len(parts) < 3 || parts[0] != "arn" || parts[1] == "" {
+func PartitionOf(s string) string {
+	a, err := arn.Parse(s)
+	if err != nil || a.Partition == "" {
 		return "aws"
 	}
-	return parts[1]
-}
-
-// OIDCProviderARN is the IAM OIDC provider ARN for an issuer.
-func OIDCProviderARN(partition, account, issuer string) string {
-	return fmt.Sprintf("arn:%s:iam::%s:oidc-provider/%s", partition, account, clusterfacts.IssuerHost(issuer))
-}
-
-// Discover reads the caller identity, then the OIDC provider for issuer.
-func Discover(ctx context.Context, c *awsclient.Clients, issuer string) (*Facts, error) {
-	id, err := WhoAmI(ctx, c.STS)
-	if err != nil {
-		return nil, err
-	}
-	if issuer == "" {
-		return &Facts{Identity: id}, nil
-	}
-	return DiscoverProvider(ctx, c.IAM, id, issuer)
+	return a.Partition
 }
 
 // DiscoverProvider looks up the OIDC provider for issuer with one
 // GetOpenIDConnectProvider call on its ARN, never a listing of every provider.
 func DiscoverProvider(ctx context.Context, c awsclient.IAMAPI, id Identity, issuer string) (*Facts, error) {
-	f := &Facts{Identity: id, OIDCProviderARN: OIDCProviderARN(id.Partition, id.AccountID, issuer)}
-	out, err := c.GetOpenIDConnectProvider(ctx, &iam.GetOpenIDConnectProviderInput{OpenIDConnectProviderArn: &f.OIDCProviderARN})
+	f := &Facts{Identity: id, OIDCProviderARN: iam.OIDCProviderARN(id.Partition, id.AccountID, issuer)}
+	out, err := c.GetOpenIDConnectProvider(ctx, &awsiam.GetOpenIDConnectProviderInput{OpenIDConnectProviderArn: &f.OIDCProviderARN})
 	switch {
 	case awsclient.IsNotFound(err):
 		return f, nil
@@ -93,7 +77,7 @@ func DiscoverProvider(ctx context.Context, c awsclient.IAMAPI, id Identity, issu
 }
 
 // CreateProviderHint is the command that creates a missing OIDC provider. Its
-// URL is built from the same host as OIDCProviderARN, so the provider it
+// URL is built from the same host as iam.OIDCProviderARN, so the provider it
 // creates is the one the checks look up.
 func CreateProviderHint(issuer string) string {
 	return fmt.Sprintf("create it with 'ccoctl aws create-identity-provider' (self-managed) or 'rosa create oidc-provider' (ROSA), "+

@@ -63,10 +63,6 @@ func (f *Facts) HostedControlPlane() bool { return f.ControlPlaneTopology == "Ex
 // character cluster ID, which leaves no room in a 64-character role name.
 const NameTag = "api.openshift.com/name"
 
-// OIDCHost is the issuer without its scheme or trailing slash: the IAM OIDC
-// provider's name and the trust policy's condition-key prefix.
-func (f *Facts) OIDCHost() string { return IssuerHost(f.OIDCIssuer) }
-
 // IssuerHost strips the scheme and any trailing slash from an issuer URL. The
 // provider ARN looked up, the trust keys written and the URL of the
 // create-provider hint are all built from it, so they name one string.

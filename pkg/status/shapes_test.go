@@ -76,12 +76,12 @@ func TestTrailingSlashIssuerIsOneName(t *testing.T) {
 	slash := "https://slash-oidc.s3.us-east-2.amazonaws.com/"
 	in := inputs(nil)
 	in.Cluster.OIDCIssuer = slash
-	in.AWS = &awsfacts.Facts{Identity: awsfacts.Identity{AccountID: account, Partition: "aws"}, OIDCProviderARN: awsfacts.OIDCProviderARN("aws", account, slash)}
+	in.AWS = &awsfacts.Facts{Identity: awsfacts.Identity{AccountID: account, Partition: "aws"}, OIDCProviderARN: iam.OIDCProviderARN("aws", account, slash)}
 	c := find(t, Build(in), "oidc provider")
 	arn := strings.TrimSuffix(c.Message, " missing")
 	url := c.Fix[strings.Index(c.Fix, "--url ")+len("--url "):]
 	url = url[:strings.Index(url, " ")]
-	if arn != awsfacts.OIDCProviderARN("aws", account, url) || arn != iam.OIDCProviderARN("aws", account, slash) {
-		t.Errorf("check names %s, the hint creates %s (ARN %s)", arn, url, awsfacts.OIDCProviderARN("aws", account, url))
+	if arn != iam.OIDCProviderARN("aws", account, url) || arn != iam.OIDCProviderARN("aws", account, slash) {
+		t.Errorf("check names %s, the hint creates %s (ARN %s)", arn, url, iam.OIDCProviderARN("aws", account, url))
 	}
 }
