@@ -114,7 +114,7 @@ func (c *ClusterOptions) validate() error {
 	if c.Timeout <= 0 {
 		errs = append(errs, fmt.Sprintf("--timeout must be positive, not %s", c.Timeout))
 	}
-	if c.RoleARN != "" && (!strings.HasPrefix(c.RoleARN, "arn:") || !strings.Contains(c.RoleARN, ":role/")) {
+	if name, _ := record.RoleNameOf(c.RoleARN); c.RoleARN != "" && name == "" {
 		errs = append(errs, fmt.Sprintf("--role-arn %q is not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)", c.RoleARN))
 	}
 	if len(errs) > 0 {
