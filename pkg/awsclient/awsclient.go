@@ -1,7 +1,8 @@
 // Package awsclient loads AWS configuration the way the aws CLI does and names
 // the narrow slices of the SDK clients the plugin uses. Each interface keeps the
 // SDK's own method signatures, so *iam.Client, *sts.Client and *s3.Client
-// satisfy them and tests can stand in for a single call.
+// satisfy them; the tests run them against moto, with internal/faults in
+// between for throttles and failures.
 package awsclient
 
 import (
@@ -13,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
@@ -27,7 +29,9 @@ import (
 // Options are the AWS flags shared by every command.
 type Options struct {
 	Profile string
-	// MaxAttempts bounds the SDK's retryer (throttling, 5xx, IAM eventual consistency).
+	// MaxAttempts bounds the SDK's standard retryer: throttles, 5xx answers
+	// and connection errors. An AccessDenied while IAM propagates is not
+	// retryable to it.
 	MaxAttempts int
 }
 
@@ -57,7 +61,7 @@ func (o *Options) Load(ctx context.Context) (aws.Config, error) {
 				so.MaxAttempts = maxAttempts(o.MaxAttempts)
 				// Throttles are routine when many calls go out at once: the
 				// client-side rate limit would turn them into hard failures.
-				so.RateLimiter = noRateLimit{}
+				so.RateLimiter = ratelimit.None
 			})
 		}),
 	}
@@ -91,13 +95,6 @@ func maxAttempts(def int) int {
 	}
 	return def
 }
-
-type noRateLimit struct{}
-
-func (noRateLimit) GetToken(context.Context, uint) (func() error, error) {
-	return func() error { return nil }, nil
-}
-func (noRateLimit) AddTokens(uint) error { return nil }
 
 // STSAPI is the part of STS the plugin calls.
 type STSAPI interface {
