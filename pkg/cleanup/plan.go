@@ -382,14 +382,8 @@ func (p *Plan) discoverIAM(ctx context.Context, c awsclient.IAMAPI, o Options) e
 		return awsclient.Explain("read IAM role "+o.RoleName, err)
 	default:
 		rs := &roleState{name: o.RoleName}
-		att, err := c.ListAttachedRolePolicies(ctx, &awsiam.ListAttachedRolePoliciesInput{RoleName: &o.RoleName})
-		if err != nil {
-			return awsclient.Explain("list the policies of IAM role "+o.RoleName, err)
-		}
-		for _, a := range att.AttachedPolicies {
-			if aws.ToString(a.PolicyArn) == o.PolicyARN {
-				rs.attachedPolicy = true
-			}
+		if rs.attachedPolicy, err = iam.IsAttached(ctx, c, o.RoleName, o.PolicyARN); err != nil {
+			return err
 		}
 		if iam.Owned(role.Role.Tags, o.ClusterID) || o.Force {
 			rs.delete = true

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
+	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/awsclient"
 )
@@ -327,22 +328,25 @@ func createRole(s *Spec) *Step {
 }
 
 func isAttached(ctx context.Context, c awsclient.IAMAPI, s *Spec) (bool, error) {
-	in := &iam.ListAttachedRolePoliciesInput{RoleName: &s.RoleName}
-	for {
-		out, err := c.ListAttachedRolePolicies(ctx, in)
+	return IsAttached(ctx, c, s.RoleName, s.PolicyARN)
+}
+
+// IsAttached reports whether the managed policy policyARN is attached to the
+// role, reading every page of its attached policies.
+func IsAttached(ctx context.Context, c iam.ListAttachedRolePoliciesAPIClient, role, policyARN string) (bool, error) {
+	pages := iam.NewListAttachedRolePoliciesPaginator(c, &iam.ListAttachedRolePoliciesInput{RoleName: &role})
+	for pages.HasMorePages() {
+		out, err := pages.NextPage(ctx)
 		if err != nil {
-			return false, awsclient.Explain("list the policies attached to IAM role "+s.RoleName, err)
+			return false, awsclient.Explain("list the policies attached to IAM role "+role, err)
 		}
 		for _, p := range out.AttachedPolicies {
-			if aws.ToString(p.PolicyArn) == s.PolicyARN {
+			if aws.ToString(p.PolicyArn) == policyARN {
 				return true, nil
 			}
 		}
-		if !out.IsTruncated {
-			return false, nil
-		}
-		in.Marker = out.Marker
 	}
+	return false, nil
 }
 
 func attach(s *Spec, needed bool) *Step {
@@ -363,31 +367,26 @@ func attach(s *Spec, needed bool) *Step {
 	return st
 }
 
-// Backoff bounds the retries of IAM's eventual consistency: IAM documents
-// that changes can take seconds to be visible everywhere.
-var Backoff = struct {
-	First, Max time.Duration
-	Attempts   int
-}{First: 200 * time.Millisecond, Max: 3 * time.Second, Attempts: 8}
+// eventualBackoff bounds the retries of IAM's eventual consistency: IAM
+// documents that changes can take seconds to be visible everywhere. Seven
+// attempts over about 13 seconds (no Cap: wait.Backoff stops at its cap).
+var eventualBackoff = wait.Backoff{Duration: 200 * time.Millisecond, Factor: 2, Jitter: 0.1, Steps: 7}
 
 // retryEventual calls f until it succeeds, fails with an error transient
-// says is not eventual consistency, the attempts run out, or ctx ends.
-// Throttling is not handled here: the SDK's retryer already retries it.
+// says is not eventual consistency, the attempts run out (f's last error
+// is returned), or ctx ends. Throttling is not handled here: the SDK's
+// retryer already retries it.
 func retryEventual(ctx context.Context, f func() error, transient func(error) bool) error {
-	wait := Backoff.First
-	var err error
-	for i := 0; i < Backoff.Attempts; i++ {
-		if err = f(); err == nil || !transient(err) {
-			return err
+	var last error
+	err := wait.ExponentialBackoffWithContext(ctx, eventualBackoff, func(context.Context) (bool, error) {
+		last = f()
+		if last != nil && !transient(last) {
+			return false, last
 		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
-		}
-		wait = min(wait*2, Backoff.Max)
+		return last == nil, nil
+	})
+	if wait.Interrupted(err) && ctx.Err() == nil {
+		return last
 	}
 	return err
 }
