@@ -21,6 +21,7 @@ import (
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/gvr"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/kube"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/manifests"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/velero"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/wait"
 )
 
@@ -214,27 +215,10 @@ func (r *Runner) requestDeletion(ctx context.Context, b *unstructured.Unstructur
 			return nil
 		}
 	}
-	if _, err := dbrs.Create(ctx, DeleteBackupRequest(b), metav1.CreateOptions{}); err != nil {
+	if _, err := dbrs.Create(ctx, velero.NewDeleteBackupRequest(b.GetNamespace(), b.GetName(), string(b.GetUID())), metav1.CreateOptions{}); err != nil {
 		return kube.Explain(err, gvr.DeleteBackupRequest, "")
 	}
 	return nil
-}
-
-// DeleteBackupRequest is the request Velero's CLI sends to delete a backup
-// and its data (the labels let Velero tie it to this very backup).
-func DeleteBackupRequest(b *unstructured.Unstructured) *unstructured.Unstructured {
-	return &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": "velero.io/v1", "kind": "DeleteBackupRequest",
-		"metadata": map[string]any{
-			"generateName": b.GetName() + "-",
-			"namespace":    b.GetNamespace(),
-			"labels": map[string]any{
-				"velero.io/backup-name": b.GetName(),
-				"velero.io/backup-uid":  string(b.GetUID()),
-			},
-		},
-		"spec": map[string]any{"backupName": b.GetName()},
-	}}
 }
 
 // bucket empties and deletes a bucket no CloudStorage names any more.

@@ -8,12 +8,13 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/oadp-sts/kubectl-oadp_sts/internal/rig"
-	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cleanup"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/gvr"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/velero"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/wait"
 )
 
@@ -34,7 +35,9 @@ func waitNamespaceGone(t *testing.T, r *rig.Rig, name string) {
 	}
 }
 
-var cleanupDBR = cleanup.DeleteBackupRequest
+func cleanupDBR(b *unstructured.Unstructured) *unstructured.Unstructured {
+	return velero.NewDeleteBackupRequest(b.GetNamespace(), b.GetName(), string(b.GetUID()))
+}
 
 // teardown deletes the OADP namespace the way no operator will here: the
 // finalizers install() set (CloudStorage, Restore) are released first.
