@@ -28,8 +28,6 @@ const (
 	OpenShiftVersion
 	AccountID
 	Partition
-	// OADPVersion is reserved for the OADP version flag of the cluster side.
-	OADPVersion
 	// ClusterChecks reads the cluster even when flags give every value, so
 	// its STS configuration can be checked before anything is changed.
 	ClusterChecks
@@ -71,9 +69,6 @@ type Facts struct {
 	ClusterRead bool
 	AWSRead     bool
 }
-
-// Offline reports whether nothing was read.
-func (f *Facts) Offline() bool { return !f.ClusterRead && !f.AWSRead }
 
 // Missing returns the needs the flags leave open.
 func (fl *Flags) Missing(need Need) Need {
