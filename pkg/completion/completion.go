@@ -42,7 +42,7 @@ func RegisterGlobalFlags(root *cobra.Command, f *cmdutil.Factory) {
 		"namespace": Namespaces(f),
 	} {
 		if root.PersistentFlags().Lookup(name) != nil {
-			_ = root.RegisterFlagCompletionFunc(name, fn)
+			Register(root, map[string]cobra.CompletionFunc{name: fn})
 		}
 	}
 }
