@@ -122,8 +122,8 @@ func NewBackupCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams) *cobra
 	fl.StringVarP(&o.Output, "output", "o", "", "print the Backup as yaml or json and create nothing")
 	fl.StringVar(&o.FromSchedule, "from-schedule", "", "back up now from this schedule's template (its namespaces and options), named SCHEDULE-<timestamp> like the schedule's own backups")
 	o.waitFlags.add(cmd, "backup", DefaultTimeout)
-	_ = cmd.RegisterFlagCompletionFunc("storage-location", completion.StorageLocations(f))
-	_ = cmd.RegisterFlagCompletionFunc("from-schedule", completion.ScheduleNames(f))
+	completion.Register(cmd, map[string]cobra.CompletionFunc{
+		"storage-location": completion.StorageLocations(f), "from-schedule": completion.ScheduleNames(f)})
 	return cmd
 }
 

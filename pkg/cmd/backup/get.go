@@ -75,7 +75,7 @@ func newGetCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams, k kind, a
 	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "output format: yaml, json or name (default: a table)")
 	if k.Noun == "backup" {
 		cmd.Flags().StringVar(&o.Schedule, "schedule", "", "only the backups this schedule made (label velero.io/schedule-name)")
-		_ = cmd.RegisterFlagCompletionFunc("schedule", completion.ScheduleNames(f))
+		completion.Register(cmd, map[string]cobra.CompletionFunc{"schedule": completion.ScheduleNames(f)})
 	}
 	return cmd
 }

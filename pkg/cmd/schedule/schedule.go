@@ -128,8 +128,8 @@ func newCreateCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams) *cobra
 	fl.BoolVar(&o.Paused, "paused", false, "create the schedule paused: no backups until 'schedule unpause'")
 	fl.BoolVar(&o.OwnerReferences, "use-owner-references-in-backup", false, "make each backup owned by the schedule, so deleting the schedule object deletes the Backup objects too (not their data: use 'delete schedule --delete-backups')")
 	fl.StringVarP(&o.Output, "output", "o", "", "print the Schedule as yaml or json and create nothing")
-	_ = cmd.RegisterFlagCompletionFunc("storage-location", completion.StorageLocations(f))
-	_ = cmd.RegisterFlagCompletionFunc("include-namespaces", completion.Namespaces(f))
+	completion.Register(cmd, map[string]cobra.CompletionFunc{
+		"storage-location": completion.StorageLocations(f), "include-namespaces": completion.Namespaces(f)})
 	return cmd
 }
 

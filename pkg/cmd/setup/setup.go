@@ -152,9 +152,9 @@ func NewCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Comma
 	fs.BoolVarP(&o.Yes, "yes", "y", false, "change AWS without asking")
 	o.Cluster.addFlags(fs)
 	fixed := func(flag string, values ...string) {
-		_ = cmd.RegisterFlagCompletionFunc(flag, cobra.FixedCompletions(values, cobra.ShellCompDirectiveNoFileComp))
+		completion.Register(cmd, map[string]cobra.CompletionFunc{flag: cobra.FixedCompletions(values, cobra.ShellCompDirectiveNoFileComp)})
 	}
-	_ = cmd.RegisterFlagCompletionFunc("oadp-version", completion.OADPVersions)
+	completion.Register(cmd, map[string]cobra.CompletionFunc{"oadp-version": completion.OADPVersions})
 	fixed("snapshots", manifests.SnapshotsCSI, manifests.SnapshotsNative)
 	fixed("install-operator", Auto, installTrue, installFalse)
 	fixed("credentials", Auto, CredsSecret, CredsOLM)

@@ -132,9 +132,11 @@ func NewCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Comma
 	fl.StringVarP(&o.Output, "output", "o", "", "print the report as json or yaml on stdout (progress stays on stderr)")
 	fl.StringVar(&o.DryRun, "dry-run", o.DryRun, `"none", "client" or "server": client prints the objects verify would create, server sends them with dryRun=All; neither stores anything`)
 	fl.Lookup("dry-run").NoOptDefVal = DryRunClient
-	_ = cmd.RegisterFlagCompletionFunc("storage-location", completion.StorageLocations(f))
-	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions(printer.Formats, cobra.ShellCompDirectiveNoFileComp))
-	_ = cmd.RegisterFlagCompletionFunc("dry-run", cobra.FixedCompletions([]string{DryRunNone, DryRunClient, DryRunServer}, cobra.ShellCompDirectiveNoFileComp))
+	completion.Register(cmd, map[string]cobra.CompletionFunc{
+		"storage-location": completion.StorageLocations(f),
+		"output":           cobra.FixedCompletions(printer.Formats, cobra.ShellCompDirectiveNoFileComp),
+		"dry-run":          cobra.FixedCompletions([]string{DryRunNone, DryRunClient, DryRunServer}, cobra.ShellCompDirectiveNoFileComp),
+	})
 	return cmd
 }
 
