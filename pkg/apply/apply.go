@@ -4,6 +4,7 @@
 package apply
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -159,10 +160,7 @@ func explainApply(obj *unstructured.Unstructured, err error) error {
 				fields = append(fields, strings.TrimSpace(c.Message))
 			}
 		}
-		detail := strings.Join(fields, "; ")
-		if detail == "" {
-			detail = err.Error()
-		}
+		detail := cmp.Or(strings.Join(fields, "; "), err.Error())
 		return fmt.Errorf("%s exists and another manager owns fields we would change (%s): rerun with --force-conflicts to take them over, or change the object by hand", what, detail)
 	}
 	if kube.IsTypeMissing(err) {

@@ -6,6 +6,7 @@
 package awsclient
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -78,12 +79,7 @@ func (o *Options) Load(ctx context.Context) (aws.Config, error) {
 // WithRegion returns cfg with region as its region when cfg names none, else
 // FallbackRegion when region is "" too.
 func WithRegion(cfg aws.Config, region string) aws.Config {
-	if cfg.Region == "" {
-		cfg.Region = region
-	}
-	if cfg.Region == "" {
-		cfg.Region = FallbackRegion
-	}
+	cfg.Region = cmp.Or(cfg.Region, region, FallbackRegion)
 	return cfg
 }
 

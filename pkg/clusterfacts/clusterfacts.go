@@ -4,6 +4,7 @@
 package clusterfacts
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"sort"
@@ -146,9 +147,7 @@ func Discover(ctx context.Context, c dynamic.Interface, clusterName string) (*Fa
 		ControlPlaneTopology: kube.Str(infra, "status", "controlPlaneTopology"),
 		OIDCIssuer:           kube.Str(auth, "spec", "serviceAccountIssuer"),
 	}
-	if f.Platform == "" {
-		f.Platform = kube.Str(infra, "status", "platform")
-	}
+	f.Platform = cmp.Or(f.Platform, kube.Str(infra, "status", "platform"))
 	if reads[3].obj != nil {
 		f.CredentialsMode = kube.Str(reads[3].obj.Object, "spec", "credentialsMode")
 	} else {

@@ -12,6 +12,7 @@
 package dparules
 
 import (
+	"cmp"
 	"context"
 	"slices"
 	"sort"
@@ -73,10 +74,7 @@ const errNoNetwork = constErr("bucket-region discovery is off")
 // Normalize maps an operator version ("1.4.3", "v1.5.0") to the rule set the
 // engine judges it by, and says whether the engine knows that minor.
 func Normalize(version string) (minor string, known bool) {
-	m := versions.Minor(version)
-	if m == "" {
-		m = strings.TrimPrefix(version, "v")
-	}
+	m := cmp.Or(versions.Minor(version), strings.TrimPrefix(version, "v"))
 	for _, v := range Versions {
 		if v == m {
 			return m, true

@@ -1,6 +1,7 @@
 package dparules
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -65,9 +66,7 @@ func (j *judge) registrySecrets(locations []any) {
 		}
 		provider := strAt(vel, "provider")
 		bsl, _ := loc["name"].(string)
-		if bsl == "" {
-			bsl = fmt.Sprintf("%s-%d", j.ns.DPA.GetName(), i+1)
-		}
+		bsl = cmp.Or(bsl, fmt.Sprintf("%s-%d", j.ns.DPA.GetName(), i+1))
 		config, _ := vel["config"].(map[string]any)
 		name, key, _ := secretNameAndKey(config, vel["credential"], provider)
 		data := j.ns.Secrets[name][key]

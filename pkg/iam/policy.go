@@ -4,6 +4,7 @@
 package iam
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -93,10 +94,7 @@ func PolicyARN(partition, accountID, name string) string {
 
 // RoleARN is the ARN of a role at path (which starts and ends with "/").
 func RoleARN(partition, accountID, path, name string) string {
-	if path == "" {
-		path = "/"
-	}
-	return fmt.Sprintf("arn:%s:iam::%s:role%s%s", partition, accountID, path, name)
+	return fmt.Sprintf("arn:%s:iam::%s:role%s%s", partition, accountID, cmp.Or(path, "/"), name)
 }
 
 // PartitionForRegion is the partition a region belongs to; "aws" when unknown.

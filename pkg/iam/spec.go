@@ -1,6 +1,7 @@
 package iam
 
 import (
+	"cmp"
 	"fmt"
 
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/names"
@@ -82,9 +83,7 @@ func (in Inputs) Validate() error {
 
 // NewSpec validates in and builds the desired state.
 func NewSpec(in Inputs) (*Spec, error) {
-	if in.RolePath == "" {
-		in.RolePath = "/"
-	}
+	in.RolePath = cmp.Or(in.RolePath, "/")
 	if err := in.Validate(); err != nil {
 		return nil, err
 	}

@@ -17,6 +17,7 @@
 package record
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -285,17 +286,13 @@ func Decide(fl Flags, ev Evidence) (Names, error) {
 	}
 	if n.RoleARN != "" {
 		name, path := RoleNameOf(n.RoleARN)
-		if n.RoleName == "" {
-			n.RoleName = name
-		}
+		n.RoleName = cmp.Or(n.RoleName, name)
 		n.RolePath = path
 		if fl.RolePath != "" && fl.RolePath != path && !n.ExternalRole {
 			return Names{}, &ConflictError{Field: "role path", Flag: "--role-path", FlagValue: fl.RolePath, Recorded: path, Source: n.From[FieldRole]}
 		}
 	}
-	if n.RolePath == "" {
-		n.RolePath = fl.RolePath
-	}
+	n.RolePath = cmp.Or(n.RolePath, fl.RolePath)
 
 	if n.PolicyName, err = pick(FieldPolicy, "--policy-name", fl.PolicyName,
 		[]candidate{fromRecord(rec.PolicyName, AnnotationPolicyName)}, clusterGiven); err != nil {

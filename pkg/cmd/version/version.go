@@ -2,6 +2,7 @@
 package version
 
 import (
+	"cmp"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -27,11 +28,7 @@ func NewCmd(streams genericiooptions.IOStreams) *cobra.Command {
 			if output != "" {
 				return printer.Print(streams.Out, output, info)
 			}
-			commit := info.Commit
-			if commit == "" {
-				commit = "unknown"
-			}
-			_, err := fmt.Fprintf(streams.Out, "kubectl-oadp_sts %s (commit %s, %s)\n", info.Version, commit, info.GoVersion)
+			_, err := fmt.Fprintf(streams.Out, "kubectl-oadp_sts %s (commit %s, %s)\n", info.Version, cmp.Or(info.Commit, "unknown"), info.GoVersion)
 			return err
 		},
 	}
