@@ -155,9 +155,44 @@ func ours(o *unstructured.Unstructured) bool {
 	return o.GetLabels()[manifests.ManagedByLabel] == manifests.ManagedByValue
 }
 
-// Discover reads the cluster and AWS, changing nothing, and builds the plan.
+// Discover reads the cluster and AWS, changing nothing, and builds the plan:
+// the cluster is read at once (read), each kind of object is then decided
+// in the order cleanup deletes them; the buckets and IAM need AWS reads of
+// their own to be decided.
 func Discover(ctx context.Context, c Clients, o Options) (*Plan, error) {
+	f, err := read(ctx, c, o)
+	if err != nil {
+		return nil, err
+	}
 	p := &Plan{}
+	p.planWorkloads(f)
+	p.planVelero(f, o)
+	p.planCloudStorages(ctx, c, o, f.css)
+	p.recordedBucket(ctx, c, o)
+	p.planOperator(f, o)
+	p.planCRDs(f.crds, o)
+	p.planNamespace(f.ns, o)
+	if o.KeepIAM {
+		p.add(Keep, "IAM role "+o.RoleName+" and policy "+o.PolicyName, "--keep-iam")
+	} else if c.IAM != nil {
+		if err := p.discoverIAM(ctx, c.IAM, o); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+// found is what cleanup reads of the cluster, before deciding anything.
+type found struct {
+	workloads, canaries                     []string // sorted
+	schedules, backups, restores, dpas, css []unstructured.Unstructured
+	subs, csvs, ogs, crds                   []unstructured.Unstructured
+	ns                                      *unstructured.Unstructured // nil when the OADP namespace is gone
+}
+
+// read lists what cleanup may delete, all at once; a kind the cluster does
+// not serve (no OADP CRDs, no OLM) is an empty list.
+func read(ctx context.Context, c Clients, o Options) (*found, error) {
 	var (
 		mu   sync.Mutex
 		wg   sync.WaitGroup
@@ -182,23 +217,16 @@ func Discover(ctx context.Context, c Clients, o Options) (*Plan, error) {
 		}
 		return l.Items
 	}
-	var (
-		workloadNS                              []string
-		backups, restores, dpas, css, subs, ogs []unstructured.Unstructured
-		schedules                               []unstructured.Unstructured
-		csvs, crds                              []unstructured.Unstructured
-		ns                                      *unstructured.Unstructured
-	)
+	f := &found{}
 	for _, w := range o.Workloads {
 		wg.Go(func() {
 			if _, err := c.Kube.Resource(gvr.Namespace).Get(ctx, w, metav1.GetOptions{}); err == nil {
 				mu.Lock()
-				workloadNS = append(workloadNS, w)
+				f.workloads = append(f.workloads, w)
 				mu.Unlock()
 			}
 		})
 	}
-	var canaries []string
 	wg.Go(func() {
 		// What an interrupted 'verify' left: its canary namespaces (its
 		// backups and restores are in the OADP namespace, listed below).
@@ -208,75 +236,89 @@ func Discover(ctx context.Context, c Clients, o Options) (*Plan, error) {
 		}
 		for _, n := range l.Items {
 			if ours(&n) {
-				canaries = append(canaries, n.GetName())
+				f.canaries = append(f.canaries, n.GetName())
 			}
 		}
 	})
-	wg.Go(func() { schedules = list(gvr.Schedule, o.Namespace) })
-	wg.Go(func() { backups = list(gvr.Backup, o.Namespace) })
-	wg.Go(func() { restores = list(gvr.Restore, o.Namespace) })
-	wg.Go(func() { dpas = list(gvr.DPA, o.Namespace) })
-	wg.Go(func() { css = list(gvr.CloudStorage, o.Namespace) })
-	wg.Go(func() { subs = list(gvr.Subscription, o.Namespace) })
-	wg.Go(func() { csvs = list(gvr.CSV, o.Namespace) })
-	wg.Go(func() { ogs = list(gvr.OperatorGroup, o.Namespace) })
-	wg.Go(func() { crds = list(gvr.CRD, "") })
+	wg.Go(func() { f.schedules = list(gvr.Schedule, o.Namespace) })
+	wg.Go(func() { f.backups = list(gvr.Backup, o.Namespace) })
+	wg.Go(func() { f.restores = list(gvr.Restore, o.Namespace) })
+	wg.Go(func() { f.dpas = list(gvr.DPA, o.Namespace) })
+	wg.Go(func() { f.css = list(gvr.CloudStorage, o.Namespace) })
+	wg.Go(func() { f.subs = list(gvr.Subscription, o.Namespace) })
+	wg.Go(func() { f.csvs = list(gvr.CSV, o.Namespace) })
+	wg.Go(func() { f.ogs = list(gvr.OperatorGroup, o.Namespace) })
+	wg.Go(func() { f.crds = list(gvr.CRD, "") })
 	wg.Go(func() {
 		got, err := c.Kube.Resource(gvr.Namespace).Get(ctx, o.Namespace, metav1.GetOptions{})
 		if err == nil {
-			ns = got
+			f.ns = got
 		}
 	})
 	wg.Wait()
 	if len(errs) > 0 {
 		return nil, errs[0]
 	}
+	slices.Sort(f.workloads)
+	slices.Sort(f.canaries)
+	return f, nil
+}
 
-	slices.Sort(workloadNS)
-	for _, w := range workloadNS {
+// planWorkloads deletes the workload namespaces named, and the canaries an
+// interrupted verify left.
+func (p *Plan) planWorkloads(f *found) {
+	for _, w := range f.workloads {
 		p.workloads = append(p.workloads, w)
 		p.add(Delete, "namespace "+w, "workload")
 	}
-	slices.Sort(canaries)
-	for _, n := range canaries {
+	for _, n := range f.canaries {
 		if !slices.Contains(p.workloads, n) {
 			p.workloads = append(p.workloads, n)
 			p.add(Delete, "namespace "+n, "a canary 'kubectl oadp-sts verify' left")
 		}
 	}
+}
+
+// planVelero decides Velero's objects and the DPAs.
+func (p *Plan) planVelero(f *found, o Options) {
 	// Schedules go before backups: one left running could make a backup while
-	// the others are being deleted. --keep-backups keeps them with the backups.
-	if len(schedules) > 0 {
+	// the others are being deleted. --keep-f.backups keeps them with the backups.
+	if len(f.schedules) > 0 {
 		if o.KeepBackups {
-			p.add(Keep, fmt.Sprintf("%s: %s", count(len(schedules), "schedule"), itemNames(schedules)), "--keep-backups")
+			p.add(Keep, fmt.Sprintf("%s: %s", count(len(f.schedules), "schedule"), itemNames(f.schedules)), "--keep-backups")
 		} else {
-			p.schedules = ptrs(schedules)
-			p.add(Delete, fmt.Sprintf("%s: %s", count(len(schedules), "schedule"), itemNames(schedules)), "")
+			p.schedules = ptrs(f.schedules)
+			p.add(Delete, fmt.Sprintf("%s: %s", count(len(f.schedules), "schedule"), itemNames(f.schedules)), "")
 		}
 	}
-	if len(backups) > 0 {
-		names := itemNames(backups)
+	if len(f.backups) > 0 {
+		names := itemNames(f.backups)
 		if o.KeepBackups {
-			p.add(Keep, fmt.Sprintf("%s: %s", count(len(backups), "backup"), names), "--keep-backups; their data stays in the bucket")
+			p.add(Keep, fmt.Sprintf("%s: %s", count(len(f.backups), "backup"), names), "--keep-backups; their data stays in the bucket")
 		} else {
-			p.backups = ptrs(backups)
-			p.add(Delete, fmt.Sprintf("%s with their data (DeleteBackupRequest): %s", count(len(backups), "backup"), names), "")
+			p.backups = ptrs(f.backups)
+			p.add(Delete, fmt.Sprintf("%s with their data (DeleteBackupRequest): %s", count(len(f.backups), "backup"), names), "")
 		}
 	}
-	if len(restores) > 0 {
-		p.restores = ptrs(restores)
-		p.add(Delete, fmt.Sprintf("%s: %s", count(len(restores), "restore"), itemNames(restores)), "")
+	if len(f.restores) > 0 {
+		p.restores = ptrs(f.restores)
+		p.add(Delete, fmt.Sprintf("%s: %s", count(len(f.restores), "restore"), itemNames(f.restores)), "")
 	}
-	for i := range dpas {
-		if ours(&dpas[i]) || o.Force {
-			p.dpas = append(p.dpas, &dpas[i])
-			p.add(Delete, "dataprotectionapplication "+dpas[i].GetName(), "")
+	for i := range f.dpas {
+		if ours(&f.dpas[i]) || o.Force {
+			p.dpas = append(p.dpas, &f.dpas[i])
+			p.add(Delete, "dataprotectionapplication "+f.dpas[i].GetName(), "")
 		} else {
-			p.add(Skip, "dataprotectionapplication "+dpas[i].GetName(), "not created by kubectl-oadp_sts; --force deletes it")
+			p.add(Skip, "dataprotectionapplication "+f.dpas[i].GetName(), "not created by kubectl-oadp_sts; --force deletes it")
 		}
 	}
-	for i := range css {
-		cs := cloudStorage{obj: &css[i], bucket: kube.Str(css[i].Object, "spec", "name"), region: kube.Str(css[i].Object, "spec", "region")}
+}
+
+// planCloudStorages decides each CloudStorage and its bucket, reading the
+// bucket's state in S3.
+func (p *Plan) planCloudStorages(ctx context.Context, c Clients, o Options, list []unstructured.Unstructured) {
+	for i := range list {
+		cs := cloudStorage{obj: &list[i], bucket: kube.Str(list[i].Object, "spec", "name"), region: kube.Str(list[i].Object, "spec", "region")}
 		if !ours(cs.obj) && !o.Force {
 			p.add(Skip, "cloudstorage "+cs.obj.GetName(), "not created by kubectl-oadp_sts; --force deletes it")
 			continue
@@ -302,36 +344,43 @@ func Discover(ctx context.Context, c Clients, o Options) (*Plan, error) {
 		}
 		p.cloudStorages = append(p.cloudStorages, cs)
 	}
-	p.recordedBucket(ctx, c, o)
+}
+
+// planOperator decides the operator's Subscription, CSV and OperatorGroup.
+func (p *Plan) planOperator(f *found, o Options) {
 	if o.KeepOperator {
-		if len(subs) > 0 || len(csvs) > 0 {
+		if len(f.subs) > 0 || len(f.csvs) > 0 {
 			p.add(Keep, "the OADP operator", "--keep-operator")
 		}
 	} else {
-		for i := range subs {
-			if pkg := kube.Str(subs[i].Object, "spec", "name"); pkg == manifests.PackageName || pkg == "oadp-operator" {
-				p.subscriptions = append(p.subscriptions, &subs[i])
-				p.add(Delete, "subscription "+subs[i].GetName(), "package "+pkg)
+		for i := range f.subs {
+			if pkg := kube.Str(f.subs[i].Object, "spec", "name"); pkg == manifests.PackageName || pkg == "oadp-operator" {
+				p.subscriptions = append(p.subscriptions, &f.subs[i])
+				p.add(Delete, "subscription "+f.subs[i].GetName(), "package "+pkg)
 			}
 		}
-		for i := range csvs {
-			if strings.HasPrefix(csvs[i].GetName(), "oadp-operator.") {
-				p.csvs = append(p.csvs, csvs[i].GetName())
-				p.add(Delete, "clusterserviceversion "+csvs[i].GetName(), "")
+		for i := range f.csvs {
+			if strings.HasPrefix(f.csvs[i].GetName(), "oadp-operator.") {
+				p.csvs = append(p.csvs, f.csvs[i].GetName())
+				p.add(Delete, "clusterserviceversion "+f.csvs[i].GetName(), "")
 			}
 		}
-		for i := range ogs {
-			if ours(&ogs[i]) || o.Force {
-				p.opGroups = append(p.opGroups, ogs[i].GetName())
-				p.add(Delete, "operatorgroup "+ogs[i].GetName(), "")
+		for i := range f.ogs {
+			if ours(&f.ogs[i]) || o.Force {
+				p.opGroups = append(p.opGroups, f.ogs[i].GetName())
+				p.add(Delete, "operatorgroup "+f.ogs[i].GetName(), "")
 			}
 		}
 	}
+}
+
+// planCRDs decides the velero.io and oadp.openshift.io CRDs.
+func (p *Plan) planCRDs(list []unstructured.Unstructured, o Options) {
 	var crdNames []string
-	for i := range crds {
-		g := kube.Str(crds[i].Object, "spec", "group")
+	for i := range list {
+		g := kube.Str(list[i].Object, "spec", "group")
 		if g == "velero.io" || g == "oadp.openshift.io" {
-			crdNames = append(crdNames, crds[i].GetName())
+			crdNames = append(crdNames, list[i].GetName())
 		}
 	}
 	if len(crdNames) > 0 {
@@ -344,6 +393,10 @@ func Discover(ctx context.Context, c Clients, o Options) (*Plan, error) {
 			p.add(Delete, fmt.Sprintf("%d velero.io and oadp.openshift.io CRDs", len(crdNames)), "")
 		}
 	}
+}
+
+// planNamespace decides the OADP namespace itself.
+func (p *Plan) planNamespace(ns *unstructured.Unstructured, o Options) {
 	if ns != nil {
 		switch {
 		case o.KeepOperator:
@@ -355,14 +408,6 @@ func Discover(ctx context.Context, c Clients, o Options) (*Plan, error) {
 			p.add(Skip, "namespace "+o.Namespace, "not created by kubectl-oadp_sts; --force deletes it")
 		}
 	}
-	if o.KeepIAM {
-		p.add(Keep, "IAM role "+o.RoleName+" and policy "+o.PolicyName, "--keep-iam")
-	} else if c.IAM != nil {
-		if err := p.discoverIAM(ctx, c.IAM, o); err != nil {
-			return nil, err
-		}
-	}
-	return p, nil
 }
 
 func keepReason(o Options) string {
