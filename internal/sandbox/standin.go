@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -306,81 +308,112 @@ func (s *StandIn) buildDPAObjects(ctx context.Context, dpa *unstructured.Unstruc
 	locations, _, _ := unstructured.NestedSlice(spec, "backupLocations")
 	copied := map[string]bool{}
 	for i, l := range locations {
-		loc, _ := l.(map[string]any)
-		bsl := map[string]any{}
-		var credential map[string]any
-		name, _, _ := unstructured.NestedString(loc, "name")
-		if name == "" {
-			name = fmt.Sprintf("%s-%d", dpa.GetName(), i+1)
+		bsl, err := s.storageLocation(ctx, dpa, i, l, owner, copied)
+		if err != nil {
+			return nil, err
 		}
-		if b, ok, _ := unstructured.NestedMap(loc, "bucket"); ok {
-			csName, _, _ := unstructured.NestedString(b, "cloudStorageRef", "name")
-			cs, err := s.Dynamic.Resource(gvr.CloudStorage).Namespace(s.Namespace).Get(ctx, csName, metav1.GetOptions{})
-			if err != nil {
-				return nil, err
-			}
-			// As the real operator does, the location is made at once, from
-			// the CloudStorage's spec, whether or not its bucket exists yet:
-			// Reconciled=True does not mean the bucket exists.
-			bucket, _, _ := unstructured.NestedString(cs.Object, "spec", "name")
-			config := stringMap(b["config"])
-			if shared, _, _ := unstructured.NestedBool(cs.Object, "spec", "enableSharedConfig"); shared {
-				config["enableSharedConfig"] = "true"
-			}
-			objectStorage := map[string]any{"bucket": bucket}
-			if p, _, _ := unstructured.NestedString(b, "prefix"); p != "" {
-				objectStorage["prefix"] = p
-			}
-			bsl = map[string]any{"provider": "aws", "objectStorage": objectStorage, "config": config}
-			if d, ok, _ := unstructured.NestedBool(b, "default"); ok {
-				bsl["default"] = d
-			}
-			if p, ok := b["backupSyncPeriod"]; ok {
-				bsl["backupSyncPeriod"] = p
-			}
-			credential, _, _ = unstructured.NestedMap(b, "credential")
-		} else if v, ok, _ := unstructured.NestedMap(loc, "velero"); ok {
-			bsl = v
-			bsl["config"] = stringMap(v["config"])
-			credential, _, _ = unstructured.NestedMap(v, "credential")
-		}
-		if p, _ := bsl["provider"].(string); p == "aws" || p == "velero.io/aws" {
-			config := bsl["config"].(map[string]any)
-			config["s3Url"] = s.S3URL
-			config["s3ForcePathStyle"] = "true"
-		}
-		if credential != nil {
-			copyName, err := s.copyCredentials(ctx, credential, owner, copied)
-			if err != nil {
-				return nil, err
-			}
-			bsl["credential"] = map[string]any{"name": copyName, "key": credential["key"]}
-		}
-		objs = append(objs, s.owned("velero.io/v1", "BackupStorageLocation", name, owner, bsl))
+		objs = append(objs, bsl)
 	}
 	snaps, _, _ := unstructured.NestedSlice(spec, "snapshotLocations")
 	for i, sl := range snaps {
-		v, ok, _ := unstructured.NestedMap(sl.(map[string]any), "velero")
-		if !ok {
-			continue
+		vsl, err := s.snapshotLocation(ctx, dpa, i, sl, owner, copied)
+		if err != nil {
+			return nil, err
 		}
-		config := stringMap(v["config"])
-		vsl := map[string]any{"provider": v["provider"], "config": config}
-		if cred, ok, _ := unstructured.NestedMap(v, "credential"); ok {
-			copyName, err := s.copyCredentials(ctx, cred, owner, copied)
-			if err != nil {
-				return nil, err
-			}
-			vsl["credential"] = map[string]any{"name": copyName, "key": cred["key"]}
+		if vsl != nil {
+			objs = append(objs, vsl)
 		}
-		// The pod path of the BSL's materialised credentials, mapped to the
-		// sandbox copy the same way Velero materialises it here.
-		if cf, _ := config["credentialsFile"].(string); cf != "" {
-			config["credentialsFile"] = s.materialisedPath(cf)
-		}
-		objs = append(objs, s.owned("velero.io/v1", "VolumeSnapshotLocation", fmt.Sprintf("%s-%d", dpa.GetName(), i+1), owner, vsl))
 	}
 	return objs, nil
+}
+
+// storageLocation is the BackupStorageLocation the operator makes of the
+// DPA's i-th backupLocations entry, its credentials copied for the sandbox
+// (copied holds the copies made so far).
+func (s *StandIn) storageLocation(ctx context.Context, dpa *unstructured.Unstructured, i int, l any, owner map[string]any, copied map[string]bool) (*unstructured.Unstructured, error) {
+	loc, _ := l.(map[string]any)
+	bsl := map[string]any{}
+	var credential map[string]any
+	name, _, _ := unstructured.NestedString(loc, "name")
+	name = cmp.Or(name, fmt.Sprintf("%s-%d", dpa.GetName(), i+1))
+	if b, ok, _ := unstructured.NestedMap(loc, "bucket"); ok {
+		var err error
+		if bsl, credential, err = s.bslFromCloudStorage(ctx, b); err != nil {
+			return nil, err
+		}
+	} else if v, ok, _ := unstructured.NestedMap(loc, "velero"); ok {
+		bsl = v
+		bsl["config"] = stringMap(v["config"])
+		credential, _, _ = unstructured.NestedMap(v, "credential")
+	}
+	if p, _ := bsl["provider"].(string); p == "aws" || p == "velero.io/aws" {
+		config := bsl["config"].(map[string]any)
+		config["s3Url"] = s.S3URL
+		config["s3ForcePathStyle"] = "true"
+	}
+	if credential != nil {
+		copyName, err := s.copyCredentials(ctx, credential, owner, copied)
+		if err != nil {
+			return nil, err
+		}
+		bsl["credential"] = map[string]any{"name": copyName, "key": credential["key"]}
+	}
+	return s.owned("velero.io/v1", "BackupStorageLocation", name, owner, bsl), nil
+}
+
+// bslFromCloudStorage is a location's spec from its bucket entry and the
+// CloudStorage it names, and the entry's credential.
+func (s *StandIn) bslFromCloudStorage(ctx context.Context, b map[string]any) (bsl map[string]any, credential map[string]any, _ error) {
+	csName, _, _ := unstructured.NestedString(b, "cloudStorageRef", "name")
+	cs, err := s.Dynamic.Resource(gvr.CloudStorage).Namespace(s.Namespace).Get(ctx, csName, metav1.GetOptions{})
+	if err != nil {
+		return nil, nil, err
+	}
+	// As the real operator does, the location is made at once, from
+	// the CloudStorage's spec, whether or not its bucket exists yet:
+	// Reconciled=True does not mean the bucket exists.
+	bucket, _, _ := unstructured.NestedString(cs.Object, "spec", "name")
+	config := stringMap(b["config"])
+	if shared, _, _ := unstructured.NestedBool(cs.Object, "spec", "enableSharedConfig"); shared {
+		config["enableSharedConfig"] = "true"
+	}
+	objectStorage := map[string]any{"bucket": bucket}
+	if p, _, _ := unstructured.NestedString(b, "prefix"); p != "" {
+		objectStorage["prefix"] = p
+	}
+	bsl = map[string]any{"provider": "aws", "objectStorage": objectStorage, "config": config}
+	if d, ok, _ := unstructured.NestedBool(b, "default"); ok {
+		bsl["default"] = d
+	}
+	if p, ok := b["backupSyncPeriod"]; ok {
+		bsl["backupSyncPeriod"] = p
+	}
+	credential, _, _ = unstructured.NestedMap(b, "credential")
+	return bsl, credential, nil
+}
+
+// snapshotLocation is the VolumeSnapshotLocation of the DPA's i-th
+// snapshotLocations entry, nil for one without a velero block.
+func (s *StandIn) snapshotLocation(ctx context.Context, dpa *unstructured.Unstructured, i int, sl any, owner map[string]any, copied map[string]bool) (*unstructured.Unstructured, error) {
+	v, ok, _ := unstructured.NestedMap(sl.(map[string]any), "velero")
+	if !ok {
+		return nil, nil
+	}
+	config := stringMap(v["config"])
+	vsl := map[string]any{"provider": v["provider"], "config": config}
+	if cred, ok, _ := unstructured.NestedMap(v, "credential"); ok {
+		copyName, err := s.copyCredentials(ctx, cred, owner, copied)
+		if err != nil {
+			return nil, err
+		}
+		vsl["credential"] = map[string]any{"name": copyName, "key": cred["key"]}
+	}
+	// The pod path of the BSL's materialised credentials, mapped to the
+	// sandbox copy the same way Velero materialises it here.
+	if cf, _ := config["credentialsFile"].(string); cf != "" {
+		config["credentialsFile"] = s.materialisedPath(cf)
+	}
+	return s.owned("velero.io/v1", "VolumeSnapshotLocation", fmt.Sprintf("%s-%d", dpa.GetName(), i+1), owner, vsl), nil
 }
 
 // materialisedPath maps /tmp/credentials/<ns>/<secret>-<key> (where Velero's
@@ -621,45 +654,10 @@ func (s *StandIn) reconcileCloudStorage(ctx context.Context, name string) error 
 	region, _, _ := unstructured.NestedString(cs.Object, "spec", "region")
 	client := s.s3(region)
 	finalizers := cs.GetFinalizers()
-	has := false
-	for _, f := range finalizers {
-		has = has || f == manifests.CloudStorageFinalizer
-	}
+	has := slices.Contains(finalizers, manifests.CloudStorageFinalizer)
 
 	if cs.GetDeletionTimestamp() != nil {
-		if !has {
-			return nil
-		}
-		del, _ := strconv.ParseBool(cs.GetAnnotations()[manifests.CloudStorageDeleteAnnotation])
-		if !del {
-			// The operator's behaviour: without the annotation the bucket is
-			// kept and the CloudStorage stays Terminating.
-			return nil
-		}
-		out, err := client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: &bucket, MaxKeys: aws.Int32(1)})
-		var nsb *s3types.NoSuchBucket
-		switch {
-		case errors.As(err, &nsb):
-		case err != nil:
-			return err
-		case aws.ToInt32(out.KeyCount) > 0:
-			s.logf("cloudstorage %s: bucket %s is not empty; keeping it (and the finalizer)", name, bucket)
-			return requeueAfter(5 * time.Second)
-		default:
-			if _, err := client.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: &bucket}); err != nil {
-				return err
-			}
-			s.logf("cloudstorage %s: bucket %s deleted", name, bucket)
-		}
-		var keep []string
-		for _, f := range finalizers {
-			if f != manifests.CloudStorageFinalizer {
-				keep = append(keep, f)
-			}
-		}
-		cs.SetFinalizers(keep)
-		_, err = res.Update(ctx, cs, metav1.UpdateOptions{FieldManager: FieldManager})
-		return err
+		return s.releaseCloudStorage(ctx, res, cs, client, has)
 	}
 
 	if !has {
@@ -689,14 +687,8 @@ func (s *StandIn) reconcileCloudStorage(ctx context.Context, name string) error 
 	if created {
 		s.event(ctx, cs, corev1.EventTypeNormal, "BucketCreated", fmt.Sprintf("bucket %s has been created", bucket))
 	}
-	if tags, _, _ := unstructured.NestedStringMap(cs.Object, "spec", "tags"); len(tags) > 0 {
-		var ts []s3types.Tag
-		for _, k := range manifests.SortedKeys(tags) {
-			ts = append(ts, s3types.Tag{Key: aws.String(k), Value: aws.String(tags[k])})
-		}
-		if _, err := client.PutBucketTagging(ctx, &s3.PutBucketTaggingInput{Bucket: &bucket, Tagging: &s3types.Tagging{TagSet: ts}}); err != nil {
-			return fmt.Errorf("tag bucket %s: %w", bucket, err)
-		}
+	if err := tagBucket(ctx, client, bucket, cs); err != nil {
+		return err
 	}
 	if st, _, _ := unstructured.NestedString(cs.Object, "status", "name"); st == bucket {
 		return nil
@@ -707,6 +699,62 @@ func (s *StandIn) reconcileCloudStorage(ctx context.Context, name string) error 
 		return err
 	}
 	s.logf("cloudstorage %s: bucket %s ready", name, bucket)
+	return nil
+}
+
+// releaseCloudStorage is the operator's side of a CloudStorage being deleted:
+// with the delete annotation its bucket goes once empty, then the finalizer.
+func (s *StandIn) releaseCloudStorage(ctx context.Context, res dynamic.ResourceInterface, cs *unstructured.Unstructured, client *s3.Client, has bool) error {
+	name, finalizers := cs.GetName(), cs.GetFinalizers()
+	bucket, _, _ := unstructured.NestedString(cs.Object, "spec", "name")
+	if !has {
+		return nil
+	}
+	del, _ := strconv.ParseBool(cs.GetAnnotations()[manifests.CloudStorageDeleteAnnotation])
+	if !del {
+		// The operator's behaviour: without the annotation the bucket is
+		// kept and the CloudStorage stays Terminating.
+		return nil
+	}
+	out, err := client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: &bucket, MaxKeys: aws.Int32(1)})
+	var nsb *s3types.NoSuchBucket
+	switch {
+	case errors.As(err, &nsb):
+	case err != nil:
+		return err
+	case aws.ToInt32(out.KeyCount) > 0:
+		s.logf("cloudstorage %s: bucket %s is not empty; keeping it (and the finalizer)", name, bucket)
+		return requeueAfter(5 * time.Second)
+	default:
+		if _, err := client.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: &bucket}); err != nil {
+			return err
+		}
+		s.logf("cloudstorage %s: bucket %s deleted", name, bucket)
+	}
+	var keep []string
+	for _, f := range finalizers {
+		if f != manifests.CloudStorageFinalizer {
+			keep = append(keep, f)
+		}
+	}
+	cs.SetFinalizers(keep)
+	_, err = res.Update(ctx, cs, metav1.UpdateOptions{FieldManager: FieldManager})
+	return err
+}
+
+// tagBucket puts the CloudStorage's tags on its bucket, as the operator does.
+func tagBucket(ctx context.Context, client *s3.Client, bucket string, cs *unstructured.Unstructured) error {
+	tags, _, _ := unstructured.NestedStringMap(cs.Object, "spec", "tags")
+	if len(tags) == 0 {
+		return nil
+	}
+	var ts []s3types.Tag
+	for _, k := range manifests.SortedKeys(tags) {
+		ts = append(ts, s3types.Tag{Key: aws.String(k), Value: aws.String(tags[k])})
+	}
+	if _, err := client.PutBucketTagging(ctx, &s3.PutBucketTaggingInput{Bucket: &bucket, Tagging: &s3types.Tagging{TagSet: ts}}); err != nil {
+		return fmt.Errorf("tag bucket %s: %w", bucket, err)
+	}
 	return nil
 }
 
