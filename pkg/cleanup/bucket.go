@@ -102,22 +102,9 @@ func (e *Emptier) Empty(ctx context.Context, bucket string) (int64, error) {
 			fail(awsclient.Explain("list the objects of bucket "+bucket, err))
 			break
 		}
-		ids := make([]types.ObjectIdentifier, 0, len(page.Versions)+len(page.DeleteMarkers))
-		for _, v := range page.Versions {
-			ids = append(ids, types.ObjectIdentifier{Key: v.Key, VersionId: v.VersionId})
-		}
-		for _, m := range page.DeleteMarkers {
-			ids = append(ids, types.ObjectIdentifier{Key: m.Key, VersionId: m.VersionId})
-		}
-		if aws.ToBool(page.IsTruncated) && len(ids) > 0 {
-			last := lastListed(page)
-			for i, id := range ids {
-				if aws.ToString(id.Key) == aws.ToString(last.Key) && aws.ToString(id.VersionId) == aws.ToString(last.VersionId) {
-					markers = append(markers, id)
-					ids = append(ids[:i], ids[i+1:]...)
-					break
-				}
-			}
+		ids, marker := pageIDs(page)
+		if marker != nil {
+			markers = append(markers, *marker)
 		}
 		sendAll(ids)
 	}
@@ -127,6 +114,29 @@ func (e *Emptier) Empty(ctx context.Context, bucket string) (int64, error) {
 		firstErr = ctx.Err()
 	}
 	return deleted.Load(), firstErr
+}
+
+// pageIDs are the versions and delete markers of one page of the listing,
+// without the page's last entry when another page follows: that one is the
+// marker, returned apart to be deleted when the listing ends.
+func pageIDs(page *s3.ListObjectVersionsOutput) (ids []types.ObjectIdentifier, marker *types.ObjectIdentifier) {
+	ids = make([]types.ObjectIdentifier, 0, len(page.Versions)+len(page.DeleteMarkers))
+	for _, v := range page.Versions {
+		ids = append(ids, types.ObjectIdentifier{Key: v.Key, VersionId: v.VersionId})
+	}
+	for _, m := range page.DeleteMarkers {
+		ids = append(ids, types.ObjectIdentifier{Key: m.Key, VersionId: m.VersionId})
+	}
+	if !aws.ToBool(page.IsTruncated) || len(ids) == 0 {
+		return ids, nil
+	}
+	last := lastListed(page)
+	for i, id := range ids {
+		if aws.ToString(id.Key) == aws.ToString(last.Key) && aws.ToString(id.VersionId) == aws.ToString(last.VersionId) {
+			return append(ids[:i], ids[i+1:]...), &id
+		}
+	}
+	return ids, nil
 }
 
 // inRegion sends an S3 call to the bucket's region: S3 answers a request sent

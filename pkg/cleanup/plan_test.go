@@ -4,6 +4,9 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/manifests"
@@ -87,5 +90,23 @@ func TestPlanDecides(t *testing.T) {
 				t.Errorf("workloads %v: a canary also named as a workload is listed once", p.workloads)
 			}
 		})
+	}
+}
+
+// A truncated page holds back its last entry (the next page's marker).
+func TestPageIDs(t *testing.T) {
+	page := &s3.ListObjectVersionsOutput{
+		Versions:      []s3types.ObjectVersion{{Key: aws.String("a"), VersionId: aws.String("1")}, {Key: aws.String("b"), VersionId: aws.String("2")}},
+		DeleteMarkers: []s3types.DeleteMarkerEntry{{Key: aws.String("c"), VersionId: aws.String("3")}},
+		IsTruncated:   aws.Bool(true), NextKeyMarker: aws.String("b"), NextVersionIdMarker: aws.String("2"),
+	}
+	ids, marker := pageIDs(page)
+	if len(ids) != 2 || aws.ToString(ids[0].Key) != "a" || aws.ToString(ids[1].Key) != "c" || marker == nil || aws.ToString(marker.Key) != "b" {
+		t.Errorf("truncated page: ids %v marker %v, want a and c, marker b", ids, marker)
+	}
+	page.IsTruncated = aws.Bool(false)
+	page.Versions = append(page.Versions[:0:0], s3types.ObjectVersion{Key: aws.String("a"), VersionId: aws.String("1")}, s3types.ObjectVersion{Key: aws.String("b"), VersionId: aws.String("2")})
+	if ids, marker := pageIDs(page); len(ids) != 3 || marker != nil {
+		t.Errorf("last page: ids %v marker %v, want all three and no marker", ids, marker)
 	}
 }
