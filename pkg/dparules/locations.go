@@ -80,43 +80,55 @@ func (j *judge) backupLocations(locations []any, noDefault bool) {
 // its secret exists with data under the key, and (1.5) an AWS secret holds
 // the profile. It reports whether the location passed.
 func (j *judge) secretData(path string, loc, vel, bkt map[string]any) bool {
-	n := len(j.found)
 	if vel != nil {
-		if j.noSecret {
-			return true
-		}
-		if cred, ok := vel["credential"].(map[string]any); ok {
-			name, key := strAt(cred, "name"), strAt(cred, "key")
-			locName, _ := loc["name"].(string)
-			switch {
-			case key == "" && j.at("1.5"):
-				j.fail("R11", Validation, path+".velero.credential.key", "secret key specified for location cannot be empty")
-			case key == "":
-				j.fail("R11", Validation, path+".velero.credential.key", fmt.Sprintf("Secret key specified in BackupLocation %s cannot be empty", locName))
-			case name == "" && j.at("1.5"):
-				j.fail("R11", Validation, path+".velero.credential.name", "secret name specified for location cannot be empty")
-			case name == "":
-				j.fail("R11", Validation, path+".velero.credential.name", fmt.Sprintf("Secret name specified in BackupLocation %s cannot be empty", locName))
-			}
-			if len(j.found) > n {
-				return false
-			}
-		}
-		provider := strAt(vel, "provider")
-		config, _ := vel["config"].(map[string]any)
-		name, key, fromFile := secretNameAndKey(config, vel["credential"], provider)
-		if !j.secretHolds(path+".velero.credential", name, key, !fromFile) {
-			return false
-		}
-		if j.at("1.5") && j.backupImages() && strings.Contains(provider, "aws") {
-			profile := strOr(strAt(vel, "config", "profile"), "default")
-			if err := parseAWS(j.ns.Secrets[name][key], profile, true); err != "" {
-				j.fail("R15", Validation, path+".velero.credential", fmt.Sprintf("error parsing AWS secret %s: %s", name, err))
-				return false
-			}
-		}
+		return j.veleroSecretData(path, loc, vel)
+	}
+	return j.bucketSecretData(path, bkt)
+}
+
+// veleroSecretData is secretData for a location with a velero block.
+func (j *judge) veleroSecretData(path string, loc, vel map[string]any) bool {
+	n := len(j.found)
+	if j.noSecret {
 		return true
 	}
+	if cred, ok := vel["credential"].(map[string]any); ok {
+		name, key := strAt(cred, "name"), strAt(cred, "key")
+		locName, _ := loc["name"].(string)
+		switch {
+		case key == "" && j.at("1.5"):
+			j.fail("R11", Validation, path+".velero.credential.key", "secret key specified for location cannot be empty")
+		case key == "":
+			j.fail("R11", Validation, path+".velero.credential.key", fmt.Sprintf("Secret key specified in BackupLocation %s cannot be empty", locName))
+		case name == "" && j.at("1.5"):
+			j.fail("R11", Validation, path+".velero.credential.name", "secret name specified for location cannot be empty")
+		case name == "":
+			j.fail("R11", Validation, path+".velero.credential.name", fmt.Sprintf("Secret name specified in BackupLocation %s cannot be empty", locName))
+		}
+		if len(j.found) > n {
+			return false
+		}
+	}
+	provider := strAt(vel, "provider")
+	config, _ := vel["config"].(map[string]any)
+	name, key, fromFile := secretNameAndKey(config, vel["credential"], provider)
+	if !j.secretHolds(path+".velero.credential", name, key, !fromFile) {
+		return false
+	}
+	if j.at("1.5") && j.backupImages() && strings.Contains(provider, "aws") {
+		profile := strOr(strAt(vel, "config", "profile"), "default")
+		if err := parseAWS(j.ns.Secrets[name][key], profile, true); err != "" {
+			j.fail("R15", Validation, path+".velero.credential", fmt.Sprintf("error parsing AWS secret %s: %s", name, err))
+			return false
+		}
+	}
+	return true
+}
+
+// bucketSecretData is secretData for a location with a bucket block (a
+// CloudStorage); 1.5 and 1.4 ask in different orders.
+func (j *judge) bucketSecretData(path string, bkt map[string]any) bool {
+	n := len(j.found)
 	cred, hasCred := bkt["credential"].(map[string]any)
 	name, key := strAt(cred, "name"), strAt(cred, "key")
 	if j.at("1.5") {
