@@ -217,82 +217,17 @@ type candidate struct {
 func Decide(fl Flags, ev Evidence) (Names, error) {
 	n := Names{From: map[string]string{}, namespace: ev.Namespace, recorded: map[string]bool{}}
 	rec := ev.Recorded
-	fromRecord := func(value, key string) candidate {
-		return candidate{value: value, source: fmt.Sprintf("annotation %s on namespace %s", key, ev.Namespace), recorded: true}
-	}
-
-	// pick settles one name: the flag, checked against what is known, else
-	// the known value unless a given cluster name should derive it.
-	pick := func(field, flag, flagValue string, known []candidate, derived bool) (string, error) {
-		var first *candidate
-		for i := range known {
-			if known[i].value != "" {
-				first = &known[i]
-				break
-			}
-		}
-		switch {
-		case flagValue != "" && first != nil && first.value != flagValue:
-			return "", &ConflictError{Field: field, Flag: flag, FlagValue: flagValue, Recorded: first.value, Source: first.source}
-		case flagValue != "":
-			n.From[field] = flag
-			return flagValue, nil
-		case first != nil && (!derived || first.recorded):
-			n.From[field] = first.source
-			n.recorded[field] = first.recorded
-			return first.value, nil
-		}
-		return "", nil
-	}
+	fromRecord := func(value, key string) candidate { return recordedCandidate(ev, value, key) }
+	pick := n.pick
 	clusterGiven := fl.ClusterName != ""
 	var err error
 	if n.ClusterName, err = pick(FieldClusterName, "--cluster-name", fl.ClusterName,
 		[]candidate{fromRecord(rec.ClusterName, AnnotationClusterName)}, false); err != nil {
 		return Names{}, err
 	}
-
-	// The role: by name (and path) or whole by ARN.
-	var roleKnown []candidate
-	if rec.RoleARN != "" {
-		roleKnown = append(roleKnown, fromRecord(rec.RoleARN, AnnotationRoleARN))
-	} else {
-		roleKnown = append(roleKnown,
-			candidate{value: ev.SubscriptionRoleARN, source: "ROLEARN of the Subscription in " + ev.Namespace},
-			candidate{value: ev.SecretRoleARN, source: "role_arn of secret " + ev.Namespace + "/cloud-credentials"})
+	if err := n.decideRole(fl, ev, clusterGiven); err != nil {
+		return Names{}, err
 	}
-	switch {
-	case fl.RoleARN != "":
-		if n.RoleARN, err = pick(FieldRole, "--role-arn", fl.RoleARN, roleKnown, clusterGiven); err != nil {
-			return Names{}, err
-		}
-		n.ExternalRole = true
-	default:
-		byName := make([]candidate, len(roleKnown))
-		for i, c := range roleKnown {
-			name, _ := RoleNameOf(c.value)
-			byName[i] = candidate{value: name, source: c.source, recorded: c.recorded}
-		}
-		if n.RoleName, err = pick(FieldRole, "--role-name", fl.RoleName, byName, clusterGiven); err != nil {
-			return Names{}, err
-		}
-		// The role as known whole (its path too), even when the flag named it.
-		for _, c := range roleKnown {
-			if name, _ := RoleNameOf(c.value); c.value != "" && name == n.RoleName {
-				n.RoleARN = c.value
-				n.ExternalRole = c.value == rec.RoleARN && rec.ExternalRole
-				break
-			}
-		}
-	}
-	if n.RoleARN != "" {
-		name, path := RoleNameOf(n.RoleARN)
-		n.RoleName = cmp.Or(n.RoleName, name)
-		n.RolePath = path
-		if fl.RolePath != "" && fl.RolePath != path && !n.ExternalRole {
-			return Names{}, &ConflictError{Field: "role path", Flag: "--role-path", FlagValue: fl.RolePath, Recorded: path, Source: n.From[FieldRole]}
-		}
-	}
-	n.RolePath = cmp.Or(n.RolePath, fl.RolePath)
 
 	if n.PolicyName, err = pick(FieldPolicy, "--policy-name", fl.PolicyName,
 		[]candidate{fromRecord(rec.PolicyName, AnnotationPolicyName)}, clusterGiven); err != nil {
@@ -333,6 +268,83 @@ func Decide(fl Flags, ev Evidence) (Names, error) {
 		return Names{}, err
 	}
 	return n, nil
+}
+
+// recordedCandidate is a name as setup's record on the namespace has it.
+func recordedCandidate(ev Evidence, value, key string) candidate {
+	return candidate{value: value, source: fmt.Sprintf("annotation %s on namespace %s", key, ev.Namespace), recorded: true}
+}
+
+// pick settles one name: the flag, checked against what is known, else the
+// known value unless a given cluster name should derive it (derived).
+func (n *Names) pick(field, flag, flagValue string, known []candidate, derived bool) (string, error) {
+	var first *candidate
+	for i := range known {
+		if known[i].value != "" {
+			first = &known[i]
+			break
+		}
+	}
+	switch {
+	case flagValue != "" && first != nil && first.value != flagValue:
+		return "", &ConflictError{Field: field, Flag: flag, FlagValue: flagValue, Recorded: first.value, Source: first.source}
+	case flagValue != "":
+		n.From[field] = flag
+		return flagValue, nil
+	case first != nil && (!derived || first.recorded):
+		n.From[field] = first.source
+		n.recorded[field] = first.recorded
+		return first.value, nil
+	}
+	return "", nil
+}
+
+// decideRole settles the role: by name (and path), or whole by ARN.
+func (n *Names) decideRole(fl Flags, ev Evidence, clusterGiven bool) error {
+	rec := ev.Recorded
+	var err error
+	var roleKnown []candidate
+	if rec.RoleARN != "" {
+		roleKnown = append(roleKnown, recordedCandidate(ev, rec.RoleARN, AnnotationRoleARN))
+	} else {
+		roleKnown = append(roleKnown,
+			candidate{value: ev.SubscriptionRoleARN, source: "ROLEARN of the Subscription in " + ev.Namespace},
+			candidate{value: ev.SecretRoleARN, source: "role_arn of secret " + ev.Namespace + "/cloud-credentials"})
+	}
+	switch {
+	case fl.RoleARN != "":
+		if n.RoleARN, err = n.pick(FieldRole, "--role-arn", fl.RoleARN, roleKnown, clusterGiven); err != nil {
+			return err
+		}
+		n.ExternalRole = true
+	default:
+		byName := make([]candidate, len(roleKnown))
+		for i, c := range roleKnown {
+			name, _ := RoleNameOf(c.value)
+			byName[i] = candidate{value: name, source: c.source, recorded: c.recorded}
+		}
+		if n.RoleName, err = n.pick(FieldRole, "--role-name", fl.RoleName, byName, clusterGiven); err != nil {
+			return err
+		}
+		// The role as known whole (its path too), even when the flag named it.
+		for _, c := range roleKnown {
+			if name, _ := RoleNameOf(c.value); c.value != "" && name == n.RoleName {
+				n.RoleARN = c.value
+				n.ExternalRole = c.value == rec.RoleARN && rec.ExternalRole
+				break
+			}
+		}
+	}
+	if n.RoleARN != "" {
+		name, path := RoleNameOf(n.RoleARN)
+		n.RoleName = cmp.Or(n.RoleName, name)
+		n.RolePath = path
+		if fl.RolePath != "" && fl.RolePath != path && !n.ExternalRole {
+			return &ConflictError{Field: "role path", Flag: "--role-path", FlagValue: fl.RolePath, Recorded: path, Source: n.From[FieldRole]}
+		}
+	}
+	n.RolePath = cmp.Or(n.RolePath, fl.RolePath)
+	return nil
 }
 
 // RoleNameOf splits an IAM role ARN into the role's name and path ("/" when
