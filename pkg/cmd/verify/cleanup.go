@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/dynamic"
 
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/gvr"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/kube"
@@ -255,15 +256,9 @@ func (r *run) deleteBackup(ctx context.Context, b *unstructured.Unstructured) er
 	}
 	dbrs := r.dyn.Resource(gvr.DeleteBackupRequest).Namespace(b.GetNamespace())
 	sel := velero.LabelBackupUID + "=" + string(cur.GetUID())
-	pending, err := dbrs.List(ctx, metav1.ListOptions{LabelSelector: sel})
+	reqName, err := pendingRequest(ctx, dbrs, sel)
 	if err != nil {
-		return kube.Explain(err, gvr.DeleteBackupRequest, "")
-	}
-	reqName := ""
-	for _, d := range pending.Items {
-		if kube.Str(d.Object, "status", "phase") != velero.PhaseProcessed {
-			reqName = d.GetName()
-		}
+		return err
 	}
 	create := reqName == ""
 	if create {
@@ -315,6 +310,12 @@ func (r *run) deleteBackup(ctx context.Context, b *unstructured.Unstructured) er
 			return err
 		}
 	}
+	return removeRequests(ctx, dbrs, sel)
+}
+
+// removeRequests deletes the DeleteBackupRequests sel selects, whether
+// Velero processed them or not.
+func removeRequests(ctx context.Context, dbrs dynamic.ResourceInterface, sel string) error {
 	rest, err := dbrs.List(ctx, metav1.ListOptions{LabelSelector: sel})
 	if err != nil {
 		return kube.Explain(err, gvr.DeleteBackupRequest, "")
@@ -325,6 +326,22 @@ func (r *run) deleteBackup(ctx context.Context, b *unstructured.Unstructured) er
 		}
 	}
 	return nil
+}
+
+// pendingRequest is the name of a DeleteBackupRequest sel selects that
+// Velero has not processed yet (an earlier run's), "" when there is none.
+func pendingRequest(ctx context.Context, dbrs dynamic.ResourceInterface, sel string) (string, error) {
+	pending, err := dbrs.List(ctx, metav1.ListOptions{LabelSelector: sel})
+	if err != nil {
+		return "", kube.Explain(err, gvr.DeleteBackupRequest, "")
+	}
+	name := ""
+	for _, d := range pending.Items {
+		if kube.Str(d.Object, "status", "phase") != velero.PhaseProcessed {
+			name = d.GetName()
+		}
+	}
+	return name, nil
 }
 
 // deletionErrors adds what Velero said on the requests to a failed wait.
