@@ -27,10 +27,15 @@ type event struct {
 	Output  string
 }
 
+// report is what the stream of test events has said so far.
+type report struct {
+	outputs                 map[string]*strings.Builder
+	passed, failed, skipped int
+	failedPkgs, summaries   []string
+}
+
 func main() {
-	outputs := map[string]*strings.Builder{}
-	var passed, failed, skipped int
-	var failedPkgs, summaries []string
+	r := &report{outputs: map[string]*strings.Builder{}}
 	sc := bufio.NewScanner(os.Stdin)
 	sc.Buffer(make([]byte, 1<<20), 16<<20)
 	start := time.Now()
@@ -40,75 +45,81 @@ func main() {
 			fmt.Println(sc.Text()) // build errors and other plain lines
 			continue
 		}
-		key := e.Package + " " + e.Test
-		switch e.Action {
-		case "output":
-			if outputs[key] == nil {
-				outputs[key] = &strings.Builder{}
-			}
-			outputs[key].WriteString(e.Output)
-			if _, s, ok := strings.Cut(e.Output, summaryMarker); ok {
-				summaries = append(summaries, strings.TrimSpace(s))
-			}
-			if e.Test == "" && strings.HasPrefix(e.Output, "rig: ") {
-				fmt.Print("      ", e.Output)
-			}
-		case "pass", "fail", "skip":
-			if e.Test == "" {
-				if e.Action == "fail" {
-					failedPkgs = append(failedPkgs, e.Package)
-					if b := outputs[key]; b != nil {
-						fmt.Print(b.String())
-					}
-				}
-				if e.Action == "skip" {
-					// go test reports a package without test files as skipped.
-					fmt.Printf("---- %s (no tests)\n", e.Package)
-					continue
-				}
-				fmt.Printf("%-4s %s (%.1fs)\n", strings.ToUpper(e.Action), e.Package, e.Elapsed)
-				continue
-			}
-			if strings.Contains(e.Test, "/") {
-				continue // subtests roll up into their parent's line
-			}
-			fmt.Printf("  %-4s %s (%.2fs)\n", strings.ToUpper(e.Action), e.Test, e.Elapsed)
-			switch e.Action {
-			case "pass":
-				passed++
-			case "fail":
-				failed++
-				if b := outputs[key]; b != nil {
-					fmt.Print(indent(b.String()))
-				}
-				for k, b := range outputs { // failed subtests' output
-					if strings.HasPrefix(k, key+"/") {
-						fmt.Print(indent(b.String()))
-					}
-				}
-			case "skip":
-				skipped++
-				if b := outputs[key]; b != nil {
-					fmt.Print(indent(lastLines(b.String(), 3)))
-				}
-			}
-		}
+		r.event(e)
 	}
-	sort.Strings(failedPkgs)
+	sort.Strings(r.failedPkgs)
 	fmt.Printf("\ntests took %s\n", time.Since(start).Round(time.Second))
-	if len(failedPkgs) > 0 {
-		fmt.Printf("failed packages: %s\n", strings.Join(failedPkgs, " "))
+	if len(r.failedPkgs) > 0 {
+		fmt.Printf("r.failed packages: %s\n", strings.Join(r.failedPkgs, " "))
 	}
-	for _, s := range summaries {
+	for _, s := range r.summaries {
 		fmt.Println(s)
 	}
-	fmt.Printf("%d passed, %d failed, %d skipped\n", passed, failed, skipped)
-	if failed > 0 || len(failedPkgs) > 0 {
+	fmt.Printf("%d passed, %d failed, %d skipped\n", r.passed, r.failed, r.skipped)
+	if r.failed > 0 || len(r.failedPkgs) > 0 {
 		os.Exit(1)
 	}
-	if skipped > 0 && os.Getenv("CI") == "true" {
-		fmt.Println("CI=true: skipped tests count as failures (every integration test must run against the real servers)")
+	if r.skipped > 0 && os.Getenv("CI") == "true" {
+		fmt.Println("CI=true: r.skipped tests count as failures (every integration test must run against the real servers)")
 		os.Exit(1)
+	}
+}
+
+// event prints a package's or a test's result as it comes, and keeps
+// the output a failure or skip shows.
+func (r *report) event(e event) {
+	key := e.Package + " " + e.Test
+	switch e.Action {
+	case "output":
+		if r.outputs[key] == nil {
+			r.outputs[key] = &strings.Builder{}
+		}
+		r.outputs[key].WriteString(e.Output)
+		if _, s, ok := strings.Cut(e.Output, summaryMarker); ok {
+			r.summaries = append(r.summaries, strings.TrimSpace(s))
+		}
+		if e.Test == "" && strings.HasPrefix(e.Output, "rig: ") {
+			fmt.Print("      ", e.Output)
+		}
+	case "pass", "fail", "skip":
+		if e.Test == "" {
+			if e.Action == "fail" {
+				r.failedPkgs = append(r.failedPkgs, e.Package)
+				if b := r.outputs[key]; b != nil {
+					fmt.Print(b.String())
+				}
+			}
+			if e.Action == "skip" {
+				// go test reports a package without test files as skipped.
+				fmt.Printf("---- %s (no tests)\n", e.Package)
+				return
+			}
+			fmt.Printf("%-4s %s (%.1fs)\n", strings.ToUpper(e.Action), e.Package, e.Elapsed)
+			return
+		}
+		if strings.Contains(e.Test, "/") {
+			return // subtests roll up into their parent's line
+		}
+		fmt.Printf("  %-4s %s (%.2fs)\n", strings.ToUpper(e.Action), e.Test, e.Elapsed)
+		switch e.Action {
+		case "pass":
+			r.passed++
+		case "fail":
+			r.failed++
+			if b := r.outputs[key]; b != nil {
+				fmt.Print(indent(b.String()))
+			}
+			for k, b := range r.outputs { // r.failed subtests' output
+				if strings.HasPrefix(k, key+"/") {
+					fmt.Print(indent(b.String()))
+				}
+			}
+		case "skip":
+			r.skipped++
+			if b := r.outputs[key]; b != nil {
+				fmt.Print(indent(lastLines(b.String(), 3)))
+			}
+		}
 	}
 }
 
