@@ -50,7 +50,7 @@ func main() {
 	sort.Strings(r.failedPkgs)
 	fmt.Printf("\ntests took %s\n", time.Since(start).Round(time.Second))
 	if len(r.failedPkgs) > 0 {
-		fmt.Printf("r.failed packages: %s\n", strings.Join(r.failedPkgs, " "))
+		fmt.Printf("failed packages: %s\n", strings.Join(r.failedPkgs, " "))
 	}
 	for _, s := range r.summaries {
 		fmt.Println(s)
@@ -60,7 +60,7 @@ func main() {
 		os.Exit(1)
 	}
 	if r.skipped > 0 && os.Getenv("CI") == "true" {
-		fmt.Println("CI=true: r.skipped tests count as failures (every integration test must run against the real servers)")
+		fmt.Println("CI=true: skipped tests count as failures (every integration test must run against the real servers)")
 		os.Exit(1)
 	}
 }
