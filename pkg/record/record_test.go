@@ -32,6 +32,7 @@ func TestAnnotationsRoundTrip(t *testing.T) {
 	}
 }
 
+//nolint:funlen // the table is the test: one case a line
 func TestDecide(t *testing.T) {
 	withRecord := Evidence{Namespace: ns, Recorded: recorded}
 	// What a setup made before the record existed, or by hand: the objects.

@@ -311,6 +311,7 @@ func must(t *testing.T, err error) {
 	}
 }
 
+//nolint:funlen // one fixture loaded once into the API server, then each EXPECT key asserted on it in turn
 func checkFixture(t *testing.T, r *rig.Rig, bin string, fx *rig.ClusterFixture) {
 	ctx := context.Background()
 	r.Fresh(t)

@@ -89,6 +89,7 @@ func get(t *testing.T) *sandbox.Sandbox {
 	return shared
 }
 
+//nolint:funlen // the chapter's walkthrough in its order, each step on what the one before left
 func TestHelloWorldWalkthrough(t *testing.T) {
 	sb := get(t)
 	r := sb.Rig
