@@ -170,7 +170,7 @@ func (o *DeleteOptions) await(ctx context.Context, w *wait.Watch, dbrs dynamic.R
 				continue // the Backup goes next
 			}
 			cancel()
-			_ = <-gone // the wait cancelled just above: its error says only that
+			<-gone //nolint:errcheck // the wait cancelled just above: its error says only that
 			fmt.Fprintf(o.Out, "Velero could not delete backup %q (deletebackuprequest %s):\n", o.Name, reqName)
 			for _, e := range errs {
 				fmt.Fprintf(o.Out, "  error: %s\n", e)

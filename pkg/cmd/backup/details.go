@@ -43,6 +43,7 @@ const detailsTimeout = 20 * time.Second
 
 // fetchDetails reads the details of u (a Backup or Restore). Nothing here
 // fails the command: what cannot be read is said in Unavailable.
+//
 //nolint:funlen // left whole while issue 14a moves describe to its own package; split with it
 func fetchDetails(ctx context.Context, dyn dynamic.Interface, u *unstructured.Unstructured, insecure bool) *Details {
 	d := &Details{Unavailable: map[string]string{}}
