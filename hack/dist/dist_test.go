@@ -85,6 +85,7 @@ func TestTemplatesAreTemplates(t *testing.T) {
 
 // TestRelease builds the release the way `make dist` does (one platform, to
 // keep it quick) and installs and runs it the ways users do.
+//
 //nolint:funlen // one release, built once (minutes), then each way of installing it checked on it in turn
 func TestRelease(t *testing.T) {
 	root := repoRoot(t)

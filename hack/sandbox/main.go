@@ -155,11 +155,11 @@ func start(state string) error {
 			return fmt.Errorf("the sandbox did not start (%v); its log is %s", err, logPath)
 		case <-sig:
 			_ = cmd.Process.Signal(syscall.SIGTERM)
-			_ = <-exited // stopped by our signal: its exit status says no more
+			<-exited //nolint:errcheck // stopped by our signal: its exit status says no more
 			return errors.New("interrupted; the sandbox was stopped")
 		case <-deadline:
 			_ = cmd.Process.Signal(syscall.SIGTERM)
-			_ = <-exited // stopped by our signal: its exit status says no more
+			<-exited //nolint:errcheck // stopped by our signal: its exit status says no more
 			return fmt.Errorf("the sandbox did not start in 10 minutes; its log was %s", logPath)
 		case <-time.After(200 * time.Millisecond):
 		}

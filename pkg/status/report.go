@@ -84,6 +84,7 @@ type Inputs struct {
 }
 
 // Build evaluates the readiness checks of an AWS STS cluster.
+//
 //nolint:funlen // left whole while issue 14b splits status's report building into read, decide and say
 func Build(in Inputs) *Report {
 	r := &Report{Cluster: in.Cluster, AWS: in.AWS, OADP: in.OADP}

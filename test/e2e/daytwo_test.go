@@ -38,6 +38,7 @@ import (
 // fails, and scheduled backups. It runs before the walkthrough (file order)
 // and removes what it made, leaving setup's objects for the walkthrough to
 // converge over.
+//
 //nolint:funlen // one story on one Velero server, each step on what the one before left
 func TestDayTwo(t *testing.T) {
 	sb := get(t)

@@ -127,6 +127,7 @@ func (o *Options) Validate() error {
 }
 
 // Run discovers, prints the plan, asks, and deletes.
+//
 //nolint:funlen // left whole while issue 14a reworks cleanup's dry-run; split with it
 func (o *Options) Run(ctx context.Context) error {
 	if o.isTerminal == nil {

@@ -216,6 +216,7 @@ func TestStatusWarnsWhenSnapshotsDoNotFit(t *testing.T) {
 }
 
 // Each breakage fails its own check, with its fix, and nothing else.
+//
 //nolint:funlen // the table of breakages is the test: one case a breakage, on one rig
 func TestStatusDetectsEachBreakage(t *testing.T) {
 	r := rig.Get(t)
