@@ -177,9 +177,6 @@ func (sb *Sandbox) Stop() {
 	})
 }
 
-// Env is the environment for the plugin, kubectl and aws: the rig's.
-func (sb *Sandbox) Env() map[string]string { return sb.Rig.Env() }
-
 func (sb *Sandbox) openLog(path string) (*os.File, error) {
 	f, err := os.Create(path)
 	if err == nil {

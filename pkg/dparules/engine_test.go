@@ -83,15 +83,6 @@ func TestSecretNamesAndReconciles(t *testing.T) {
 	if got := dparules.SecretNames(ns.DPA); !slices.Equal(got, []string{"cloud-credentials", "vsl-creds"}) {
 		t.Errorf("SecretNames = %v", got)
 	}
-	for _, tc := range []struct {
-		v    string
-		n    int
-		want bool
-	}{{"1.4", 2, true}, {"1.5", 2, false}, {"1.5", 1, true}, {"1.6", 3, false}, {"1.4", 0, false}} {
-		if got := dparules.Reconciles(tc.v, tc.n); got != tc.want {
-			t.Errorf("Reconciles(%s, %d) = %v", tc.v, tc.n, got)
-		}
-	}
 	if m, known := dparules.Normalize("1.9.0"); m != "1.6" || known {
 		t.Errorf("Normalize(1.9.0) = %s, %v", m, known)
 	}

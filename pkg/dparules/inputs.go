@@ -121,12 +121,3 @@ func SecretNames(dpa *unstructured.Unstructured) []string {
 	sort.Strings(names)
 	return names
 }
-
-// Reconciles reports whether the operator of version acts on a DPA of a
-// namespace holding n of them: 1.5 and later reconcile none when there are
-// two or more; 1.4 and earlier reconcile each (and they fight over the
-// objects they share).
-func Reconciles(version string, n int) bool {
-	minor, _ := Normalize(version)
-	return n == 1 || (n > 1 && versions.CompareMinor(minor, "1.5") < 0)
-}
