@@ -31,8 +31,8 @@ import (
 type Options struct {
 	Profile string
 	// MaxAttempts bounds the SDK's standard retryer: throttles, 5xx answers
-	// and connection errors. An AccessDenied while IAM propagates is not
-	// retryable to it.
+	// and connection errors. IAM's eventual consistency is not among them;
+	// pkg/iam retries the calls it affects itself.
 	MaxAttempts int
 }
 
