@@ -17,7 +17,6 @@ import (
 	"k8s.io/client-go/dynamic"
 
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/apply"
-	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmdutil"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/gvr"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/kube"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/manifests"
@@ -152,7 +151,7 @@ func (i *Installer) waitForCRDs(ctx context.Context) error {
 		})
 		opts.Recreated = true
 		if _, err := wait.For(ctx, i.Client.Resource(gvr.CRD), name, crdServed, opts); err != nil {
-			return withCode(err)
+			return err
 		}
 	}
 	return nil
@@ -178,7 +177,7 @@ func (i *Installer) WaitOperator(ctx context.Context, ns, subscription string) (
 		return "subscription/" + subscription + " resolving"
 	}))
 	if err != nil {
-		return "", withCode(err)
+		return "", err
 	}
 	csvName = kube.Str(sub.Object, "status", "installedCSV")
 	_, err = wait.For(ctx, i.Client.Resource(gvr.CSV).Namespace(ns), csvName, func(o *unstructured.Unstructured) (bool, error) {
@@ -193,7 +192,7 @@ func (i *Installer) WaitOperator(ctx context.Context, ns, subscription string) (
 	}, i.waitOpts("CSV "+csvName, func(o *unstructured.Unstructured) string {
 		return "clusterserviceversion/" + csvName + " " + orPending(kube.Str(o.Object, "status", "phase"))
 	}))
-	return csvName, withCode(err)
+	return csvName, err
 }
 
 // WaitDPA waits for the operator to reconcile the DPA. A False condition is
@@ -214,7 +213,7 @@ func (i *Installer) WaitDPA(ctx context.Context, ns, name string) error {
 		}
 		return "dataprotectionapplication/" + name + " waiting for the operator"
 	}))
-	return withCode(err)
+	return err
 }
 
 // WaitBSL waits for Velero to validate the storage location; Unavailable
@@ -240,7 +239,7 @@ func (i *Installer) WaitBSL(ctx context.Context, ns, name string) error {
 		}
 		return "backupstoragelocation/" + name + " " + orPending(phase)
 	}))
-	return withCode(err)
+	return err
 }
 
 func bucketMissing(msg string) bool {
@@ -276,15 +275,6 @@ func LikelyCauses(msg string) []string {
 	return append(out,
 		"the secret's role_arn names another role, or its key is not \"credentials\"",
 		"the role lacks the S3 permissions of the policy (policy detached or edited)")
-}
-
-// withCode gives a wait's timeout its exit code.
-func withCode(err error) error {
-	var te *wait.TimeoutError
-	if errors.As(err, &te) {
-		return cmdutil.WithExitCode(cmdutil.ExitTimeout, err)
-	}
-	return err
 }
 
 func orPending(s string) string {
