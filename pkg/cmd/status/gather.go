@@ -25,12 +25,12 @@ import (
 
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/awsclient"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/awsfacts"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/checks"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/clusterfacts"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmdutil"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/dparules"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/gvr"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/iam"
-	"github.com/oadp-sts/kubectl-oadp_sts/pkg/install"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/kube"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/manifests"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/record"
@@ -201,10 +201,10 @@ func (g *gatherer) snapshotFit(ctx context.Context) {
 		return
 	}
 	dpa := &slices.SortedFunc(slices.Values(c.DPAs), func(a, b unstructured.Unstructured) int { return strings.Compare(a.GetName(), b.GetName()) })[0]
-	plan := install.PlanFor(dpa)
+	plan := checks.PlanFor(dpa)
 	c.SnapshotMode = plan.Mode
 	if c.SnapshotMode != "" {
-		c.SnapshotWarnings = plan.Warnings((&install.Installer{Client: g.dyn}).ReadStorage(ctx))
+		c.SnapshotWarnings = plan.Warnings(checks.ReadStorage(ctx, g.dyn))
 	}
 }
 
