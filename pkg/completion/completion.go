@@ -1,7 +1,7 @@
 // Package completion completes the plugin's flag values and arguments in the
 // shell: kubeconfig contexts, namespaces, backups, restores, schedules, storage locations
 // and OADP versions. The functions read the same kubeconfig and flags the
-// command itself would (through the Factory), so `--context other -n ns` on the
+// command itself would (through a Source, which the command's Factory is), so `--context other -n ns` on the
 // line being completed is honoured.
 //
 // They take a Source, not the command's Factory, and build nothing

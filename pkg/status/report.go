@@ -1,6 +1,8 @@
 // Package status turns discovered facts into a report: the facts themselves and
 // a list of checks, each ok, warning, failed or skipped, with a cause and a fix
-// when it is not ok. Building the report is pure; the command does the reads.
+// when it is not ok. Building the report is pure: pkg/status/gather does the
+// reads and the command prints. It must not read the cluster or AWS, and it
+// owns every check's wording, so a rule lives in one place.
 package status
 
 import (

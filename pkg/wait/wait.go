@@ -14,6 +14,12 @@
 //
 // For one-off waits on objects that already exist, wait.For and wait.Deleted
 // do both steps.
+//
+// It owns watching, the timeout (exit code 5 through pkg/exitcode) and the
+// progress line. It takes the one dynamic.ResourceInterface it watches and
+// must not depend on how clients are built or on AWS (TestDomainPackages-
+// TakeNarrowInterfaces in pkg/cmd checks), nor decide what state is good:
+// the caller's Condition does.
 package wait
 
 import (
