@@ -12,32 +12,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
-
-	"github.com/oadp-sts/kubectl-oadp_sts/pkg/exitcode"
 )
-
-// The exit codes and their carrier live in pkg/exitcode; these names forward
-// to it until every call site says exitcode.X.
-const (
-	ExitOK              = exitcode.OK
-	ExitError           = exitcode.Error
-	ExitNotReady        = exitcode.NotReady
-	ExitPartiallyFailed = exitcode.PartiallyFailed
-	ExitFailed          = exitcode.Failed
-	ExitTimeout         = exitcode.Timeout
-)
-
-// ExitCodeError is exitcode.CodedError.
-type ExitCodeError = exitcode.CodedError
-
-// WithExitCode is exitcode.WithCode.
-func WithExitCode(code int, err error) error { return exitcode.WithCode(code, err) }
-
-// Exitf is exitcode.Errorf.
-func Exitf(code int, format string, a ...any) error { return exitcode.Errorf(code, format, a...) }
-
-// ExitCode is exitcode.Code.
-func ExitCode(err error) int { return exitcode.Code(err) }
 
 // Silent marks an error whose message the command already printed in full
 // (a failed checklist, a summary); main then prints nothing more.
