@@ -13,6 +13,7 @@ import (
 
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmd"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmdutil"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/exitcode"
 )
 
 func main() {
@@ -24,6 +25,6 @@ func main() {
 		if !errors.As(err, new(cmdutil.Silent)) {
 			fmt.Fprintln(os.Stderr, "error:", err)
 		}
-		os.Exit(cmdutil.ExitCode(err))
+		os.Exit(exitcode.Code(err))
 	}
 }

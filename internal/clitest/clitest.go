@@ -14,6 +14,7 @@ import (
 
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmd"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmdutil"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/exitcode"
 )
 
 // Result is one run's output and exit code.
@@ -60,7 +61,7 @@ func run(ctx context.Context, t testing.TB, stdin string, react func(string), ar
 	if err != nil && !errors.As(err, new(cmdutil.Silent)) {
 		fmt.Fprintln(errOut, "error:", err)
 	}
-	res := Result{Stdout: out.String(), Stderr: errOut.String(), Code: cmdutil.ExitCode(err), Err: err}
+	res := Result{Stdout: out.String(), Stderr: errOut.String(), Code: exitcode.Code(err), Err: err}
 	t.Logf("$ kubectl oadp-sts %s\n-> exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), res.Code, res.Stdout, res.Stderr)
 	return res
 }

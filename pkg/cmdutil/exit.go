@@ -1,64 +1,18 @@
-// Package cmdutil holds what every command shares: exit codes that mean
-// something, and the memoized clients of a run.
+// Package cmdutil holds what the commands under pkg/cmd share: the memoized
+// Factory that builds a run's kube and AWS clients from the flags, Silent
+// errors, argument checks and the confirmation prompt.
+//
+// Only pkg/cmd/... and main import it (TestDomainPackagesTakeNarrowInterfaces
+// in pkg/cmd checks): domain packages take the clients they use, so they can
+// be driven by fake clients and never load AWS configuration by accident.
 package cmdutil
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/spf13/cobra"
 )
-
-// Exit codes. Scripts branch on these, so they are part of the interface and are
-// listed in each command's --help.
-const (
-	ExitOK = 0
-	// ExitError is any failure not listed below: bad input, an API error.
-	ExitError = 1
-	// ExitNotReady: `status` found the cluster not ready for the plugin.
-	ExitNotReady = 2
-	// ExitPartiallyFailed: a backup or restore ended PartiallyFailed.
-	ExitPartiallyFailed = 3
-	// ExitFailed: a backup or restore ended Failed or FailedValidation.
-	ExitFailed = 4
-	// ExitTimeout: a wait ran out of time; the operation may still finish.
-	ExitTimeout = 5
-)
-
-// ExitCodeError carries the process exit code with the error that caused it.
-type ExitCodeError struct {
-	Code int
-	Err  error
-}
-
-func (e *ExitCodeError) Error() string { return e.Err.Error() }
-func (e *ExitCodeError) Unwrap() error { return e.Err }
-
-// WithExitCode wraps err so that main exits with code.
-func WithExitCode(code int, err error) error {
-	if err == nil {
-		return nil
-	}
-	return &ExitCodeError{Code: code, Err: err}
-}
-
-// Exitf is WithExitCode with a formatted message.
-func Exitf(code int, format string, a ...any) error {
-	return WithExitCode(code, fmt.Errorf(format, a...))
-}
-
-// ExitCode returns the exit code err asks for: 0 for nil, 1 unless it says otherwise.
-func ExitCode(err error) int {
-	if err == nil {
-		return ExitOK
-	}
-	var e *ExitCodeError
-	if errors.As(err, &e) {
-		return e.Code
-	}
-	return ExitError
-}
 
 // Silent marks an error whose message the command already printed in full
 // (a failed checklist, a summary); main then prints nothing more.

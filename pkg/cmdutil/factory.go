@@ -11,6 +11,7 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/awsclient"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/version"
@@ -109,6 +110,12 @@ func (f *Factory) Kube() (kubernetes.Interface, error) {
 // Discovery returns a discovery client (cached on disk by the standard flags).
 func (f *Factory) Discovery() (discovery.CachedDiscoveryInterface, error) {
 	return f.ConfigFlags.ToDiscoveryClient()
+}
+
+// RawKubeConfig is the kubeconfig the flags name, as written (for completing
+// its context, cluster and user names).
+func (f *Factory) RawKubeConfig() (clientcmdapi.Config, error) {
+	return f.ConfigFlags.ToRawKubeConfigLoader().RawConfig()
 }
 
 // AWSConfig loads the AWS configuration once (profile, region, endpoint and

@@ -1,8 +1,11 @@
 // Package completion completes the plugin's flag values and arguments in the
 // shell: kubeconfig contexts, namespaces, backups, restores, schedules, storage locations
 // and OADP versions. The functions read the same kubeconfig and flags the
-// command itself would (through the Factory), so `--context other -n ns` on the
+// command itself would (through a Source, which the command's Factory is), so `--context other -n ns` on the
 // line being completed is honoured.
+//
+// They take a Source, not the command's Factory, and build nothing
+// themselves: a Source's clients are built only when a TAB asks for them.
 //
 // They never report errors: a cluster that cannot be reached or a missing
 // permission yields no suggestions, because anything printed would land in the
@@ -20,9 +23,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
-	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmdutil"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/gvr"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/manifests"
 )
@@ -31,10 +35,21 @@ import (
 // and an unreachable cluster should cost seconds, not client-go's default.
 const timeout = 5 * time.Second
 
+// Source is what completions read: the clients of the command line being
+// completed, built on first use. The command's Factory is one.
+type Source interface {
+	// Namespace is the OADP namespace of the command line.
+	Namespace() string
+	Dynamic() (dynamic.Interface, error)
+	Kube() (kubernetes.Interface, error)
+	// RawKubeConfig is the kubeconfig the command line names, unresolved.
+	RawKubeConfig() (clientcmdapi.Config, error)
+}
+
 // RegisterGlobalFlags completes the standard kubectl flags of the root command:
 // --context, --cluster and --user from the kubeconfig, -n/--namespace from the
 // cluster. Flags the root does not have are left alone.
-func RegisterGlobalFlags(root *cobra.Command, f *cmdutil.Factory) {
+func RegisterGlobalFlags(root *cobra.Command, f Source) {
 	for name, fn := range map[string]cobra.CompletionFunc{
 		"context":   Contexts(f),
 		"cluster":   Clusters(f),
@@ -48,23 +63,23 @@ func RegisterGlobalFlags(root *cobra.Command, f *cmdutil.Factory) {
 }
 
 // Contexts completes the kubeconfig's context names.
-func Contexts(f *cmdutil.Factory) cobra.CompletionFunc {
+func Contexts(f Source) cobra.CompletionFunc {
 	return fromKubeconfig(f, func(c clientcmdapi.Config) []string { return slices.Collect(maps.Keys(c.Contexts)) })
 }
 
 // Clusters completes the kubeconfig's cluster names.
-func Clusters(f *cmdutil.Factory) cobra.CompletionFunc {
+func Clusters(f Source) cobra.CompletionFunc {
 	return fromKubeconfig(f, func(c clientcmdapi.Config) []string { return slices.Collect(maps.Keys(c.Clusters)) })
 }
 
 // Users completes the kubeconfig's user names.
-func Users(f *cmdutil.Factory) cobra.CompletionFunc {
+func Users(f Source) cobra.CompletionFunc {
 	return fromKubeconfig(f, func(c clientcmdapi.Config) []string { return slices.Collect(maps.Keys(c.AuthInfos)) })
 }
 
-func fromKubeconfig(f *cmdutil.Factory, names func(clientcmdapi.Config) []string) cobra.CompletionFunc {
+func fromKubeconfig(f Source, names func(clientcmdapi.Config) []string) cobra.CompletionFunc {
 	return func(_ *cobra.Command, _ []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
-		cfg, err := f.ConfigFlags.ToRawKubeConfigLoader().RawConfig()
+		cfg, err := f.RawKubeConfig()
 		if err != nil {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}
@@ -73,7 +88,7 @@ func fromKubeconfig(f *cmdutil.Factory, names func(clientcmdapi.Config) []string
 }
 
 // Namespaces completes the cluster's namespaces.
-func Namespaces(f *cmdutil.Factory) cobra.CompletionFunc {
+func Namespaces(f Source) cobra.CompletionFunc {
 	return func(cmd *cobra.Command, _ []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
 		kube, err := f.Kube()
 		if err != nil {
@@ -96,22 +111,22 @@ func Namespaces(f *cmdutil.Factory) cobra.CompletionFunc {
 // BackupNames completes the Velero backups in the OADP namespace, each
 // described by its phase. Names already on the command line are not offered
 // again, so commands taking several backups complete each one.
-func BackupNames(f *cmdutil.Factory) cobra.CompletionFunc {
+func BackupNames(f Source) cobra.CompletionFunc {
 	return objectNames(f, gvr.Backup)
 }
 
 // RestoreNames completes the Velero restores in the OADP namespace.
-func RestoreNames(f *cmdutil.Factory) cobra.CompletionFunc {
+func RestoreNames(f Source) cobra.CompletionFunc {
 	return objectNames(f, gvr.Restore)
 }
 
 // ScheduleNames completes the Velero schedules in the OADP namespace.
-func ScheduleNames(f *cmdutil.Factory) cobra.CompletionFunc {
+func ScheduleNames(f Source) cobra.CompletionFunc {
 	return objectNames(f, gvr.Schedule)
 }
 
 // StorageLocations completes the BackupStorageLocations in the OADP namespace.
-func StorageLocations(f *cmdutil.Factory) cobra.CompletionFunc {
+func StorageLocations(f Source) cobra.CompletionFunc {
 	return objectNames(f, gvr.BSL)
 }
 
@@ -120,7 +135,7 @@ func OADPVersions(_ *cobra.Command, _ []string, toComplete string) ([]cobra.Comp
 	return match(manifests.SupportedOADPVersions, toComplete, nil), cobra.ShellCompDirectiveNoFileComp
 }
 
-func objectNames(f *cmdutil.Factory, res schema.GroupVersionResource) cobra.CompletionFunc {
+func objectNames(f Source, res schema.GroupVersionResource) cobra.CompletionFunc {
 	return func(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
 		dyn, err := f.Dynamic()
 		if err != nil {

@@ -2,18 +2,23 @@
 // the AWS caller: each fact from its flag when given, else discovered. When
 // flags give every fact a command needs, nothing is read at all, so plans and
 // documents can be produced offline.
+//
+// It owns the order of discovery (flags, cluster, then the AWS caller) and
+// nothing else: it does not decide names (pkg/record), judge the STS chain
+// (pkg/status) or build clients; it takes them as Clients.
 package facts
 
 import (
 	"context"
 	"fmt"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/spf13/pflag"
+	"k8s.io/client-go/dynamic"
 
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/awsclient"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/awsfacts"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/clusterfacts"
-	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmdutil"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/iam"
 )
 
@@ -105,13 +110,24 @@ func (e *NotAWSError) Error() string {
 		"the plugin sets up OADP for AWS STS only: use the OADP documentation for this platform, or point --context at an AWS cluster", p)
 }
 
+// Clients are what Resolve reads with. The command's Factory is one; a test
+// can pass its own. Each is asked for only when a fact needs it, so a run
+// whose flags give every fact builds no client at all.
+type Clients interface {
+	Dynamic() (dynamic.Interface, error)
+	// SetClusterRegion tells the AWS side the cluster's region, for the
+	// calls of the rest of the run when the user's configuration names none.
+	SetClusterRegion(region string)
+	AWSConfig(ctx context.Context) (aws.Config, error)
+}
+
 // Resolve returns the facts need asks for: flags first, then the cluster,
 // then the AWS caller identity, each read only when a flag is missing. The
 // cluster comes first because it decides the AWS side: its region is the AWS
 // client's when the user's AWS configuration names none (GovCloud and China
 // answer only in their own partition), and a cluster of another platform
 // gets no AWS look-up at all.
-func Resolve(ctx context.Context, f *cmdutil.Factory, fl Flags, need Need) (*Facts, error) {
+func Resolve(ctx context.Context, f Clients, fl Flags, need Need) (*Facts, error) {
 	missing := fl.Missing(need)
 	out := &Facts{}
 	if missing&clusterNeeds != 0 {

@@ -1,6 +1,10 @@
 // Package install puts the cluster side of OADP in place: it checks the
 // namespace before anything is sent, applies the objects built by
 // pkg/manifests in order, and waits until Velero's storage location works.
+// That is its one job, setup's: it takes the dynamic client it applies with
+// and builds nothing else. Checks setup shares with status (the storage fit,
+// the likely causes of Velero's errors) live in pkg/checks; it must not
+// decide names (pkg/record) or build objects (pkg/manifests).
 package install
 
 import (
@@ -17,7 +21,7 @@ import (
 	"k8s.io/client-go/dynamic"
 
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/apply"
-	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmdutil"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/checks"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/gvr"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/kube"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/manifests"
@@ -152,7 +156,7 @@ func (i *Installer) waitForCRDs(ctx context.Context) error {
 		})
 		opts.Recreated = true
 		if _, err := wait.For(ctx, i.Client.Resource(gvr.CRD), name, crdServed, opts); err != nil {
-			return withCode(err)
+			return err
 		}
 	}
 	return nil
@@ -178,7 +182,7 @@ func (i *Installer) WaitOperator(ctx context.Context, ns, subscription string) (
 		return "subscription/" + subscription + " resolving"
 	}))
 	if err != nil {
-		return "", withCode(err)
+		return "", err
 	}
 	csvName = kube.Str(sub.Object, "status", "installedCSV")
 	_, err = wait.For(ctx, i.Client.Resource(gvr.CSV).Namespace(ns), csvName, func(o *unstructured.Unstructured) (bool, error) {
@@ -193,7 +197,7 @@ func (i *Installer) WaitOperator(ctx context.Context, ns, subscription string) (
 	}, i.waitOpts("CSV "+csvName, func(o *unstructured.Unstructured) string {
 		return "clusterserviceversion/" + csvName + " " + orPending(kube.Str(o.Object, "status", "phase"))
 	}))
-	return csvName, withCode(err)
+	return csvName, err
 }
 
 // WaitDPA waits for the operator to reconcile the DPA. A False condition is
@@ -214,7 +218,7 @@ func (i *Installer) WaitDPA(ctx context.Context, ns, name string) error {
 		}
 		return "dataprotectionapplication/" + name + " waiting for the operator"
 	}))
-	return withCode(err)
+	return err
 }
 
 // WaitBSL waits for Velero to validate the storage location; Unavailable
@@ -228,24 +232,19 @@ func (i *Installer) WaitBSL(ctx context.Context, ns, name string) error {
 		case "Available":
 			return true, nil
 		case "Unavailable":
-			if msg := kube.Str(o.Object, "status", "message"); !bucketMissing(msg) {
+			if msg := kube.Str(o.Object, "status", "message"); !checks.BucketMissing(msg) {
 				return false, &UnavailableError{Name: name, Message: msg}
 			}
 		}
 		return false, nil
 	}, i.waitOpts(fmt.Sprintf("BackupStorageLocation %q", name), func(o *unstructured.Unstructured) string {
 		phase := kube.Str(o.Object, "status", "phase")
-		if phase == "Unavailable" && bucketMissing(kube.Str(o.Object, "status", "message")) {
+		if phase == "Unavailable" && checks.BucketMissing(kube.Str(o.Object, "status", "message")) {
 			return "backupstoragelocation/" + name + " Unavailable: no bucket yet (the operator's CloudStorage creates it; Velero validates again within a minute)"
 		}
 		return "backupstoragelocation/" + name + " " + orPending(phase)
 	}))
-	return withCode(err)
-}
-
-func bucketMissing(msg string) bool {
-	m := strings.ToLower(msg)
-	return strings.Contains(m, "nosuchbucket") || strings.Contains(m, "bucket does not exist")
+	return err
 }
 
 // UnavailableError is a storage location Velero could not use.
@@ -253,38 +252,7 @@ type UnavailableError struct{ Name, Message string }
 
 func (e *UnavailableError) Error() string {
 	return fmt.Sprintf("BackupStorageLocation %q is Unavailable: %s\nlikely causes on STS:\n%s\nrun 'kubectl oadp-sts status' to check each link",
-		e.Name, orPending(e.Message), "  - "+strings.Join(LikelyCauses(e.Message), "\n  - "))
-}
-
-// LikelyCauses maps Velero's error text to the known STS pitfalls
-// (procedure.md, steps 3 and 5).
-func LikelyCauses(msg string) []string {
-	m := strings.ToLower(msg)
-	var out []string
-	switch {
-	case strings.Contains(m, "no openidconnect provider"):
-		out = append(out, "IAM has no OIDC provider for the cluster's issuer in this account")
-	case strings.Contains(m, "incorrect token audience"):
-		out = append(out, "the OIDC provider does not list the client ID \"openshift\", or the trust policy has an aud condition other than openshift")
-	case strings.Contains(m, "not authorized to perform sts:assumerolewithwebidentity"), strings.Contains(m, "accessdenied"):
-		out = append(out, "the role's trust policy does not name this cluster's issuer or the velero service account")
-	case strings.Contains(m, "nosuchbucket"), strings.Contains(m, "bucket does not exist"):
-		out = append(out, "the bucket does not exist yet (the CloudStorage has not created it) or is in another account")
-	case strings.Contains(m, "region"), strings.Contains(m, "permanentredirect"), strings.Contains(m, "authorizationheadermalformed"):
-		out = append(out, "the bucket is in another region than config.region of the location")
-	}
-	return append(out,
-		"the secret's role_arn names another role, or its key is not \"credentials\"",
-		"the role lacks the S3 permissions of the policy (policy detached or edited)")
-}
-
-// withCode gives a wait's timeout its exit code.
-func withCode(err error) error {
-	var te *wait.TimeoutError
-	if errors.As(err, &te) {
-		return cmdutil.WithExitCode(cmdutil.ExitTimeout, err)
-	}
-	return err
+		e.Name, orPending(e.Message), "  - "+strings.Join(checks.LikelyCauses(e.Message), "\n  - "))
 }
 
 func orPending(s string) string {

@@ -7,9 +7,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/checks"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/clusterfacts"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/iam"
-	"github.com/oadp-sts/kubectl-oadp_sts/pkg/install"
 )
 
 // Chain is what the command read of the STS chain beyond readiness: the IAM
@@ -58,7 +58,7 @@ type Chain struct {
 	// no volume snapshots; SnapshotWarnings are where the cluster's storage
 	// does not fit it.
 	SnapshotMode     string
-	SnapshotWarnings []install.StorageWarning
+	SnapshotWarnings []checks.StorageWarning
 
 	// AssumeRole is nil unless --assume-role asked for it.
 	AssumeRole *AssumeRole

@@ -10,10 +10,10 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/checks"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/clusterfacts"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/dparules"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/iam"
-	"github.com/oadp-sts/kubectl-oadp_sts/pkg/install"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/kube"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/manifests"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/printer"
@@ -428,7 +428,7 @@ func (c *chain) locationCheck(b *unstructured.Unstructured) Check {
 		return Check{Name: name, Result: OK, Message: "Available, " + validated}
 	case velero.PhaseUnavailable:
 		return Check{Name: name, Result: Failed, Message: "Unavailable, " + validated,
-			Cause: "Velero: " + printer.OrNone(msg) + " (likely: " + strings.Join(install.LikelyCauses(msg), "; or ") + ")",
+			Cause: "Velero: " + printer.OrNone(msg) + " (likely: " + strings.Join(checks.LikelyCauses(msg), "; or ") + ")",
 			Fix:   "fix the failed checks above; if none failed, run 'kubectl oadp-sts status --assume-role' to test the trust end to end (Velero validates the location again within a minute)"}
 	}
 	return Check{Name: name, Result: Failed, Message: "not validated yet",
@@ -582,7 +582,7 @@ func (c *chain) assumeRoleCheck() {
 			Fix:   "the OADP operator creates the velero service account when it deploys Velero: see the dpa reconciled check"})
 		return
 	case a.Err != nil:
-		causes := install.LikelyCauses(a.Err.Error())
+		causes := checks.LikelyCauses(a.Err.Error())
 		add(Check{Name: CheckAssumeRole, Result: Failed, Message: "STS refused the velero token for " + a.RoleARN,
 			Cause: a.Err.Error(),
 			Fix:   "likely " + causes[0] + ": fix the failed checks above and run 'kubectl oadp-sts status --assume-role' again"})

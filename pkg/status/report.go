@@ -1,6 +1,8 @@
 // Package status turns discovered facts into a report: the facts themselves and
 // a list of checks, each ok, warning, failed or skipped, with a cause and a fix
-// when it is not ok. Building the report is pure; the command does the reads.
+// when it is not ok. Building the report is pure: pkg/status/gather does the
+// reads and the command prints. It must not read the cluster or AWS, and it
+// owns every check's wording, so a rule lives in one place.
 package status
 
 import (
@@ -83,18 +85,43 @@ type Inputs struct {
 	Chain *Chain
 }
 
-// Build evaluates the readiness checks of an AWS STS cluster.
-//
-//nolint:funlen // left whole while issue 14b splits status's report building into read, decide and say
+// Build evaluates the readiness checks of an AWS STS cluster, then the
+// chain's when one was read.
 func Build(in Inputs) *Report {
 	r := &Report{Cluster: in.Cluster, AWS: in.AWS, OADP: in.OADP}
-	f := in.Cluster
-	area := AreaCluster
-	add := func(c Check) {
-		c.Area = area
-		r.Checks = append(r.Checks, c)
+	r.Checks = inArea(AreaCluster, clusterChecks(in.Cluster))
+	if in.Cluster.Platform != "AWS" {
+		// Nothing in AWS can be this cluster's: no caller, provider or role
+		// is looked up, and one line says so.
+		r.Checks = append(r.Checks, Check{Area: AreaAWS, Name: "aws", Result: Skipped, Message: fmt.Sprintf("not looked up: the cluster runs on %s, not AWS, so no AWS identity, OIDC provider or role can be its", printer.OrNone(in.Cluster.Platform))})
+		r.Ready = len(r.Failed()) == 0
+		return r
 	}
+	r.Checks = append(r.Checks, inArea(AreaAWS, awsChecks(in))...)
+	if in.Chain != nil {
+		r.Namespace = in.Chain.Namespace
+		r.SetUp = in.Chain.setUp()
+		c := &chain{Chain: in.Chain, in: in, add: func(ch Check) { r.Checks = append(r.Checks, ch) }}
+		c.build()
+		r.Recent = c.recent
+	}
+	r.Ready = len(r.Failed()) == 0
+	return r
+}
 
+// inArea puts checks into area.
+func inArea(area string, checks []Check) []Check {
+	for i := range checks {
+		checks[i].Area = area
+	}
+	return checks
+}
+
+// clusterChecks are the cluster's own links: platform, region, issuer and
+// credentials mode.
+func clusterChecks(f *clusterfacts.Facts) []Check {
+	var out []Check
+	add := func(c Check) { out = append(out, c) }
 	if f.Platform == "AWS" {
 		add(Check{Name: "platform", Result: OK, Message: "AWS, region " + printer.OrNone(f.Region)})
 	} else {
@@ -145,16 +172,15 @@ func Build(in Inputs) *Report {
 			Fix:   "on this cluster use OADP's standard AWS setup with an access key secret; the plugin needs credentialsMode Manual with an OIDC issuer"})
 	}
 
-	if f.Platform != "AWS" {
-		// Nothing in AWS can be this cluster's: no caller, provider or role
-		// is looked up, and one line says so.
-		area = AreaAWS
-		add(Check{Name: "aws", Result: Skipped, Message: fmt.Sprintf("not looked up: the cluster runs on %s, not AWS, so no AWS identity, OIDC provider or role can be its", printer.OrNone(f.Platform))})
-		r.Ready = len(r.Failed()) == 0
-		return r
-	}
+	return out
+}
 
-	area = AreaAWS
+// awsChecks are the caller and the OIDC provider for the cluster's issuer.
+func awsChecks(in Inputs) []Check {
+	var out []Check
+	add := func(c Check) { out = append(out, c) }
+	f := in.Cluster
+	issuerOK := f.OIDCIssuer != ""
 	switch {
 	case in.AWSErr != nil:
 		add(Check{Name: "aws identity", Result: Failed, Message: "unknown", Cause: in.AWSErr.Error(),
@@ -178,13 +204,5 @@ func Build(in Inputs) *Report {
 		add(Check{Name: "oidc provider", Result: OK, Message: in.AWS.OIDCProviderARN})
 	}
 
-	if in.Chain != nil {
-		r.Namespace = in.Chain.Namespace
-		r.SetUp = in.Chain.setUp()
-		c := &chain{Chain: in.Chain, in: in, add: func(ch Check) { r.Checks = append(r.Checks, ch) }}
-		c.build()
-		r.Recent = c.recent
-	}
-	r.Ready = len(r.Failed()) == 0
-	return r
+	return out
 }

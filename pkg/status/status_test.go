@@ -10,9 +10,9 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/awsfacts"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/checks"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/clusterfacts"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/iam"
-	"github.com/oadp-sts/kubectl-oadp_sts/pkg/install"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/manifests"
 )
 
@@ -193,19 +193,19 @@ func TestParseProfile(t *testing.T) {
 // mismatch is a warning, never a failure.
 func TestSnapshotCheck(t *testing.T) {
 	dpa := unstructured.Unstructured{Object: map[string]any{"metadata": map[string]any{"name": "d"}}}
-	unread := install.StorageWarning{Unread: true, Cause: "could not list storage classes", Fix: "ask a cluster-admin"}
-	mismatch := install.StorageWarning{Cause: "no VolumeSnapshotClass for CSI driver x", Fix: "create one"}
+	unread := checks.StorageWarning{Unread: true, Cause: "could not list storage classes", Fix: "ask a cluster-admin"}
+	mismatch := checks.StorageWarning{Cause: "no VolumeSnapshotClass for CSI driver x", Fix: "create one"}
 	for _, c := range []struct {
 		name     string
 		mode     string
-		warnings []install.StorageWarning
+		warnings []checks.StorageWarning
 		result   Result
 		message  string
 	}{
 		{"fits", manifests.SnapshotsCSI, nil, OK, "csi: Velero has a VolumeSnapshotClass for every CSI driver in use"},
 		{"no snapshots", "", nil, Skipped, "the DPA takes no volume snapshots"},
-		{"unread", manifests.SnapshotsCSI, []install.StorageWarning{unread}, Warning, "cannot read the cluster's storage to check csi snapshots"},
-		{"mismatch", manifests.SnapshotsCSI, []install.StorageWarning{unread, mismatch}, Warning, "csi snapshots do not fit the cluster's storage"},
+		{"unread", manifests.SnapshotsCSI, []checks.StorageWarning{unread}, Warning, "cannot read the cluster's storage to check csi snapshots"},
+		{"mismatch", manifests.SnapshotsCSI, []checks.StorageWarning{unread, mismatch}, Warning, "csi snapshots do not fit the cluster's storage"},
 	} {
 		ch := &Chain{Namespace: ns, RoleName: "c1-role", PolicyName: "OadpVer1", DPAs: []unstructured.Unstructured{dpa},
 			SnapshotMode: c.mode, SnapshotWarnings: c.warnings}

@@ -8,7 +8,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
-	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmdutil"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/exitcode"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/status"
 )
 
@@ -243,27 +243,27 @@ func Decide(e Evidence) Verdict {
 	}
 	switch {
 	case first == nil && len(e.Broken) == 0:
-		return Verdict{Verified: true, Code: cmdutil.ExitOK,
+		return Verdict{Verified: true, Code: exitcode.OK,
 			Line: fmt.Sprintf("verified: the canary made the round trip through %s in %.1fs, byte for byte", orNone(e.Location), e.Seconds)}
 	case first == nil:
-		v := link(Verdict{Code: cmdutil.ExitFailed}, nil)
+		v := link(Verdict{Code: exitcode.Failed}, nil)
 		v.Line = fmt.Sprintf("not verified: the canary made the round trip, but %s is broken: %s; fix: %s (the data moved on credentials Velero still holds, or through an endpoint that does not enforce IAM; the next backup fails once they expire)", v.Link, v.Cause, v.Fix)
 		return v
 	case first.Result == Interrupted:
-		return Verdict{Code: cmdutil.ExitError, Link: first.Name, Cause: first.Message,
+		return Verdict{Code: exitcode.Error, Link: first.Name, Cause: first.Message,
 			Line: fmt.Sprintf("not verified: interrupted during %s", first.Name)}
 	case first.Result == Error:
-		return Verdict{Code: cmdutil.ExitError, Link: first.Name, Cause: orDefault(first.Cause, first.Message), Fix: first.Fix,
+		return Verdict{Code: exitcode.Error, Link: first.Name, Cause: orDefault(first.Cause, first.Message), Fix: first.Fix,
 			Line: fmt.Sprintf("not verified: could not run the %s step: %s", first.Name, join(orDefault(first.Cause, first.Message), first.Fix))}
 	case first.Result == Timeout:
-		v := link(Verdict{Code: cmdutil.ExitTimeout}, first)
+		v := link(Verdict{Code: exitcode.Timeout}, first)
 		v.Line = fmt.Sprintf("not verified: the %s step timed out (%s)", first.Name, first.Message)
 		if len(e.Broken) > 0 {
 			v.Line += fmt.Sprintf("; status finds %s broken: %s", v.Link, join(v.Cause, v.Fix))
 		}
 		return v
 	}
-	v := link(Verdict{Code: cmdutil.ExitFailed}, first)
+	v := link(Verdict{Code: exitcode.Failed}, first)
 	v.Line = fmt.Sprintf("not verified: the %s step failed (%s); broken link: %s: %s", first.Name, first.Message, v.Link, join(v.Cause, v.Fix))
 	return v
 }

@@ -11,7 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
-	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmdutil"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/exitcode"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/manifests"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/status"
 )
@@ -189,16 +189,16 @@ func TestDecide(t *testing.T) {
 		link     string
 		line     string
 	}{
-		{"every step held", all, nil, cmdutil.ExitOK, true, "", "verified: the canary made the round trip through loc"},
-		{"cleanup trouble does not undo the proof", append(all, Step{Name: StepCleanup, Result: Warning}), nil, cmdutil.ExitOK, true, "", "verified"},
-		{"backup failed, status names the trust", failedBackup, []status.Check{trust, detached}, cmdutil.ExitFailed, false, status.CheckTrustSubjects, "broken link: trust subjects: the trust policy admits system:serviceaccount:other:sa; fix: run 'kubectl oadp-sts setup --yes'"},
-		{"backup failed, status finds nothing: Velero's words", failedBackup, nil, cmdutil.ExitFailed, false, StepBackup, "broken link: backup: Velero: AccessDenied; fix: describe it"},
-		{"round trip held on a broken chain", all, []status.Check{detached}, cmdutil.ExitFailed, false, status.CheckPolicyAttached, "the canary made the round trip, but policy attached is broken: not attached"},
-		{"backup wait timed out", append(all[:4:4], Step{Name: StepBackup, Result: Timeout, Message: "timed out after 10m"}), nil, cmdutil.ExitTimeout, false, StepBackup, "the backup step timed out"},
-		{"timed out on a broken chain names it", append(all[:4:4], Step{Name: StepBackup, Result: Timeout, Message: "timed out"}), []status.Check{trust}, cmdutil.ExitTimeout, false, status.CheckTrustSubjects, "status finds trust subjects broken"},
-		{"Ctrl-C", append(all[:4:4], Step{Name: StepBackup, Result: Interrupted}), []status.Check{trust}, cmdutil.ExitError, false, StepBackup, "interrupted during backup"},
-		{"API error creating the canary", append(all[:3:3], Step{Name: StepCanary, Result: Error, Message: "forbidden"}), nil, cmdutil.ExitError, false, StepCanary, "could not run the canary step: forbidden"},
-		{"compare found a difference", append(all[:7:7], Step{Name: StepCompare, Result: Failed, Message: "what came back differs", Cause: "secret differs"}), nil, cmdutil.ExitFailed, false, StepCompare, "the compare step failed"},
+		{"every step held", all, nil, exitcode.OK, true, "", "verified: the canary made the round trip through loc"},
+		{"cleanup trouble does not undo the proof", append(all, Step{Name: StepCleanup, Result: Warning}), nil, exitcode.OK, true, "", "verified"},
+		{"backup failed, status names the trust", failedBackup, []status.Check{trust, detached}, exitcode.Failed, false, status.CheckTrustSubjects, "broken link: trust subjects: the trust policy admits system:serviceaccount:other:sa; fix: run 'kubectl oadp-sts setup --yes'"},
+		{"backup failed, status finds nothing: Velero's words", failedBackup, nil, exitcode.Failed, false, StepBackup, "broken link: backup: Velero: AccessDenied; fix: describe it"},
+		{"round trip held on a broken chain", all, []status.Check{detached}, exitcode.Failed, false, status.CheckPolicyAttached, "the canary made the round trip, but policy attached is broken: not attached"},
+		{"backup wait timed out", append(all[:4:4], Step{Name: StepBackup, Result: Timeout, Message: "timed out after 10m"}), nil, exitcode.Timeout, false, StepBackup, "the backup step timed out"},
+		{"timed out on a broken chain names it", append(all[:4:4], Step{Name: StepBackup, Result: Timeout, Message: "timed out"}), []status.Check{trust}, exitcode.Timeout, false, status.CheckTrustSubjects, "status finds trust subjects broken"},
+		{"Ctrl-C", append(all[:4:4], Step{Name: StepBackup, Result: Interrupted}), []status.Check{trust}, exitcode.Error, false, StepBackup, "interrupted during backup"},
+		{"API error creating the canary", append(all[:3:3], Step{Name: StepCanary, Result: Error, Message: "forbidden"}), nil, exitcode.Error, false, StepCanary, "could not run the canary step: forbidden"},
+		{"compare found a difference", append(all[:7:7], Step{Name: StepCompare, Result: Failed, Message: "what came back differs", Cause: "secret differs"}), nil, exitcode.Failed, false, StepCompare, "the compare step failed"},
 	} {
 		v := Decide(Evidence{Steps: tc.steps, Broken: tc.broken, Location: "loc", Seconds: 3})
 		if v.Code != tc.code || v.Verified != tc.verified || v.Link != tc.link || !strings.Contains(v.Line, tc.line) {

@@ -14,6 +14,12 @@
 //
 // For one-off waits on objects that already exist, wait.For and wait.Deleted
 // do both steps.
+//
+// It owns watching, the timeout (exit code 5 through pkg/exitcode) and the
+// progress line. It takes the one dynamic.ResourceInterface it watches and
+// must not depend on how clients are built or on AWS (TestDomainPackages-
+// TakeNarrowInterfaces in pkg/cmd checks), nor decide what state is good:
+// the caller's Condition does.
 package wait
 
 import (
@@ -33,7 +39,7 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/tools/cache"
 
-	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmdutil"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/exitcode"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/kube"
 )
 
@@ -272,13 +278,13 @@ func (w *Watch) next(ctx context.Context, tick, timeout <-chan time.Time, p *pro
 }
 
 func (p *progress) timedOut(opts Options) error {
-	return cmdutil.WithExitCode(cmdutil.ExitTimeout, &TimeoutError{What: opts.What, Timeout: opts.Timeout, Last: p.last})
+	return exitcode.WithCode(exitcode.Timeout, &TimeoutError{What: opts.What, Timeout: opts.Timeout, Last: p.last})
 }
 
 func (p *progress) interrupted(ctx context.Context, opts Options) error {
 	if errors.Is(context.Cause(ctx), context.DeadlineExceeded) {
 		// The caller's own deadline, not a Ctrl-C.
-		return cmdutil.WithExitCode(cmdutil.ExitTimeout, &TimeoutError{What: opts.What, Timeout: opts.Timeout, Last: p.last})
+		return exitcode.WithCode(exitcode.Timeout, &TimeoutError{What: opts.What, Timeout: opts.Timeout, Last: p.last})
 	}
 	return &InterruptedError{What: opts.What}
 }

@@ -19,7 +19,7 @@ import (
 	"k8s.io/client-go/dynamic"
 
 	"github.com/oadp-sts/kubectl-oadp_sts/internal/rig"
-	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmdutil"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/exitcode"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/gvr"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/kube"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/wait"
@@ -135,8 +135,8 @@ func TestForTimeout(t *testing.T) {
 	setPhase(t, r, "b2", "InProgress", 1)
 	_, err := wait.For(context.Background(), c, "b2", phaseIs("Completed"), wait.Options{What: `backup "b2"`, Timeout: 300 * time.Millisecond, Progress: progress})
 	var te *wait.TimeoutError
-	if !errors.As(err, &te) || cmdutil.ExitCode(err) != cmdutil.ExitTimeout {
-		t.Fatalf("err = %v (exit %d), want a timeout with exit %d", err, cmdutil.ExitCode(err), cmdutil.ExitTimeout)
+	if !errors.As(err, &te) || exitcode.Code(err) != exitcode.Timeout {
+		t.Fatalf("err = %v (exit %d), want a timeout with exit %d", err, exitcode.Code(err), exitcode.Timeout)
 	}
 	if !strings.Contains(err.Error(), "timed out after 300ms") || !strings.Contains(err.Error(), "InProgress") {
 		t.Errorf("message %q should give the timeout and the last state", err)

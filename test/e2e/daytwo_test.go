@@ -27,7 +27,7 @@ import (
 	watchtools "k8s.io/client-go/tools/watch"
 
 	"github.com/oadp-sts/kubectl-oadp_sts/internal/rig"
-	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmdutil"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/exitcode"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/gvr"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/manifests"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/wait"
@@ -54,15 +54,15 @@ func TestDayTwo(t *testing.T) {
 	})
 	// The walkthrough's own setup (it reruns it, converging): the names of the
 	// constants, which the walkthrough and this test share.
-	mustRun(t, cmdutil.ExitOK, "setup", "--yes", "--cluster-name", clusterName)
+	mustRun(t, exitcode.OK, "setup", "--yes", "--cluster-name", clusterName)
 	createHelloWorld(t, r)
-	mustRun(t, cmdutil.ExitOK, "backup", app)
+	mustRun(t, exitcode.OK, "backup", app)
 	b := get1(t, r, gvr.Backup, app)
 	items, _, _ := unstructured.NestedInt64(b.Object, "status", "progress", "itemsBackedUp")
 
 	// The log Velero uploaded, streamed: lines only Velero writes, with the
 	// count the Backup's status has.
-	res := mustRun(t, cmdutil.ExitOK, "logs", "backup", app)
+	res := mustRun(t, exitcode.OK, "logs", "backup", app)
 	for _, s := range []string{"Backed up a total of " + strconv.FormatInt(items, 10) + " items", "level=info", "backup=" + ns + "/" + app} {
 		if !strings.Contains(res.Stdout, s) {
 			t.Errorf("logs backup %s lacks %q; it has:\n%s", app, s, head(res.Stdout, 3000))
@@ -71,13 +71,13 @@ func TestDayTwo(t *testing.T) {
 	noDownloadRequests(t, r)
 
 	// --details: the resource list is the one Velero uploaded to the bucket.
-	res = mustRun(t, cmdutil.ExitOK, "describe", "backup", app, "--details")
+	res = mustRun(t, exitcode.OK, "describe", "backup", app, "--details")
 	for _, s := range []string{"Resource list:", "apps/v1/Deployment", "hello-world/hello-openshift", "v1/Service", "Volumes:", "Results:"} {
 		if !strings.Contains(res.Stdout, s) {
 			t.Errorf("describe --details lacks %q:\n%s", s, res.Stdout)
 		}
 	}
-	res = mustRun(t, cmdutil.ExitOK, "describe", "backup", app, "--details", "-o", "json")
+	res = mustRun(t, exitcode.OK, "describe", "backup", app, "--details", "-o", "json")
 	var desc struct {
 		Backup  map[string]any `json:"backup"`
 		Details struct {
@@ -105,12 +105,12 @@ func TestDayTwo(t *testing.T) {
 	noDownloadRequests(t, r)
 
 	// A restore's log and results, beside its backup's files.
-	mustRun(t, cmdutil.ExitOK, "restore", app, "--name", "hw-copy", "--namespace-mappings", app+":hello-copy")
-	res = mustRun(t, cmdutil.ExitOK, "logs", "restore", "hw-copy")
+	mustRun(t, exitcode.OK, "restore", app, "--name", "hw-copy", "--namespace-mappings", app+":hello-copy")
+	res = mustRun(t, exitcode.OK, "logs", "restore", "hw-copy")
 	if !strings.Contains(res.Stdout, "Starting restore of backup "+ns+"/"+app) || !strings.Contains(res.Stdout, "restore="+ns+"/hw-copy") {
 		t.Errorf("logs restore hw-copy lacks Velero's lines:\n%s", head(res.Stdout, 3000))
 	}
-	res = mustRun(t, cmdutil.ExitOK, "describe", "restore", "hw-copy", "--details")
+	res = mustRun(t, exitcode.OK, "describe", "restore", "hw-copy", "--details")
 	for _, s := range []string{"Results:", "Errors:", "Pod volume restores:", "Data downloads:"} {
 		if !strings.Contains(res.Stdout, s) {
 			t.Errorf("describe restore --details lacks %q:\n%s", s, res.Stdout)
@@ -133,11 +133,11 @@ func TestDayTwo(t *testing.T) {
 	if _, err := r.Dynamic.Resource(gvr.Backup).Namespace(ns).Create(ctx, running, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	res = mustRun(t, cmdutil.ExitError, "logs", "backup", "running")
+	res = mustRun(t, exitcode.Error, "logs", "backup", "running")
 	if !strings.Contains(res.Stderr, `backup "running" is InProgress: Velero uploads its log when it ends`) {
 		t.Errorf("stderr %q", res.Stderr)
 	}
-	res = mustRun(t, cmdutil.ExitError, "logs", "backup", "nope")
+	res = mustRun(t, exitcode.Error, "logs", "backup", "nope")
 	if !strings.Contains(res.Stderr, `backups.velero.io "nope" not found: list them with 'kubectl oadp-sts get backups'`) {
 		t.Errorf("stderr %q", res.Stderr)
 	}
@@ -147,16 +147,16 @@ func TestDayTwo(t *testing.T) {
 	}
 
 	// Schedules: one every minute, which Velero validates and backs up from.
-	mustRun(t, cmdutil.ExitOK, "schedule", "create", "every-minute", "--schedule", "@every 1m", "--include-namespaces", app, "--ttl", "1h")
+	mustRun(t, exitcode.OK, "schedule", "create", "every-minute", "--schedule", "@every 1m", "--include-namespaces", app, "--ttl", "1h")
 	first := scheduledBackup(t, r, "every-minute", 3*time.Minute)
 	if p := str(get1(t, r, gvr.Schedule, "every-minute"), "status", "phase"); p != "Enabled" {
 		t.Errorf("schedule phase %q, want Velero's Enabled", p)
 	}
-	res = mustRun(t, cmdutil.ExitOK, "get", "schedules")
+	res = mustRun(t, exitcode.OK, "get", "schedules")
 	if row := rowOf(res.Stdout, "every-minute"); !strings.Contains(row, first) || !strings.Contains(row, "Completed") || !strings.Contains(row, "Enabled") {
 		t.Errorf("get schedules row %q lacks the last backup %s, Completed, Enabled", row, first)
 	}
-	mustRun(t, cmdutil.ExitOK, "schedule", "pause", "every-minute")
+	mustRun(t, exitcode.OK, "schedule", "pause", "every-minute")
 	pausedAt := time.Now()
 
 	// While the paused schedule is watched for a new backup: a backup that
@@ -164,7 +164,7 @@ func TestDayTwo(t *testing.T) {
 	partiallyFailed(t, r)
 
 	// backup --from-schedule: the template of a paused schedule, now.
-	mustRun(t, cmdutil.ExitOK, "schedule", "create", "on-demand", "--schedule", "0 3 * * *", "--include-namespaces", app, "--paused")
+	mustRun(t, exitcode.OK, "schedule", "create", "on-demand", "--schedule", "0 3 * * *", "--include-namespaces", app, "--paused")
 	before := countBackups(t, r)
 	for _, bad := range [][]string{
 		{"backup", app, "--from-schedule", "on-demand"},
@@ -172,7 +172,7 @@ func TestDayTwo(t *testing.T) {
 		{"backup", "--from-schedule", "on-demand", "--ttl", "1h"},
 		{"schedule", "create", "bad", "--schedule", "61 * * * *", "--include-namespaces", app},
 	} {
-		res := mustRun(t, cmdutil.ExitError, bad...)
+		res := mustRun(t, exitcode.Error, bad...)
 		if lines := strings.Split(strings.TrimSpace(res.Stderr), "\n"); len(lines) != 1 || !strings.HasPrefix(lines[0], "error: ") {
 			t.Errorf("%v: want a one-line error, got %q", bad, res.Stderr)
 		}
@@ -183,8 +183,8 @@ func TestDayTwo(t *testing.T) {
 	if _, err := r.Dynamic.Resource(gvr.Schedule).Namespace(ns).Get(ctx, "bad", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Errorf("schedule bad: %v, want not created", err)
 	}
-	mustRun(t, cmdutil.ExitOK, "backup", "--from-schedule", "on-demand")
-	res = mustRun(t, cmdutil.ExitOK, "get", "backups", "--schedule", "on-demand", "-o", "name")
+	mustRun(t, exitcode.OK, "backup", "--from-schedule", "on-demand")
+	res = mustRun(t, exitcode.OK, "get", "backups", "--schedule", "on-demand", "-o", "name")
 	names := strings.Fields(res.Stdout)
 	if len(names) != 1 {
 		t.Fatalf("get backups --schedule on-demand: %v, want the one backup", names)
@@ -208,8 +208,8 @@ func TestDayTwo(t *testing.T) {
 	}
 
 	// Delete the schedules with their backups, through Velero.
-	mustRun(t, cmdutil.ExitOK, "delete", "schedule", "every-minute", "--delete-backups", "--yes")
-	mustRun(t, cmdutil.ExitOK, "delete", "sched", "on-demand", "--delete-backups", "--yes")
+	mustRun(t, exitcode.OK, "delete", "schedule", "every-minute", "--delete-backups", "--yes")
+	mustRun(t, exitcode.OK, "delete", "sched", "on-demand", "--delete-backups", "--yes")
 	if l, err := r.Dynamic.Resource(gvr.Backup).Namespace(ns).List(ctx, metav1.ListOptions{LabelSelector: "velero.io/schedule-name"}); err != nil || len(l.Items) != 0 {
 		t.Errorf("backups of the schedules after delete --delete-backups: %d (%v)", len(l.Items), err)
 	}
@@ -225,8 +225,8 @@ func TestDayTwo(t *testing.T) {
 	if err := wait.Deleted(ctx, r.Dynamic.Resource(gvr.Restore).Namespace(ns), "hw-copy", wait.Options{What: "restore hw-copy", Timeout: 2 * time.Minute}); err != nil {
 		t.Fatal(err)
 	}
-	mustRun(t, cmdutil.ExitOK, "delete", "backup", app, "--yes")
-	mustRun(t, cmdutil.ExitOK, "delete", "backup", "partial", "--yes")
+	mustRun(t, exitcode.OK, "delete", "backup", app, "--yes")
+	mustRun(t, exitcode.OK, "delete", "backup", "partial", "--yes")
 	// No kubelet confirms the "running" pod's end: delete it at once.
 	if err := r.Kube.CoreV1().Pods("partial").Delete(ctx, "web", metav1.DeleteOptions{GracePeriodSeconds: aws.Int64(0)}); err != nil {
 		t.Fatal(err)
@@ -273,7 +273,7 @@ func partiallyFailed(t *testing.T, r *rig.Rig) {
 	if _, err := r.Kube.CoreV1().Pods(pns).UpdateStatus(ctx, created, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	res := mustRun(t, cmdutil.ExitPartiallyFailed, "backup", pns)
+	res := mustRun(t, exitcode.PartiallyFailed, "backup", pns)
 	for _, s := range []string{`Backup "partial" PartiallyFailed`, "First errors, from Velero's results file:",
 		"Velero's log of it: 'kubectl oadp-sts logs backup partial'"} {
 		if !strings.Contains(res.Stdout, s) {
@@ -289,7 +289,7 @@ func partiallyFailed(t *testing.T, r *rig.Rig) {
 		t.Errorf("backup partial phase %s, want PartiallyFailed", p)
 	}
 	// The logs command it names works, and holds the same error.
-	res = mustRun(t, cmdutil.ExitOK, "logs", "backup", pns)
+	res = mustRun(t, exitcode.OK, "logs", "backup", pns)
 	if !strings.Contains(res.Stdout, "daemonset pod not found in running state in node "+node) || !strings.Contains(res.Stdout, "level=error") {
 		t.Errorf("logs backup partial lacks the error:\n%s", head(res.Stdout, 3000))
 	}

@@ -37,7 +37,7 @@ import (
 	"github.com/oadp-sts/kubectl-oadp_sts/internal/clitest"
 	"github.com/oadp-sts/kubectl-oadp_sts/internal/rig"
 	"github.com/oadp-sts/kubectl-oadp_sts/internal/sandbox"
-	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmdutil"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/exitcode"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/gvr"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/manifests"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/wait"
@@ -107,13 +107,13 @@ func TestHelloWorldWalkthrough(t *testing.T) {
 		}
 	})
 
-	mustRun(t, cmdutil.ExitOK, "status")
-	mustRun(t, cmdutil.ExitOK, "setup", "--yes", "--cluster-name", clusterName)
+	mustRun(t, exitcode.OK, "status")
+	mustRun(t, exitcode.OK, "setup", "--yes", "--cluster-name", clusterName)
 	// A plain status checks what setup made under the other name. The DPA's
 	// Reconciled condition is the sandbox's stand-in operator's verdict
 	// (internal/sandbox), not the real operator's; the location's Available
 	// is the real Velero server's.
-	mustRun(t, cmdutil.ExitOK, "status")
+	mustRun(t, exitcode.OK, "status")
 
 	// What setup made, as the stand-in turned it into Velero's objects.
 	// Reconciled=True is the stand-in's (the rule engine's) verdict.
@@ -149,7 +149,7 @@ func TestHelloWorldWalkthrough(t *testing.T) {
 	if e != nil {
 		t.Fatal(e)
 	}
-	mustRun(t, cmdutil.ExitOK, "backup", app)
+	mustRun(t, exitcode.OK, "backup", app)
 	calls, e := stopRec()
 	if e != nil {
 		t.Fatal(e)
@@ -177,7 +177,7 @@ func TestHelloWorldWalkthrough(t *testing.T) {
 	if e := wait.Deleted(ctx, r.Dynamic.Resource(gvr.Namespace), app, wait.Options{What: "namespace " + app, Timeout: 2 * time.Minute}); e != nil {
 		t.Fatal(e)
 	}
-	mustRun(t, cmdutil.ExitOK, "restore", app)
+	mustRun(t, exitcode.OK, "restore", app)
 	rs := get1(t, r, gvr.Restore, app)
 	if p := str(rs, "status", "phase"); p != "Completed" {
 		t.Fatalf("restore phase %s, want Completed", p)
@@ -186,7 +186,7 @@ func TestHelloWorldWalkthrough(t *testing.T) {
 
 	lostBucket(t, r)
 
-	mustRun(t, cmdutil.ExitOK, "cleanup", "--workload", app, "--yes")
+	mustRun(t, exitcode.OK, "cleanup", "--workload", app, "--yes")
 	if _, e := r.S3().HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(bucket)}); e == nil {
 		t.Errorf("bucket %s still exists after cleanup", bucket)
 	}
@@ -237,8 +237,8 @@ func lostBucket(t *testing.T, r *rig.Rig) {
 
 	patch(`{"spec":{"validationFrequency":"1h","objectStorage":{"bucket":"` + bucket + `-lost"}}}`)
 	res := clitest.Run(t, "backup", app, "--name", "lost-bucket")
-	if res.Code != cmdutil.ExitFailed {
-		t.Errorf("backup to a lost bucket: exit %d, want %d (Failed)", res.Code, cmdutil.ExitFailed)
+	if res.Code != exitcode.Failed {
+		t.Errorf("backup to a lost bucket: exit %d, want %d (Failed)", res.Code, exitcode.Failed)
 	}
 	if p := str(get1(t, r, gvr.Backup, "lost-bucket"), "status", "phase"); p != "Failed" {
 		t.Errorf("backup lost-bucket phase %s, want Failed", p)
@@ -247,8 +247,8 @@ func lostBucket(t *testing.T, r *rig.Rig) {
 	patch(`{"spec":{"validationFrequency":"1s"}}`)
 	phase("Unavailable")
 	res = clitest.Run(t, "backup", app, "--name", "unavailable")
-	if res.Code != cmdutil.ExitError || !strings.Contains(res.Stderr, "Unavailable") {
-		t.Errorf("backup to an Unavailable location: exit %d, stderr %q; want %d naming the location's state", res.Code, res.Stderr, cmdutil.ExitError)
+	if res.Code != exitcode.Error || !strings.Contains(res.Stderr, "Unavailable") {
+		t.Errorf("backup to an Unavailable location: exit %d, stderr %q; want %d naming the location's state", res.Code, res.Stderr, exitcode.Error)
 	}
 	if _, e := r.Dynamic.Resource(gvr.Backup).Namespace(ns).Get(ctx, "unavailable", metav1.GetOptions{}); !apierrors.IsNotFound(e) {
 		t.Errorf("backup unavailable: %v, want not created", e)

@@ -13,7 +13,7 @@ import (
 
 	"github.com/oadp-sts/kubectl-oadp_sts/internal/clitest"
 	"github.com/oadp-sts/kubectl-oadp_sts/internal/rig"
-	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmdutil"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/exitcode"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/gvr"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/manifests"
 )
@@ -64,13 +64,13 @@ func TestBackupEndings(t *testing.T) {
 		out    []string
 	}{
 		{name: "partially failed", status: ended("PartiallyFailed", map[string]any{"errors": int64(2), "warnings": int64(1)}),
-			code: cmdutil.ExitPartiallyFailed, out: []string{"PartiallyFailed", "2 errors", "Some items failed", "describe backup hello-world"}},
+			code: exitcode.PartiallyFailed, out: []string{"PartiallyFailed", "2 errors", "Some items failed", "describe backup hello-world"}},
 		{name: "failed", status: ended("Failed", map[string]any{"failureReason": "bucket access denied"}),
-			code: cmdutil.ExitFailed, out: []string{`Backup "hello-world" Failed`, "failure reason: bucket access denied"}},
+			code: exitcode.Failed, out: []string{`Backup "hello-world" Failed`, "failure reason: bucket access denied"}},
 		{name: "failed validation", status: map[string]any{"phase": "FailedValidation", "validationErrors": []any{"an existing backup storage location was not specified"}},
-			code: cmdutil.ExitFailed, out: []string{"FailedValidation", "validation error: an existing backup storage location was not specified"}},
+			code: exitcode.Failed, out: []string{"FailedValidation", "validation error: an existing backup storage location was not specified"}},
 		{name: "timeout", status: inProgress(3, 10), args: []string{"--timeout", "1s"},
-			code: cmdutil.ExitTimeout, out: []string{"timed out after 1s waiting for backup \"hello-world\"", "InProgress  3/10 items", "may still finish"}},
+			code: exitcode.Timeout, out: []string{"timed out after 1s waiting for backup \"hello-world\"", "InProgress  3/10 items", "may still finish"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -145,7 +145,7 @@ func TestBackupBadInput(t *testing.T) {
 				tc.setup(t, r)
 			}
 			res := clitest.Run(t, tc.args...)
-			if res.Code != cmdutil.ExitError || !strings.Contains(res.Stderr, tc.msg) {
+			if res.Code != exitcode.Error || !strings.Contains(res.Stderr, tc.msg) {
 				t.Errorf("exit %d, stderr %q; want exit 1 and %q", res.Code, res.Stderr, tc.msg)
 			}
 			if n := count(t, r, gvr.Backup); n != 0 {
@@ -206,7 +206,7 @@ func TestBackupFileSystemNeedsTheNodeAgent(t *testing.T) {
 		_ = r.Dynamic.Resource(gvr.DPA).Namespace(oadpNS).Delete(context.Background(), rig.InfraName+"-dpa", metav1.DeleteOptions{})
 	})
 	res := clitest.Run(t, "backup", "hello-world", "--default-volumes-to-fs-backup", "--wait=false")
-	if res.Code != cmdutil.ExitError || !strings.Contains(res.Stderr, "--default-volumes-to-fs-backup needs OADP's node agent, and dataprotectionapplication/"+rig.InfraName+"-dpa keeps it off: run 'kubectl oadp-sts setup --fs-backup' first") {
+	if res.Code != exitcode.Error || !strings.Contains(res.Stderr, "--default-volumes-to-fs-backup needs OADP's node agent, and dataprotectionapplication/"+rig.InfraName+"-dpa keeps it off: run 'kubectl oadp-sts setup --fs-backup' first") {
 		t.Errorf("exit %d; want a refusal naming the fix", res.Code)
 	}
 	if n := count(t, r, gvr.Backup); n != 0 {

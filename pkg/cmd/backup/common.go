@@ -22,6 +22,7 @@ import (
 
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmdutil"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/completion"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/exitcode"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/gvr"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/kube"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/printer"
@@ -158,7 +159,7 @@ func report(out io.Writer, k kind, name, ns string, obj *unstructured.Unstructur
 		return nil
 	case velero.PhasePartiallyFailed:
 		fmt.Fprintf(out, "Some items failed: see which with '%s --details'.\n", describe)
-		return cmdutil.WithExitCode(cmdutil.ExitPartiallyFailed, cmdutil.Silent{Err: fmt.Errorf("%s %q partially failed", k.Noun, name)})
+		return exitcode.WithCode(exitcode.PartiallyFailed, cmdutil.Silent{Err: fmt.Errorf("%s %q partially failed", k.Noun, name)})
 	}
 	for _, v := range s.ValidationErrors {
 		fmt.Fprintf(out, "  validation error: %s\n", v)
@@ -167,7 +168,7 @@ func report(out io.Writer, k kind, name, ns string, obj *unstructured.Unstructur
 		fmt.Fprintf(out, "  failure reason: %s\n", s.FailureReason)
 	}
 	fmt.Fprintf(out, "Fix the cause, then run it again; details: '%s'.\n", describe)
-	return cmdutil.WithExitCode(cmdutil.ExitFailed, cmdutil.Silent{Err: fmt.Errorf("%s %q %s", k.Noun, name, s.Phase)})
+	return exitcode.WithCode(exitcode.Failed, cmdutil.Silent{Err: fmt.Errorf("%s %q %s", k.Noun, name, s.Phase)})
 }
 
 // freeName returns name when no object has it, else name-<timestamp>,

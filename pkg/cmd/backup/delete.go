@@ -16,6 +16,7 @@ import (
 
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmdutil"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/completion"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/exitcode"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/gvr"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/kube"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/printer"
@@ -175,7 +176,7 @@ func (o *DeleteOptions) await(ctx context.Context, w *wait.Watch, dbrs dynamic.R
 			for _, e := range errs {
 				fmt.Fprintf(o.Out, "  error: %s\n", e)
 			}
-			return cmdutil.WithExitCode(cmdutil.ExitFailed, cmdutil.Silent{Err: fmt.Errorf("backup %q not deleted: %s", o.Name, strings.Join(errs, "; "))})
+			return exitcode.WithCode(exitcode.Failed, cmdutil.Silent{Err: fmt.Errorf("backup %q not deleted: %s", o.Name, strings.Join(errs, "; "))})
 		}
 	}
 }

@@ -9,7 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/oadp-sts/kubectl-oadp_sts/internal/clitest"
-	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmdutil"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/exitcode"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/gvr"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/velero"
 )
@@ -79,8 +79,8 @@ func TestDeleteBackupErrors(t *testing.T) {
 		}
 	}()
 	res := clitest.Run(t, "delete", "backup", "hello-world", "--yes")
-	if res.Code != cmdutil.ExitFailed || !strings.Contains(res.Stdout, "error: backup storage location is read-only") {
-		t.Errorf("exit %d; want %d with Velero's error", res.Code, cmdutil.ExitFailed)
+	if res.Code != exitcode.Failed || !strings.Contains(res.Stdout, "error: backup storage location is read-only") {
+		t.Errorf("exit %d; want %d with Velero's error", res.Code, exitcode.Failed)
 	}
 }
 
@@ -98,7 +98,7 @@ func TestDeleteBackupRefused(t *testing.T) {
 		{[]string{"delete", "backup", "hello-world", "--yes", "--timeout=-1s"}, "--timeout must be positive"},
 	} {
 		res := clitest.RunWithInput(t, "y\n", tc.args...)
-		if res.Code != cmdutil.ExitError || !strings.Contains(res.Stderr, tc.msg) {
+		if res.Code != exitcode.Error || !strings.Contains(res.Stderr, tc.msg) {
 			t.Errorf("%v: exit %d, want 1 and %q", tc.args, res.Code, tc.msg)
 		}
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmdutil"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/download"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/exitcode"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/gvr"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/kube"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/velero"
@@ -200,8 +201,8 @@ func explainFailure(ctx context.Context, dyn dynamic.Interface, u *unstructured.
 // command when the backup or restore did not complete.
 func waitReportAndExplain(ctx context.Context, dyn dynamic.Interface, insecure bool, w *wait.Watch, k kind, name, ns string, timeout time.Duration, out, errOut io.Writer, next string) error {
 	err := waitAndReport(ctx, w, k, name, ns, timeout, out, errOut, next)
-	switch cmdutil.ExitCode(err) {
-	case cmdutil.ExitPartiallyFailed, cmdutil.ExitFailed:
+	switch exitcode.Code(err) {
+	case exitcode.PartiallyFailed, exitcode.Failed:
 		u, gerr := dyn.Resource(k.GVR).Namespace(ns).Get(ctx, name, metav1.GetOptions{})
 		if gerr == nil && velero.ReadStatus(u).Phase != velero.PhaseFailedValidation {
 			explainFailure(ctx, dyn, u, insecure, out)

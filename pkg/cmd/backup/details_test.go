@@ -19,7 +19,7 @@ import (
 
 	"github.com/oadp-sts/kubectl-oadp_sts/internal/clitest"
 	"github.com/oadp-sts/kubectl-oadp_sts/internal/rig"
-	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmdutil"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/exitcode"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/gvr"
 )
 
@@ -171,8 +171,8 @@ func TestBackupPartiallyFailedSummary(t *testing.T) {
 	})
 	play(t, r, gvr.Backup, "hello-world", ended("PartiallyFailed", map[string]any{"errors": int64(7)}))
 	res := clitest.Run(t, "backup", "hello-world")
-	if res.Code != cmdutil.ExitPartiallyFailed {
-		t.Fatalf("exit %d, want %d", res.Code, cmdutil.ExitPartiallyFailed)
+	if res.Code != exitcode.PartiallyFailed {
+		t.Fatalf("exit %d, want %d", res.Code, exitcode.PartiallyFailed)
 	}
 	for _, s := range []string{"First errors, from Velero's results file:", "  error: namespace hello-world: error 0", "error 4",
 		"... and 2 more: 'kubectl oadp-sts describe backup hello-world --details'", "Velero's log of it: 'kubectl oadp-sts logs backup hello-world'"} {

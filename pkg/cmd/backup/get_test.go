@@ -10,7 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/oadp-sts/kubectl-oadp_sts/internal/clitest"
-	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmdutil"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/exitcode"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/gvr"
 )
 
@@ -52,7 +52,7 @@ func TestGetAndDescribe(t *testing.T) {
 	if res := clitest.Run(t, "get", "restores"); !strings.Contains(res.Stdout, "BACKUP") || !strings.Contains(res.Stdout, "Completed") {
 		t.Errorf("get restores:\n%s", res.Stdout)
 	}
-	if res := clitest.Run(t, "get", "backups", "nope"); res.Code != cmdutil.ExitError || !strings.Contains(res.Stderr, "not found") {
+	if res := clitest.Run(t, "get", "backups", "nope"); res.Code != exitcode.Error || !strings.Contains(res.Stderr, "not found") {
 		t.Errorf("unknown backup: exit %d", res.Code)
 	}
 

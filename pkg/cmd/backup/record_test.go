@@ -8,7 +8,7 @@ import (
 
 	"github.com/oadp-sts/kubectl-oadp_sts/internal/clitest"
 	"github.com/oadp-sts/kubectl-oadp_sts/internal/rig"
-	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmdutil"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/exitcode"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/gvr"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/manifests"
 )
@@ -50,8 +50,8 @@ func TestBackupUsesTheRecordedDPAsLocation(t *testing.T) {
 
 	putBSL(t, r, manifests.BSLName(dpa), false, "Unavailable", rig.Region)
 	res = clitest.Run(t, "backup", "hello-world", "--wait=false")
-	if res.Code != cmdutil.ExitError || !strings.Contains(res.Stderr, manifests.BSLName(dpa)) || !strings.Contains(res.Stderr, "dataprotectionapplication/"+dpa) {
-		t.Errorf("recorded location Unavailable: exit %d, stderr %q; want %d naming it and its DPA", res.Code, res.Stderr, cmdutil.ExitError)
+	if res.Code != exitcode.Error || !strings.Contains(res.Stderr, manifests.BSLName(dpa)) || !strings.Contains(res.Stderr, "dataprotectionapplication/"+dpa) {
+		t.Errorf("recorded location Unavailable: exit %d, stderr %q; want %d naming it and its DPA", res.Code, res.Stderr, exitcode.Error)
 	}
 	if n := count(t, r, gvr.Backup); n != 0 {
 		t.Errorf("%d backups created to an Unavailable location", n)

@@ -11,7 +11,7 @@ import (
 
 	"github.com/oadp-sts/kubectl-oadp_sts/internal/clitest"
 	"github.com/oadp-sts/kubectl-oadp_sts/internal/rig"
-	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmdutil"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/exitcode"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/gvr"
 )
 
@@ -50,8 +50,8 @@ func TestRestoreFailed(t *testing.T) {
 	r := setup(t)
 	putBackup(t, r, "hello-world", ended("Completed", nil))
 	play(t, r, gvr.Restore, "hello-world", ended("PartiallyFailed", map[string]any{"errors": int64(1)}))
-	if res := clitest.Run(t, "restore", "hello-world"); res.Code != cmdutil.ExitPartiallyFailed {
-		t.Errorf("exit %d, want %d", res.Code, cmdutil.ExitPartiallyFailed)
+	if res := clitest.Run(t, "restore", "hello-world"); res.Code != exitcode.PartiallyFailed {
+		t.Errorf("exit %d, want %d", res.Code, exitcode.PartiallyFailed)
 	}
 }
 
@@ -85,7 +85,7 @@ func TestRestoreRefused(t *testing.T) {
 				putBackup(t, r, "hello-world", tc.status)
 			}
 			res := clitest.Run(t, append([]string{"restore", "hello-world"}, tc.args...)...)
-			if res.Code != cmdutil.ExitError || !strings.Contains(res.Stderr, tc.msg) {
+			if res.Code != exitcode.Error || !strings.Contains(res.Stderr, tc.msg) {
 				t.Errorf("exit %d, stderr %q; want exit 1 and %q", res.Code, res.Stderr, tc.msg)
 			}
 			if n := count(t, r, gvr.Restore); n != 0 {
@@ -119,7 +119,7 @@ func TestRestoreWaitsForSync(t *testing.T) {
 			}
 		}
 	}, "restore", "no-such-backup")
-	if res.Code != cmdutil.ExitError || !strings.Contains(res.Stderr, `backup "no-such-backup" not found`) || !strings.Contains(res.Stderr, "as of its last sync") {
+	if res.Code != exitcode.Error || !strings.Contains(res.Stderr, `backup "no-such-backup" not found`) || !strings.Contains(res.Stderr, "as of its last sync") {
 		t.Errorf("exit %d; want a clear not-found after the sync", res.Code)
 	}
 	if n := count(t, r, gvr.Restore); n != 1 {

@@ -18,7 +18,7 @@ import (
 	"github.com/oadp-sts/kubectl-oadp_sts/internal/clitest"
 	"github.com/oadp-sts/kubectl-oadp_sts/internal/rig"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/apply"
-	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmdutil"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/exitcode"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/gvr"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/iam"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/manifests"
@@ -312,7 +312,7 @@ func TestCleanupChangesNothingWithoutConsent(t *testing.T) {
 	if dry.Code != 0 || !strings.Contains(dry.Stderr, "Dry run: nothing was deleted") || !strings.Contains(dry.Stderr, "delete  IAM role "+roleName) {
 		t.Errorf("dry run: exit %d %q", dry.Code, dry.Stderr)
 	}
-	if noTTY.Code != cmdutil.ExitError || !strings.Contains(noTTY.Stderr, "refusing to delete without confirmation: no terminal to ask on; rerun with --yes") {
+	if noTTY.Code != exitcode.Error || !strings.Contains(noTTY.Stderr, "refusing to delete without confirmation: no terminal to ask on; rerun with --yes") {
 		t.Errorf("no terminal: exit %d %q", noTTY.Code, noTTY.Stderr)
 	}
 	for _, c := range calls {
@@ -327,11 +327,11 @@ func TestCleanupChangesNothingWithoutConsent(t *testing.T) {
 
 func TestCleanupBadInput(t *testing.T) {
 	res := clitest.Run(t, "cleanup", "--timeout", "0s")
-	if res.Code != cmdutil.ExitError || !strings.Contains(res.Stderr, "--timeout must be positive") {
+	if res.Code != exitcode.Error || !strings.Contains(res.Stderr, "--timeout must be positive") {
 		t.Errorf("exit %d %q", res.Code, res.Stderr)
 	}
 	res = clitest.Run(t, "cleanup", "--role-name", "bad/name!", "--dry-run")
-	if res.Code != cmdutil.ExitError || !strings.Contains(res.Stderr, "--role-name") {
+	if res.Code != exitcode.Error || !strings.Contains(res.Stderr, "--role-name") {
 		t.Errorf("exit %d %q", res.Code, res.Stderr)
 	}
 }

@@ -14,7 +14,7 @@ import (
 
 	"github.com/oadp-sts/kubectl-oadp_sts/internal/clitest"
 	"github.com/oadp-sts/kubectl-oadp_sts/internal/rig"
-	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmdutil"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/exitcode"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/gvr"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/iam"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/manifests"
@@ -112,8 +112,8 @@ func TestCleanupKeepsARecordedRoleThatIsNotOurs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if conflict.Code != cmdutil.ExitError || !strings.Contains(conflict.Stderr, "--role-name other-role") || !strings.Contains(conflict.Stderr, myRole) {
-		t.Errorf("cleanup --role-name against the record: exit %d, stderr %q; want %d naming both roles", conflict.Code, conflict.Stderr, cmdutil.ExitError)
+	if conflict.Code != exitcode.Error || !strings.Contains(conflict.Stderr, "--role-name other-role") || !strings.Contains(conflict.Stderr, myRole) {
+		t.Errorf("cleanup --role-name against the record: exit %d, stderr %q; want %d naming both roles", conflict.Code, conflict.Stderr, exitcode.Error)
 	}
 	if len(calls) != 0 {
 		t.Errorf("a refused cleanup called AWS: %v", calls)
@@ -171,8 +171,8 @@ func TestCleanupKeepsTheRecordWhileIAMIsLeftBehind(t *testing.T) {
 	})
 
 	res := clitest.Run(t, "cleanup", "--yes", "--timeout", "15s")
-	if res.Code != cmdutil.ExitError || !strings.Contains(res.Stderr, "IAM role "+myRole) || !strings.Contains(res.Stderr, "namespace "+ns+": kept") {
-		t.Fatalf("exit %d, stderr:\n%s\nwant %d, the role left behind and the namespace kept", res.Code, res.Stderr, cmdutil.ExitError)
+	if res.Code != exitcode.Error || !strings.Contains(res.Stderr, "IAM role "+myRole) || !strings.Contains(res.Stderr, "namespace "+ns+": kept") {
+		t.Fatalf("exit %d, stderr:\n%s\nwant %d, the role left behind and the namespace kept", res.Code, res.Stderr, exitcode.Error)
 	}
 	if !roleExists(r, myRole) || !exists(t, r, gvr.Namespace, "", ns) {
 		t.Fatalf("role exists %v, namespace exists %v; want both kept", roleExists(r, myRole), exists(t, r, gvr.Namespace, "", ns))

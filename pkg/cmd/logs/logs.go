@@ -42,7 +42,7 @@ type kind struct {
 	Noun   string
 	GVR    schema.GroupVersionResource
 	Target string
-	Names  func(*cmdutil.Factory) cobra.CompletionFunc
+	Names  func(completion.Source) cobra.CompletionFunc
 }
 
 var (

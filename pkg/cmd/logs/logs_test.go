@@ -22,7 +22,7 @@ import (
 
 	"github.com/oadp-sts/kubectl-oadp_sts/internal/clitest"
 	"github.com/oadp-sts/kubectl-oadp_sts/internal/rig"
-	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmdutil"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/exitcode"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/gvr"
 )
 
@@ -138,7 +138,7 @@ func TestLogsUntrustedCertificate(t *testing.T) {
 	r := setup(t, nil)
 	answer(t, r, srv.URL)
 	res := clitest.Run(t, "logs", "backup", "done")
-	if res.Code != cmdutil.ExitError || !strings.Contains(res.Stderr, "caCert") || !strings.Contains(res.Stderr, "--insecure-skip-tls-verify") {
+	if res.Code != exitcode.Error || !strings.Contains(res.Stderr, "caCert") || !strings.Contains(res.Stderr, "--insecure-skip-tls-verify") {
 		t.Errorf("exit %d, stderr %q", res.Code, res.Stderr)
 	}
 	if strings.Contains(res.Stderr+res.Stdout, "secret") {
@@ -161,7 +161,7 @@ func TestLogsRefusals(t *testing.T) {
 		"nope":    `backups.velero.io "nope" not found: list them with 'kubectl oadp-sts get backups'`,
 	} {
 		res := clitest.Run(t, "logs", "backup", name)
-		if res.Code != cmdutil.ExitError || !strings.Contains(res.Stderr, want) {
+		if res.Code != exitcode.Error || !strings.Contains(res.Stderr, want) {
 			t.Errorf("logs backup %s: exit %d, stderr %q; want 1 and %q", name, res.Code, res.Stderr, want)
 		}
 	}
@@ -178,13 +178,13 @@ func TestLogsInterruptedDeletesTheRequest(t *testing.T) {
 			cancel()
 		}
 	}, "logs", "backup", "done")
-	if res.Code != cmdutil.ExitError || !strings.Contains(res.Stderr, "deleted") {
+	if res.Code != exitcode.Error || !strings.Contains(res.Stderr, "deleted") {
 		t.Errorf("exit %d, stderr %q", res.Code, res.Stderr)
 	}
 	noRequests(t, r)
 	// And a Velero that never answers: the timeout, exit 5.
 	res = clitest.Run(t, "logs", "backup", "done", "--timeout", "1s")
-	if res.Code != cmdutil.ExitTimeout || !strings.Contains(res.Stderr, "is the Velero server running?") {
+	if res.Code != exitcode.Timeout || !strings.Contains(res.Stderr, "is the Velero server running?") {
 		t.Errorf("exit %d, stderr %q", res.Code, res.Stderr)
 	}
 	noRequests(t, r)

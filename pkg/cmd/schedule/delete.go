@@ -19,6 +19,7 @@ import (
 
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmdutil"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/completion"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/exitcode"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/gvr"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/kube"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/printer"
@@ -169,11 +170,11 @@ func (o *DeleteOptions) deleteBackups(ctx context.Context, dyn dynamic.Interface
 		for _, f := range failed {
 			fmt.Fprintf(o.Out, "  error: %s\n", f)
 		}
-		return cmdutil.WithExitCode(cmdutil.ExitFailed, cmdutil.Silent{Err: fmt.Errorf("velero could not delete %d backups of schedule %q", len(failed), o.Name)})
+		return exitcode.WithCode(exitcode.Failed, cmdutil.Silent{Err: fmt.Errorf("velero could not delete %d backups of schedule %q", len(failed), o.Name)})
 	}
 	if len(timedOut) > 0 {
 		sort.Strings(timedOut)
-		return cmdutil.Exitf(cmdutil.ExitTimeout, "timed out after %s waiting for backups %s to be deleted; Velero carries on: follow them with 'kubectl oadp-sts get backups --schedule %s%s'",
+		return exitcode.Errorf(exitcode.Timeout, "timed out after %s waiting for backups %s to be deleted; Velero carries on: follow them with 'kubectl oadp-sts get backups --schedule %s%s'",
 			o.Timeout, strings.Join(timedOut, ", "), o.Name, cmdutil.NamespaceFlag(ns))
 	}
 	fmt.Fprintf(o.Out, "Schedule %q and its %s deleted in %s.\n", o.Name, backupCount(len(backups)), wait.Elapsed(time.Since(start)))

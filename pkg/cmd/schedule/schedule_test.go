@@ -17,7 +17,7 @@ import (
 
 	"github.com/oadp-sts/kubectl-oadp_sts/internal/clitest"
 	"github.com/oadp-sts/kubectl-oadp_sts/internal/rig"
-	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmdutil"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/exitcode"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/gvr"
 )
 
@@ -115,7 +115,7 @@ func TestCreate(t *testing.T) {
 		}
 	}
 	// The same name again: refused, the first one untouched.
-	res = mustRun(t, cmdutil.ExitError, "schedule", "create", "hello-nightly", "--schedule", "@daily", "--include-namespaces", "hello-world")
+	res = mustRun(t, exitcode.Error, "schedule", "create", "hello-nightly", "--schedule", "@daily", "--include-namespaces", "hello-world")
 	if !strings.Contains(res.Stderr, "exists already") {
 		t.Errorf("stderr %q", res.Stderr)
 	}
@@ -137,7 +137,7 @@ func TestCreateBadInput(t *testing.T) {
 	}
 	for want, args := range cases {
 		res := clitest.Run(t, append([]string{"schedule", "create", "s1"}, args...)...)
-		if res.Code != cmdutil.ExitError || !strings.Contains(res.Stderr, want) {
+		if res.Code != exitcode.Error || !strings.Contains(res.Stderr, want) {
 			t.Errorf("%v: exit %d, stderr %q; want 1 and %q", args, res.Code, res.Stderr, want)
 		}
 	}
@@ -166,7 +166,7 @@ func TestPauseUnpause(t *testing.T) {
 	if paused() {
 		t.Error("paused after unpause")
 	}
-	res := mustRun(t, cmdutil.ExitError, "schedule", "pause", "nope")
+	res := mustRun(t, exitcode.Error, "schedule", "pause", "nope")
 	if !strings.Contains(res.Stderr, `schedules.velero.io "nope" not found: list them with 'kubectl oadp-sts get schedules'`) {
 		t.Errorf("stderr %q", res.Stderr)
 	}
@@ -221,7 +221,7 @@ func TestGetAndDescribe(t *testing.T) {
 	if got := strings.Fields(res.Stdout); len(got) != 2 {
 		t.Errorf("get backups --schedule s1: %v, want its 2 backups", got)
 	}
-	res = mustRun(t, cmdutil.ExitError, "get", "backups", "--schedule", "nope")
+	res = mustRun(t, exitcode.Error, "get", "backups", "--schedule", "nope")
 	if !strings.Contains(res.Stderr, `schedules.velero.io "nope" not found`) {
 		t.Errorf("stderr %q", res.Stderr)
 	}
@@ -241,7 +241,7 @@ func TestDeleteKeepsBackups(t *testing.T) {
 	if _, err := r.Dynamic.Resource(gvr.Backup).Namespace(oadpNS).Create(context.Background(), b, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	res := mustRun(t, cmdutil.ExitError, "delete", "schedule", "s1")
+	res := mustRun(t, exitcode.Error, "delete", "schedule", "s1")
 	if !strings.Contains(res.Stderr, "pass --yes") {
 		t.Errorf("stderr %q", res.Stderr)
 	}

@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/cli-runtime/pkg/printers"
 
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/checks"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/clusterfacts"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/gvr"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/iam"
@@ -314,9 +315,8 @@ func (o *Options) storageCheck(ctx context.Context, mo manifests.Options) {
 	if err != nil {
 		return
 	}
-	in := &install.Installer{Client: dyn}
-	plan := install.SnapshotPlan{Mode: mo.Snapshots, FSBackup: mo.FSBackup, NoFSBackup: mo.OADPVersion == "1.2"}
-	for _, w := range in.StorageWarnings(ctx, plan) {
+	plan := checks.SnapshotPlan{Mode: mo.Snapshots, FSBackup: mo.FSBackup, NoFSBackup: mo.OADPVersion == "1.2"}
+	for _, w := range checks.StorageWarnings(ctx, dyn, plan) {
 		fmt.Fprintln(o.ErrOut, "warning: "+w.String())
 	}
 }

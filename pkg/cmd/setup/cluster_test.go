@@ -19,7 +19,7 @@ import (
 	"github.com/oadp-sts/kubectl-oadp_sts/internal/clitest"
 	"github.com/oadp-sts/kubectl-oadp_sts/internal/rig"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/apply"
-	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmdutil"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/exitcode"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/gvr"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/manifests"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/wait"
@@ -184,11 +184,11 @@ func TestSetupWaits(t *testing.T) {
 				setReconciled(t, r, ns, "True", "Complete", "Reconcile complete")
 				setBSL(t, r, ns, "Available", "")
 			}},
-		{name: "dpa rejected", wantCode: cmdutil.ExitError, want: []string{`the OADP operator rejected DataProtectionApplication "` + dpaName + `" (Error): Delete vsm from spec`},
+		{name: "dpa rejected", wantCode: exitcode.Error, want: []string{`the OADP operator rejected DataProtectionApplication "` + dpaName + `" (Error): Delete vsm from spec`},
 			play: func(ns string) {
 				setReconciled(t, r, ns, "False", "Error", "Delete vsm from spec.configuration.velero.defaultPlugins")
 			}},
-		{name: "bsl unavailable", wantCode: cmdutil.ExitError, want: []string{"is Unavailable: rpc error: InvalidIdentityToken: No OpenIDConnect provider found", "IAM has no OIDC provider", "kubectl oadp-sts status"},
+		{name: "bsl unavailable", wantCode: exitcode.Error, want: []string{"is Unavailable: rpc error: InvalidIdentityToken: No OpenIDConnect provider found", "IAM has no OIDC provider", "kubectl oadp-sts status"},
 			play: func(ns string) {
 				setReconciled(t, r, ns, "True", "Complete", "Reconcile complete")
 				setBSL(t, r, ns, "Unavailable", "rpc error: InvalidIdentityToken: No OpenIDConnect provider found in your account")
@@ -202,7 +202,7 @@ func TestSetupWaits(t *testing.T) {
 				time.Sleep(1500 * time.Millisecond)
 				setBSL(t, r, ns, "Available", "")
 			}},
-		{name: "nobody answers", wantCode: cmdutil.ExitTimeout, want: []string{"timed out after 2s waiting for DataProtectionApplication", "wait longer with --timeout"},
+		{name: "nobody answers", wantCode: exitcode.Timeout, want: []string{"timed out after 2s waiting for DataProtectionApplication", "wait longer with --timeout"},
 			play: func(string) {}},
 	}
 	for i, tc := range cases {
@@ -216,7 +216,7 @@ func TestSetupWaits(t *testing.T) {
 			// Only the case that tests the timeout gets a short one, so a
 			// loaded machine never turns the others into timeouts.
 			timeout := "60s"
-			if tc.wantCode == cmdutil.ExitTimeout {
+			if tc.wantCode == exitcode.Timeout {
 				timeout = "2s"
 			}
 			res := clitest.Run(t, "setup", "--yes", "--timeout", timeout, "-n", ns)
@@ -302,7 +302,7 @@ func TestSetupClusterBadInput(t *testing.T) {
 			res := clitest.Run(t, append([]string{"setup", "--yes", "-n", ns}, tc.args...)...)
 			kreqs, _ := stopKube()
 			areqs, _ := stopAWS()
-			if res.Code != cmdutil.ExitError || !strings.Contains(res.Stderr, tc.want) {
+			if res.Code != exitcode.Error || !strings.Contains(res.Stderr, tc.want) {
 				t.Errorf("exit %d, stderr %q; want 1 and %q", res.Code, res.Stderr, tc.want)
 			}
 			for _, q := range kreqs {

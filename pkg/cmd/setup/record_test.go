@@ -12,7 +12,7 @@ import (
 
 	"github.com/oadp-sts/kubectl-oadp_sts/internal/clitest"
 	"github.com/oadp-sts/kubectl-oadp_sts/internal/rig"
-	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmdutil"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/exitcode"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/gvr"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/iam"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/manifests"
@@ -127,8 +127,8 @@ func TestSetupRefusesAFlagAgainstTheRecord(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if res.Code != cmdutil.ExitError {
-			t.Errorf("setup %v: exit %d, want %d", tc.args, res.Code, cmdutil.ExitError)
+		if res.Code != exitcode.Error {
+			t.Errorf("setup %v: exit %d, want %d", tc.args, res.Code, exitcode.Error)
 		}
 		for _, w := range append(tc.want, "error: ", "drop "+tc.args[0]) {
 			if !strings.Contains(res.Stderr, w) {

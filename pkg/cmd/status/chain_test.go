@@ -17,7 +17,7 @@ import (
 
 	"github.com/oadp-sts/kubectl-oadp_sts/internal/clitest"
 	"github.com/oadp-sts/kubectl-oadp_sts/internal/rig"
-	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmdutil"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/exitcode"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/gvr"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/iam"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/manifests"
@@ -326,8 +326,8 @@ func TestStatusDetectsEachBreakage(t *testing.T) {
 			setUpChain(t, r, ns)
 			tc.breakIt(ns)
 			rep, res := statusJSON(t, "-n", ns)
-			if res.Code != cmdutil.ExitNotReady || rep.Ready {
-				t.Errorf("exit %d, ready %v; want %d and not ready", res.Code, rep.Ready, cmdutil.ExitNotReady)
+			if res.Code != exitcode.NotReady || rep.Ready {
+				t.Errorf("exit %d, ready %v; want %d and not ready", res.Code, rep.Ready, exitcode.NotReady)
 			}
 			onlyFailed(t, rep, tc.check, tc.cause, tc.fix, tc.alsoFailed...)
 			human := clitest.Run(t, "status", "-n", ns)

@@ -9,7 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/oadp-sts/kubectl-oadp_sts/internal/rig"
-	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmdutil"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/exitcode"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/gvr"
 )
 
@@ -36,7 +36,7 @@ func TestStatusJudgesEveryDPAWithTheOthersInView(t *testing.T) {
 	mustApply(t, r, second)
 
 	rep, res := statusJSON(t, "-n", ns)
-	if res.Code != cmdutil.ExitNotReady || rep.Ready {
+	if res.Code != exitcode.NotReady || rep.Ready {
 		t.Errorf("1.4, two DPAs: exit %d, ready %v; want not ready", res.Code, rep.Ready)
 	}
 	if result, _, _ := check(t, rep, "dpa rules "+dpaName); result != "ok" {
@@ -79,8 +79,8 @@ func TestStatusNotReadyUntilTheLocationIsValidated(t *testing.T) {
 	}}
 	mustApply(t, r, bsl)
 	rep, res := statusJSON(t, "-n", ns)
-	if res.Code != cmdutil.ExitNotReady || rep.Ready {
-		t.Errorf("exit %d, ready %v; want %d and not ready", res.Code, rep.Ready, cmdutil.ExitNotReady)
+	if res.Code != exitcode.NotReady || rep.Ready {
+		t.Errorf("exit %d, ready %v; want %d and not ready", res.Code, rep.Ready, exitcode.NotReady)
 	}
 	onlyFailed(t, rep, "storage location "+bslName, "Velero has not validated the location", "oc get pods")
 }

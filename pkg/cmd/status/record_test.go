@@ -15,7 +15,7 @@ import (
 
 	"github.com/oadp-sts/kubectl-oadp_sts/internal/clitest"
 	"github.com/oadp-sts/kubectl-oadp_sts/internal/rig"
-	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmdutil"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/exitcode"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/iam"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/manifests"
 )
@@ -99,7 +99,7 @@ func TestStatusWithoutFlagsChecksWhatSetupRecorded(t *testing.T) {
 
 	// A flag against the record: an error naming both, exit 1.
 	conflict := clitest.Run(t, "status", "-n", ns, "--role-name", "other-role")
-	if conflict.Code != cmdutil.ExitError || !strings.Contains(conflict.Stderr, "--role-name other-role") || !strings.Contains(conflict.Stderr, role) {
-		t.Errorf("status --role-name against the record: exit %d, stderr %q; want %d naming both roles", conflict.Code, conflict.Stderr, cmdutil.ExitError)
+	if conflict.Code != exitcode.Error || !strings.Contains(conflict.Stderr, "--role-name other-role") || !strings.Contains(conflict.Stderr, role) {
+		t.Errorf("status --role-name against the record: exit %d, stderr %q; want %d naming both roles", conflict.Code, conflict.Stderr, exitcode.Error)
 	}
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/clusterfacts"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmdutil"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/exitcode"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/iam"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/printer"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/status"
@@ -141,7 +142,7 @@ func (o *Options) Run(ctx context.Context) error {
 		for i, c := range failed {
 			names[i] = c.Name
 		}
-		return cmdutil.WithExitCode(cmdutil.ExitNotReady,
+		return exitcode.WithCode(exitcode.NotReady,
 			cmdutil.Silent{Err: fmt.Errorf("not ready: %s", strings.Join(names, ", "))})
 	}
 	return nil

@@ -10,7 +10,7 @@ import (
 
 	"github.com/oadp-sts/kubectl-oadp_sts/internal/clitest"
 	"github.com/oadp-sts/kubectl-oadp_sts/internal/rig"
-	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmdutil"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/exitcode"
 )
 
 func TestMain(m *testing.M) { rig.Main(m, rig.Options{}) }
@@ -134,8 +134,8 @@ func TestStatusNotReady(t *testing.T) {
 				tc.breakAWS()
 			}
 			rep, res := statusJSON(t)
-			if res.Code != cmdutil.ExitNotReady {
-				t.Errorf("exit %d, want %d", res.Code, cmdutil.ExitNotReady)
+			if res.Code != exitcode.NotReady {
+				t.Errorf("exit %d, want %d", res.Code, exitcode.NotReady)
 			}
 			if rep.Ready {
 				t.Errorf("ready = true")
@@ -165,8 +165,8 @@ func TestStatusMissingAWSCredentials(t *testing.T) {
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "")
 
 	rep, res := statusJSON(t)
-	if res.Code != cmdutil.ExitNotReady {
-		t.Errorf("exit %d, want %d", res.Code, cmdutil.ExitNotReady)
+	if res.Code != exitcode.NotReady {
+		t.Errorf("exit %d, want %d", res.Code, exitcode.NotReady)
 	}
 	result, cause, fix := check(t, rep, "aws identity")
 	if result != "failed" || !strings.Contains(cause, "no AWS credentials found") || !strings.Contains(fix, "--aws-profile") {
@@ -194,8 +194,8 @@ func TestStatusUnreachableCluster(t *testing.T) {
 	}
 
 	res := clitest.Run(t, "status", "--kubeconfig", kc)
-	if res.Code != cmdutil.ExitError {
-		t.Errorf("exit %d, want %d", res.Code, cmdutil.ExitError)
+	if res.Code != exitcode.Error {
+		t.Errorf("exit %d, want %d", res.Code, exitcode.Error)
 	}
 	if !strings.Contains(res.Stderr, "cluster unreachable") || !strings.Contains(res.Stderr, "check --kubeconfig") {
 		t.Errorf("stderr = %q, want an unreachable-cluster message with the fix", res.Stderr)
@@ -210,8 +210,8 @@ func TestStatusForbidden(t *testing.T) {
 	r.Fresh(t)
 	r.UseEnv(t)
 	res := clitest.Run(t, "status", "--as", "nobody")
-	if res.Code != cmdutil.ExitError {
-		t.Errorf("exit %d, want %d", res.Code, cmdutil.ExitError)
+	if res.Code != exitcode.Error {
+		t.Errorf("exit %d, want %d", res.Code, exitcode.Error)
 	}
 	if !strings.Contains(res.Stderr, "not allowed to read or change") || !strings.Contains(res.Stderr, "ask a cluster-admin") {
 		t.Errorf("stderr = %q, want a forbidden message with the fix", res.Stderr)
@@ -220,7 +220,7 @@ func TestStatusForbidden(t *testing.T) {
 
 func TestStatusBadOutputFormat(t *testing.T) {
 	res := clitest.Run(t, "status", "-o", "xml")
-	if res.Code != cmdutil.ExitError || !strings.Contains(res.Stderr, `unknown output format "xml": use -o json or -o yaml`) {
+	if res.Code != exitcode.Error || !strings.Contains(res.Stderr, `unknown output format "xml": use -o json or -o yaml`) {
 		t.Errorf("exit %d, stderr %q", res.Code, res.Stderr)
 	}
 }
@@ -236,8 +236,8 @@ func TestStatusNotOpenShift(t *testing.T) {
 	defer bare.Stop()
 
 	res := clitest.Run(t, "status", "--kubeconfig", bare.Kubeconfig)
-	if res.Code != cmdutil.ExitError {
-		t.Errorf("exit %d, want %d", res.Code, cmdutil.ExitError)
+	if res.Code != exitcode.Error {
+		t.Errorf("exit %d, want %d", res.Code, exitcode.Error)
 	}
 	if !strings.Contains(res.Stderr, "does not serve the config.openshift.io API, so it is not OpenShift") {
 		t.Errorf("stderr = %q", res.Stderr)

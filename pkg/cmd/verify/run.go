@@ -21,6 +21,7 @@ import (
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/awsclient"
 	statuscmd "github.com/oadp-sts/kubectl-oadp_sts/pkg/cmd/status"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmdutil"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/exitcode"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/gvr"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/kube"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/manifests"
@@ -187,20 +188,20 @@ func (r *run) finish() error {
 	} else {
 		fmt.Fprintln(r.Out, line)
 	}
-	if rep.Verdict.Code == cmdutil.ExitOK {
+	if rep.Verdict.Code == exitcode.OK {
 		return nil
 	}
-	return cmdutil.WithExitCode(rep.Verdict.Code, cmdutil.Silent{Err: errors.New(line)})
+	return exitcode.WithCode(rep.Verdict.Code, cmdutil.Silent{Err: errors.New(line)})
 }
 
 func dryRunVerdict(steps []verify.Step) verify.Verdict {
 	for _, s := range steps {
 		if s.Result != verify.OK && s.Result != verify.Skipped {
-			return verify.Verdict{Code: cmdutil.ExitError, Link: s.Name, Cause: s.Message,
+			return verify.Verdict{Code: exitcode.Error, Link: s.Name, Cause: s.Message,
 				Line: "dry run (server): " + s.Name + " would be refused: " + s.Message}
 		}
 	}
-	return verify.Verdict{Verified: false, Code: cmdutil.ExitOK,
+	return verify.Verdict{Verified: false, Code: exitcode.OK,
 		Line: "dry run (server): the API server accepts every object verify creates; nothing was stored and no data moved"}
 }
 

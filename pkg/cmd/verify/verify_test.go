@@ -15,7 +15,7 @@ import (
 	"github.com/oadp-sts/kubectl-oadp_sts/internal/clitest"
 	"github.com/oadp-sts/kubectl-oadp_sts/internal/rig"
 	verifycmd "github.com/oadp-sts/kubectl-oadp_sts/pkg/cmd/verify"
-	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmdutil"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/exitcode"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/gvr"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/verify"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/wait"
@@ -244,8 +244,8 @@ func TestVerifyTimesOutAndStillCleansUp(t *testing.T) {
 	r.UseEnv(t)
 	location(t, r)
 	res := clitest.Run(t, "verify", "--timeout", "3s", "--cleanup-timeout", "20s", "-o", "json")
-	if res.Code != cmdutil.ExitTimeout {
-		t.Fatalf("exit %d, want %d (timeout)\n%s", res.Code, cmdutil.ExitTimeout, res.Stderr)
+	if res.Code != exitcode.Timeout {
+		t.Fatalf("exit %d, want %d (timeout)\n%s", res.Code, exitcode.Timeout, res.Stderr)
 	}
 	var rep verify.Report
 	if err := json.Unmarshal([]byte(res.Stdout), &rep); err != nil {
@@ -254,7 +254,7 @@ func TestVerifyTimesOutAndStillCleansUp(t *testing.T) {
 	if b := rep.Step(verify.StepBackup); b == nil || b.Result != verify.Timeout {
 		t.Fatalf("backup step %+v, want timeout", b)
 	}
-	if rep.Verdict.Code != cmdutil.ExitTimeout || !strings.Contains(rep.Verdict.Line, "backup step timed out") {
+	if rep.Verdict.Code != exitcode.Timeout || !strings.Contains(rep.Verdict.Line, "backup step timed out") {
 		t.Errorf("verdict %+v", rep.Verdict)
 	}
 	ctx := context.Background()
@@ -302,7 +302,7 @@ func TestVerifyVolumeRefusedWithoutNodes(t *testing.T) {
 		{"no-such-class", `--volume "no-such-class": no such storage class`},
 	} {
 		res := clitest.Run(t, "verify", "--volume", tc.class)
-		if res.Code != cmdutil.ExitError || !strings.Contains(res.Stdout, tc.want) {
+		if res.Code != exitcode.Error || !strings.Contains(res.Stdout, tc.want) {
 			t.Errorf("--volume %s: exit %d, want 1 saying %q\n%s", tc.class, res.Code, tc.want, res.Stdout)
 		}
 		if !strings.Contains(res.Stdout, "cleanup   skipped") {

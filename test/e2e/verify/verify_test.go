@@ -43,7 +43,7 @@ import (
 	"github.com/oadp-sts/kubectl-oadp_sts/internal/clitest"
 	"github.com/oadp-sts/kubectl-oadp_sts/internal/rig"
 	"github.com/oadp-sts/kubectl-oadp_sts/internal/sandbox"
-	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmdutil"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/exitcode"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/gvr"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/status"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/verify"
@@ -195,7 +195,7 @@ func TestVerifyPassesAndLeavesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Code != cmdutil.ExitOK {
+	if res.Code != exitcode.OK {
 		t.Fatalf("verify: exit %d, want 0\n%s", res.Code, res.Stderr)
 	}
 	rep := report(t, res)
@@ -272,8 +272,8 @@ func brokenLink(t *testing.T, breakIt func(context.Context, *rig.Rig), wantLink,
 	r := sb.Rig
 	breakIt(context.Background(), r)
 	res := clitest.Run(t, "verify", "-o", "json")
-	if res.Code != cmdutil.ExitFailed {
-		t.Fatalf("verify on a broken chain: exit %d, want %d\n%s", res.Code, cmdutil.ExitFailed, res.Stderr)
+	if res.Code != exitcode.Failed {
+		t.Fatalf("verify on a broken chain: exit %d, want %d\n%s", res.Code, exitcode.Failed, res.Stderr)
 	}
 	rep := report(t, res)
 	if rep.Verdict.Verified || rep.Verdict.Link != wantLink || !strings.Contains(rep.Verdict.Cause, wantCause) {
@@ -366,8 +366,8 @@ func TestVerifyLostBucket(t *testing.T) {
 		}
 	})
 	res := clitest.Run(t, "verify", "-o", "json")
-	if res.Code != cmdutil.ExitFailed {
-		t.Fatalf("verify to a lost bucket: exit %d, want %d\n%s", res.Code, cmdutil.ExitFailed, res.Stderr)
+	if res.Code != exitcode.Failed {
+		t.Fatalf("verify to a lost bucket: exit %d, want %d\n%s", res.Code, exitcode.Failed, res.Stderr)
 	}
 	rep := report(t, res)
 	// Velero revalidates a location whose bucket changed at once, so which
@@ -421,11 +421,11 @@ func TestVerifyInterruptedThenRerun(t *testing.T) {
 	if !interrupted {
 		t.Fatal("verify never waited for its backup")
 	}
-	if p.Code != cmdutil.ExitError || !strings.Contains(strings.Join(p.Lines, "\n"), "interrupted") {
+	if p.Code != exitcode.Error || !strings.Contains(strings.Join(p.Lines, "\n"), "interrupted") {
 		t.Errorf("interrupted run: exit %d, want 1 saying it was interrupted", p.Code)
 	}
 	res := clitest.Run(t, "verify", "-o", "json")
-	if res.Code != cmdutil.ExitOK {
+	if res.Code != exitcode.OK {
 		t.Fatalf("second run: exit %d\n%s", res.Code, res.Stderr)
 	}
 	rep := report(t, res)
@@ -457,7 +457,7 @@ func TestVerifyKilledLeftoversRemovedByNextRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	res := clitest.Run(t, "verify", "-o", "json")
-	if res.Code != cmdutil.ExitOK {
+	if res.Code != exitcode.OK {
 		t.Fatalf("next run: exit %d\n%s", res.Code, res.Stderr)
 	}
 	rep := report(t, res)

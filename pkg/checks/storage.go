@@ -1,4 +1,4 @@
-package install
+package checks
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/dynamic"
 
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/gvr"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/kube"
@@ -98,11 +99,11 @@ type Storage struct {
 
 // ReadStorage lists the storage classes, the PVCs and the
 // VolumeSnapshotClasses at once.
-func (i *Installer) ReadStorage(ctx context.Context) *Storage {
+func ReadStorage(ctx context.Context, client dynamic.Interface) *Storage {
 	s := &Storage{Classes: map[string]string{}, Used: map[string]int{}}
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		l, err := i.Client.Resource(gvr.StorageClass).List(ctx, metav1.ListOptions{})
+		l, err := client.Resource(gvr.StorageClass).List(ctx, metav1.ListOptions{})
 		if err != nil {
 			s.ClassesErr = err
 			return
@@ -115,7 +116,7 @@ func (i *Installer) ReadStorage(ctx context.Context) *Storage {
 		}
 	})
 	wg.Go(func() {
-		l, err := i.Client.Resource(gvr.VolumeSnapshotClass).List(ctx, metav1.ListOptions{})
+		l, err := client.Resource(gvr.VolumeSnapshotClass).List(ctx, metav1.ListOptions{})
 		if err != nil {
 			s.SnapshotClassesErr = err
 			return
@@ -124,7 +125,7 @@ func (i *Installer) ReadStorage(ctx context.Context) *Storage {
 	})
 	wg.Go(func() {
 		// A bounded page: enough to see which classes applications use.
-		l, err := i.Client.Resource(gvr.PVC).List(ctx, metav1.ListOptions{Limit: 500})
+		l, err := client.Resource(gvr.PVC).List(ctx, metav1.ListOptions{Limit: 500})
 		if err != nil {
 			s.PVCErr = err
 			return
@@ -138,8 +139,8 @@ func (i *Installer) ReadStorage(ctx context.Context) *Storage {
 }
 
 // StorageWarnings reads the cluster's storage and checks it against plan.
-func (i *Installer) StorageWarnings(ctx context.Context, plan SnapshotPlan) []StorageWarning {
-	return plan.Warnings(i.ReadStorage(ctx))
+func StorageWarnings(ctx context.Context, client dynamic.Interface, plan SnapshotPlan) []StorageWarning {
+	return plan.Warnings(ReadStorage(ctx, client))
 }
 
 // Warnings is the chapter's storage check: where the storage classes, the
