@@ -1,3 +1,6 @@
+// Package backup is `backup NAMESPACE...` (velero backup create): it checks the
+// namespaces and the storage location, builds the Backup with pkg/velero,
+// creates it and waits for it with pkg/cmd/internal/velerorun.
 package backup
 
 import (
@@ -18,6 +21,7 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/kubectl/pkg/util/templates"
 
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmd/internal/velerorun"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmdutil"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/completion"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/gvr"
@@ -40,7 +44,7 @@ var (
 		is taken, a timestamp is added and the name printed. It goes to the default
 		backup storage location unless --storage-location names another, and that
 		location must be Available. Every namespace must exist. All of this is
-		checked before anything is created.`) + "\n\n" + exitCodesHelp
+		checked before anything is created.`) + "\n\n" + velerorun.ExitCodesHelp
 
 	backupExample = templates.Examples(`
 		# Back up the hello-world namespace and wait for it (the chapter's backup)
@@ -73,7 +77,7 @@ type BackupOptions struct {
 	Output           string
 	// FromSchedule takes namespaces and options from a schedule's template.
 	FromSchedule string
-	waitFlags
+	velerorun.WaitFlags
 
 	snapshotSet           bool
 	fsBackupSet           bool
@@ -83,8 +87,8 @@ type BackupOptions struct {
 	genericiooptions.IOStreams
 }
 
-// NewBackupCmd returns `backup NAMESPACE...`.
-func NewBackupCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Command {
+// NewCmd returns `backup NAMESPACE...`.
+func NewCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Command {
 	o := &BackupOptions{factory: f, IOStreams: streams}
 	cmd := &cobra.Command{
 		Use:                   "backup NAMESPACE... [--name NAME] [--ttl 720h] [--storage-location BSL] [--wait] [--timeout 1h]",
@@ -121,7 +125,7 @@ func NewBackupCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams) *cobra
 	fl.BoolVar(&o.FSBackup, "default-volumes-to-fs-backup", false, "back up pod volumes with the node agent's file-system backup (Kopia) unless a pod opts out; needs 'setup --fs-backup' (unset: the server's default)")
 	fl.StringVarP(&o.Output, "output", "o", "", "print the Backup as yaml or json and create nothing")
 	fl.StringVar(&o.FromSchedule, "from-schedule", "", "back up now from this schedule's template (its namespaces and options), named SCHEDULE-<timestamp> like the schedule's own backups")
-	o.waitFlags.add(cmd, "backup", DefaultTimeout)
+	o.WaitFlags.Add(cmd, "backup", velerorun.DefaultTimeout)
 	_ = cmd.RegisterFlagCompletionFunc("storage-location", completion.StorageLocations(f))
 	_ = cmd.RegisterFlagCompletionFunc("from-schedule", completion.ScheduleNames(f))
 	return cmd
@@ -174,7 +178,7 @@ func (o *BackupOptions) Validate() error {
 	if _, err := o.build(); err != nil {
 		return err
 	}
-	return o.waitFlags.validate()
+	return o.WaitFlags.Validate()
 }
 
 // validateFromSchedule refuses what the schedule's template decides, so a
@@ -189,7 +193,7 @@ func (o *BackupOptions) validateFromSchedule() error {
 	if errs := validation.IsValidLabelValue(o.Name); len(errs) > 0 || validation.IsDNS1123Subdomain(o.Name) != nil {
 		return fmt.Errorf("backup name %q is not usable (a DNS label of at most 63 characters): choose one with --name", o.Name)
 	}
-	return o.waitFlags.validate()
+	return o.WaitFlags.Validate()
 }
 
 func (o *BackupOptions) build() (*velero.BackupOptions, error) {
@@ -267,7 +271,7 @@ func (o *BackupOptions) Run(ctx context.Context) error {
 	}
 	backups := dyn.Resource(gvr.Backup).Namespace(o.ns)
 	if o.Output == "" {
-		if o.Name, err = freeName(ctx, backups, backupKind, o.Name, time.Now(), o.ErrOut); err != nil {
+		if o.Name, err = velerorun.FreeName(ctx, backups, velerorun.Backup, o.Name, time.Now(), o.ErrOut); err != nil {
 			return err
 		}
 	}
@@ -283,7 +287,7 @@ func (o *BackupOptions) Run(ctx context.Context) error {
 		return printer.Object(o.Out, o.Output, obj)
 	}
 
-	w, err := create(ctx, backups, backupKind, obj, o.Wait)
+	w, err := velerorun.Create(ctx, backups, velerorun.Backup, obj, o.Wait)
 	if err != nil {
 		return err
 	}
@@ -297,7 +301,7 @@ func (o *BackupOptions) Run(ctx context.Context) error {
 		fmt.Fprintf(o.Out, "Follow it with 'kubectl oadp-sts get backups %s%s'; once Completed: %s\n", o.Name, cmdutil.NamespaceFlag(o.ns), next)
 		return nil
 	}
-	return waitReportAndExplain(ctx, dyn, insecure(o.factory), w, backupKind, o.Name, o.ns, o.Timeout, o.Out, o.ErrOut, next)
+	return velerorun.WaitReportAndExplain(ctx, dyn, velerorun.Insecure(o.factory), w, velerorun.Backup, o.Name, o.ns, o.Timeout, o.Out, o.ErrOut, next)
 }
 
 // runFromSchedule makes the Backup the schedule would make now, and waits
@@ -321,7 +325,7 @@ func (o *BackupOptions) runFromSchedule(ctx context.Context, dyn dynamic.Interfa
 	}
 	backups := dyn.Resource(gvr.Backup).Namespace(o.ns)
 	if o.Output == "" {
-		if o.Name, err = freeName(ctx, backups, backupKind, o.Name, time.Now(), o.ErrOut); err != nil {
+		if o.Name, err = velerorun.FreeName(ctx, backups, velerorun.Backup, o.Name, time.Now(), o.ErrOut); err != nil {
 			return err
 		}
 	}
@@ -329,7 +333,7 @@ func (o *BackupOptions) runFromSchedule(ctx context.Context, dyn dynamic.Interfa
 	if o.Output != "" {
 		return printer.Object(o.Out, o.Output, obj)
 	}
-	w, err := create(ctx, backups, backupKind, obj, o.Wait)
+	w, err := velerorun.Create(ctx, backups, velerorun.Backup, obj, o.Wait)
 	if err != nil {
 		return err
 	}
@@ -344,7 +348,7 @@ func (o *BackupOptions) runFromSchedule(ctx context.Context, dyn dynamic.Interfa
 		fmt.Fprintf(o.Out, "Follow it with 'kubectl oadp-sts get backups %s%s'; once Completed: %s\n", o.Name, cmdutil.NamespaceFlag(o.ns), next)
 		return nil
 	}
-	return waitReportAndExplain(ctx, dyn, insecure(o.factory), w, backupKind, o.Name, o.ns, o.Timeout, o.Out, o.ErrOut, next)
+	return velerorun.WaitReportAndExplain(ctx, dyn, velerorun.Insecure(o.factory), w, velerorun.Backup, o.Name, o.ns, o.Timeout, o.Out, o.ErrOut, next)
 }
 
 // recordedLocation is the storage location the operator made for the DPA

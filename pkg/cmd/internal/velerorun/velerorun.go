@@ -1,9 +1,9 @@
-// Package backup implements the commands that run Velero's backups and
-// restores: `backup`, `restore`, `get backups|restores`, `describe
-// backup|restore` and `delete backup`, each the counterpart of a `velero`
-// CLI command, with waits that watch, time out and exit with codes that say
-// how it ended.
-package backup
+// Package velerorun holds what the commands that run Velero backups and
+// restores share (backup, restore, get, describe, delete): the wait on a
+// Backup or Restore until it ends, its summary and exit code, free names,
+// and the files Velero stored about it. It decides nothing a command alone
+// decides; each command lives in pkg/cmd/<verb>.
+package velerorun
 
 import (
 	"context"
@@ -32,46 +32,46 @@ import (
 // DefaultTimeout bounds --wait for backups and restores.
 const DefaultTimeout = time.Hour
 
-// exitCodesHelp is the exit-code paragraph of --help for commands that wait
+// ExitCodesHelp is the exit-code paragraph of --help for commands that wait
 // on a backup or restore.
-const exitCodesHelp = `Exit codes: 0 Completed (or created, with --wait=false); 1 bad input or an
+const ExitCodesHelp = `Exit codes: 0 Completed (or created, with --wait=false); 1 bad input or an
 API error (nothing created), or Ctrl-C while waiting; 3 PartiallyFailed;
 4 Failed or FailedValidation; 5 the --timeout ran out (Velero carries on).`
 
-// waitFlags are --wait and --timeout, shared by the commands that wait.
-type waitFlags struct {
+// WaitFlags are --wait and --timeout, shared by the commands that wait.
+type WaitFlags struct {
 	Wait    bool
 	Timeout time.Duration
 }
 
-func (w *waitFlags) add(cmd *cobra.Command, what string, def time.Duration) {
+func (w *WaitFlags) Add(cmd *cobra.Command, what string, def time.Duration) {
 	cmd.Flags().BoolVarP(&w.Wait, "wait", "w", true, "wait until the "+what+" ends, showing progress; --wait=false returns once it is created")
 	cmd.Flags().DurationVar(&w.Timeout, "timeout", def, "how long to wait before giving up (exit code 5); the "+what+" itself continues")
 }
 
-func (w *waitFlags) validate() error {
+func (w *WaitFlags) Validate() error {
 	if w.Wait && w.Timeout <= 0 {
 		return fmt.Errorf("--timeout must be positive, got %s: give a duration such as 30m or 2h, or --wait=false to not wait", w.Timeout)
 	}
 	return nil
 }
 
-// kind describes Backup or Restore for the shared wait and summary code.
-type kind struct {
+// Kind describes Backup or Restore for the shared wait and summary code.
+type Kind struct {
 	Noun      string // "backup"
 	GVR       schema.GroupVersionResource
 	ItemsVerb string // "backed up"
 }
 
 var (
-	backupKind  = kind{Noun: "backup", GVR: gvr.Backup, ItemsVerb: "backed up"}
-	restoreKind = kind{Noun: "restore", GVR: gvr.Restore, ItemsVerb: "restored"}
+	Backup  = Kind{Noun: "backup", GVR: gvr.Backup, ItemsVerb: "backed up"}
+	Restore = Kind{Noun: "restore", GVR: gvr.Restore, ItemsVerb: "restored"}
 )
 
-// create creates obj, first starting a watch on it when the caller will
+// Create creates obj, first starting a watch on it when the caller will
 // wait, so even a backup or restore that ends at once is seen. The returned
 // watch is nil without waitFor; the caller stops it.
-func create(ctx context.Context, client dynamic.ResourceInterface, k kind, obj *unstructured.Unstructured, waitFor bool) (*wait.Watch, error) {
+func Create(ctx context.Context, client dynamic.ResourceInterface, k Kind, obj *unstructured.Unstructured, waitFor bool) (*wait.Watch, error) {
 	name := obj.GetName()
 	var w *wait.Watch
 	if waitFor {
@@ -110,9 +110,9 @@ func terminal(obj *unstructured.Unstructured) (bool, error) {
 // waitAndReport waits on a started watch until the object ends, prints the
 // summary and the next command, and returns an error carrying the exit code
 // that matches the phase.
-func waitAndReport(ctx context.Context, w *wait.Watch, k kind, name, ns string, timeout time.Duration, out, errOut io.Writer, next string) error {
+func waitAndReport(ctx context.Context, w *wait.Watch, k Kind, name, ns string, timeout time.Duration, out, errOut io.Writer, next string) error {
 	what := fmt.Sprintf("%s %q", k.Noun, name)
-	fmt.Fprintf(errOut, "Waiting for %s to finish (timeout %s). Ctrl-C stops the waiting, not the %s.\n", what, short(timeout), k.Noun)
+	fmt.Fprintf(errOut, "Waiting for %s to finish (timeout %s). Ctrl-C stops the waiting, not the %s.\n", what, Short(timeout), k.Noun)
 	start := time.Now()
 	obj, err := w.For(ctx, terminal, wait.Options{
 		What: what, Timeout: timeout, Progress: progressText,
@@ -137,7 +137,7 @@ func isTimeout(err error) bool {
 }
 
 // report prints the end-of-wait summary and maps the phase to an exit code.
-func report(out io.Writer, k kind, name, ns string, obj *unstructured.Unstructured, waited time.Duration, next string) error {
+func report(out io.Writer, k Kind, name, ns string, obj *unstructured.Unstructured, waited time.Duration, next string) error {
 	s := velero.ReadStatus(obj)
 	d := s.Duration(time.Now())
 	if d == 0 {
@@ -170,9 +170,9 @@ func report(out io.Writer, k kind, name, ns string, obj *unstructured.Unstructur
 	return cmdutil.WithExitCode(cmdutil.ExitFailed, cmdutil.Silent{Err: fmt.Errorf("%s %q %s", k.Noun, name, s.Phase)})
 }
 
-// freeName returns name when no object has it, else name-<timestamp>,
+// FreeName returns name when no object has it, else name-<timestamp>,
 // saying so on errOut.
-func freeName(ctx context.Context, c dynamic.ResourceInterface, k kind, name string, now time.Time, errOut io.Writer) (string, error) {
+func FreeName(ctx context.Context, c dynamic.ResourceInterface, k Kind, name string, now time.Time, errOut io.Writer) (string, error) {
 	_, err := c.Get(ctx, name, metav1.GetOptions{})
 	if err != nil {
 		if apierrors.IsNotFound(err) {
@@ -187,16 +187,16 @@ func freeName(ctx context.Context, c dynamic.ResourceInterface, k kind, name str
 	return alt, nil
 }
 
-// names completes backup or restore names.
-func names(f *cmdutil.Factory, k kind) cobra.CompletionFunc {
+// Names completes backup or restore names.
+func Names(f *cmdutil.Factory, k Kind) cobra.CompletionFunc {
 	if k.Noun == "restore" {
 		return completion.RestoreNames(f)
 	}
 	return completion.BackupNames(f)
 }
 
-// short writes a duration without its zero tails: 1h, 90m, 30s.
-func short(d time.Duration) string {
+// Short writes a duration without its zero tails: 1h, 90m, 30s.
+func Short(d time.Duration) string {
 	s := d.String()
 	if strings.HasSuffix(s, "m0s") {
 		s = strings.TrimSuffix(s, "0s")
@@ -205,4 +205,9 @@ func short(d time.Duration) string {
 		s = strings.TrimSuffix(s, "0m")
 	}
 	return s
+}
+
+// NotFoundHint adds to err how to list the objects of kind k in ns.
+func NotFoundHint(err error, k Kind, ns string) error {
+	return fmt.Errorf("%w: list them with 'kubectl oadp-sts get %ss%s'", err, k.Noun, cmdutil.NamespaceFlag(ns))
 }

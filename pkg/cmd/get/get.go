@@ -1,4 +1,6 @@
-package backup
+// Package get is `get backups|restores` (velero backup get, restore get);
+// pkg/cmd/schedule adds `get schedules` under the same parent.
+package get
 
 import (
 	"context"
@@ -15,6 +17,7 @@ import (
 	"k8s.io/cli-runtime/pkg/printers"
 	"k8s.io/kubectl/pkg/util/templates"
 
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmd/internal/velerorun"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmdutil"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/completion"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/gvr"
@@ -23,9 +26,9 @@ import (
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/velero"
 )
 
-// NewGetCmd returns `get`, with `backups` and `restores` under it. Other
+// NewCmd returns `get`, with `backups` and `restores` under it. Other
 // packages may add their own nouns with AddCommand.
-func NewGetCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Command {
+func NewCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "get",
 		Short: "List Velero backups, restores or schedules (velero backup get, restore get, schedule get)",
@@ -35,7 +38,7 @@ func NewGetCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Co
 			is 'velero restore get'.`),
 		Args: cobra.NoArgs,
 	}
-	cmd.AddCommand(newGetCmd(f, streams, backupKind, []string{"backup"}), newGetCmd(f, streams, restoreKind, []string{"restore"}))
+	cmd.AddCommand(newGetCmd(f, streams, velerorun.Backup, []string{"backup"}), newGetCmd(f, streams, velerorun.Restore, []string{"restore"}))
 	return cmd
 }
 
@@ -46,12 +49,12 @@ type GetOptions struct {
 	// Schedule lists only the backups a schedule made (backups only).
 	Schedule string
 
-	kind    kind
+	kind    velerorun.Kind
 	factory *cmdutil.Factory
 	genericiooptions.IOStreams
 }
 
-func newGetCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams, k kind, aliases []string) *cobra.Command {
+func newGetCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams, k velerorun.Kind, aliases []string) *cobra.Command {
 	o := &GetOptions{factory: f, IOStreams: streams, kind: k}
 	cmd := &cobra.Command{
 		Use:     k.Noun + "s [NAME]",
@@ -61,7 +64,7 @@ func newGetCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams, k kind, a
 			kubectl oadp-sts get %[1]ss
 			kubectl oadp-sts get %[1]s hello-world -o yaml`, k.Noun)),
 		Args:              cobra.MaximumNArgs(1),
-		ValidArgsFunction: names(f, k),
+		ValidArgsFunction: velerorun.Names(f, k),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
 				o.Name = args[0]
@@ -101,7 +104,7 @@ func (o *GetOptions) Run(ctx context.Context) error {
 	if o.Name != "" {
 		u, err := c.Get(ctx, o.Name, metav1.GetOptions{})
 		if err != nil {
-			return notFoundHint(kube.Explain(err, o.kind.GVR, o.Name), o.kind, ns)
+			return velerorun.NotFoundHint(kube.Explain(err, o.kind.GVR, o.Name), o.kind, ns)
 		}
 		items, obj = []unstructured.Unstructured{*u}, u
 	} else {
@@ -138,7 +141,7 @@ func (o *GetOptions) Run(ctx context.Context) error {
 }
 
 // printTable writes the kubectl-style table of backups or restores.
-func printTable(w io.Writer, k kind, items []unstructured.Unstructured, now time.Time) {
+func printTable(w io.Writer, k velerorun.Kind, items []unstructured.Unstructured, now time.Time) {
 	tw := printers.GetNewTabWriter(w)
 	defer tw.Flush()
 	if k.Noun == "backup" {
@@ -171,8 +174,4 @@ func printTable(w io.Writer, k kind, items []unstructured.Unstructured, now time
 				s.Errors, s.Warnings, started, took)
 		}
 	}
-}
-
-func notFoundHint(err error, k kind, ns string) error {
-	return fmt.Errorf("%w: list them with 'kubectl oadp-sts get %ss%s'", err, k.Noun, cmdutil.NamespaceFlag(ns))
 }

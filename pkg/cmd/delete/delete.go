@@ -1,4 +1,7 @@
-package backup
+// Package delete is `delete backup NAME` (velero backup delete): a
+// DeleteBackupRequest and the wait until the Backup is gone;
+// pkg/cmd/schedule adds `delete schedule`.
+package delete
 
 import (
 	"context"
@@ -14,6 +17,7 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/kubectl/pkg/util/templates"
 
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmd/internal/velerorun"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmdutil"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/completion"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/gvr"
@@ -27,8 +31,8 @@ import (
 // deletes a backup's files and snapshots in seconds to minutes.
 const DefaultDeleteTimeout = 10 * time.Minute
 
-// NewDeleteCmd returns `delete`, with `backup` under it.
-func NewDeleteCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Command {
+// NewCmd returns `delete`, with `backup` under it.
+func NewCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "delete",
 		Short: "Delete a Velero backup with its data, or a schedule (velero backup delete, schedule delete)",
@@ -42,7 +46,7 @@ func NewDeleteCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams) *cobra
 type DeleteOptions struct {
 	Name string
 	Yes  bool
-	waitFlags
+	velerorun.WaitFlags
 
 	// isTerminal decides whether a question can be asked on In.
 	isTerminal func(any) bool
@@ -79,14 +83,14 @@ func newDeleteBackupCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams) 
 		ValidArgsFunction: completion.BackupNames(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Name = args[0]
-			if err := o.waitFlags.validate(); err != nil {
+			if err := o.WaitFlags.Validate(); err != nil {
 				return err
 			}
 			return o.Run(cmd.Context())
 		},
 	}
 	cmd.Flags().BoolVarP(&o.Yes, "yes", "y", false, "delete without asking")
-	o.waitFlags.add(cmd, "deletion", DefaultDeleteTimeout)
+	o.WaitFlags.Add(cmd, "deletion", DefaultDeleteTimeout)
 	return cmd
 }
 
@@ -100,7 +104,7 @@ func (o *DeleteOptions) Run(ctx context.Context) error {
 	backups := dyn.Resource(gvr.Backup).Namespace(ns)
 	b, err := backups.Get(ctx, o.Name, metav1.GetOptions{})
 	if err != nil {
-		return notFoundHint(kube.Explain(err, gvr.Backup, o.Name), backupKind, ns)
+		return velerorun.NotFoundHint(kube.Explain(err, gvr.Backup, o.Name), velerorun.Backup, ns)
 	}
 	if !o.Yes {
 		if !o.isTerminal(o.In) {
@@ -134,7 +138,7 @@ func (o *DeleteOptions) Run(ctx context.Context) error {
 // is where Velero says why it could not delete.
 func (o *DeleteOptions) await(ctx context.Context, w *wait.Watch, dbrs dynamic.ResourceInterface, reqName, ns string) error {
 	what := fmt.Sprintf("backup %q", o.Name)
-	fmt.Fprintf(o.ErrOut, "Waiting for %s to be deleted (timeout %s). Ctrl-C stops the waiting, not the deletion.\n", what, short(o.Timeout))
+	fmt.Fprintf(o.ErrOut, "Waiting for %s to be deleted (timeout %s). Ctrl-C stops the waiting, not the deletion.\n", what, velerorun.Short(o.Timeout))
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	processed := make(chan *unstructured.Unstructured, 1)
@@ -183,5 +187,10 @@ func (o *DeleteOptions) await(ctx context.Context, w *wait.Watch, dbrs dynamic.R
 // confirm asks on the terminal; only y or yes agree.
 func (o *DeleteOptions) confirm(b *unstructured.Unstructured) bool {
 	return cmdutil.Confirm(o.In, o.ErrOut, fmt.Sprintf("Delete backup %q (namespaces %s, location %s) and its data in object storage? This cannot be undone.",
-		o.Name, printer.OrNone(list(b.Object, "spec", "includedNamespaces")), printer.OrNone(kube.Str(b.Object, "spec", "storageLocation"))))
+		o.Name, printer.OrNone(joined(b.Object, "spec", "includedNamespaces")), printer.OrNone(kube.Str(b.Object, "spec", "storageLocation"))))
+}
+
+func joined(o map[string]any, fields ...string) string {
+	s, _, _ := unstructured.NestedStringSlice(o, fields...)
+	return strings.Join(s, ", ")
 }

@@ -1,4 +1,7 @@
-package backup
+// Package restore is `restore BACKUP` (velero restore create --from-backup):
+// it finds the backup (waiting for a sync from the bucket), checks it can be
+// restored here, creates the Restore and waits for it.
+package restore
 
 import (
 	"context"
@@ -18,6 +21,7 @@ import (
 	"k8s.io/kubectl/pkg/util/templates"
 
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/clusterfacts"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmd/internal/velerorun"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmdutil"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/completion"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/gvr"
@@ -43,7 +47,7 @@ var (
 		cannot be restored here.
 
 		The restore is named after the backup; when that name is taken, a timestamp
-		is added and the name printed.`) + "\n\n" + exitCodesHelp
+		is added and the name printed.`) + "\n\n" + velerorun.ExitCodesHelp
 
 	restoreExample = templates.Examples(`
 		# Restore the chapter's backup and wait for it
@@ -63,7 +67,7 @@ type RestoreOptions struct {
 	AllowPartiallyFailed   bool
 	SyncTimeout            time.Duration
 	Output                 string
-	waitFlags
+	velerorun.WaitFlags
 
 	mapping map[string]string
 	ns      string
@@ -71,8 +75,8 @@ type RestoreOptions struct {
 	genericiooptions.IOStreams
 }
 
-// NewRestoreCmd returns `restore BACKUP`.
-func NewRestoreCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Command {
+// NewCmd returns `restore BACKUP`.
+func NewCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Command {
 	o := &RestoreOptions{factory: f, IOStreams: streams}
 	cmd := &cobra.Command{
 		Use:                   "restore BACKUP [--name NAME] [--namespace-mappings OLD:NEW,...] [--wait] [--timeout 1h]",
@@ -98,7 +102,7 @@ func NewRestoreCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams) *cobr
 	fl.BoolVar(&o.AllowPartiallyFailed, "allow-partially-failed", false, "restore from a PartiallyFailed backup too")
 	fl.DurationVar(&o.SyncTimeout, "sync-timeout", 2*time.Minute, "how long to wait for a backup made on another cluster to sync from the bucket")
 	fl.StringVarP(&o.Output, "output", "o", "", "print the Restore as yaml or json and create nothing")
-	o.waitFlags.add(cmd, "restore", DefaultTimeout)
+	o.WaitFlags.Add(cmd, "restore", velerorun.DefaultTimeout)
 	return cmd
 }
 
@@ -140,7 +144,7 @@ func (o *RestoreOptions) Validate() error {
 	if o.SyncTimeout < 0 {
 		return fmt.Errorf("--sync-timeout must not be negative, got %s", o.SyncTimeout)
 	}
-	return o.waitFlags.validate()
+	return o.WaitFlags.Validate()
 }
 
 // Run checks the backup, creates the Restore and waits for it.
@@ -158,7 +162,7 @@ func (o *RestoreOptions) Run(ctx context.Context) error {
 	}
 	restores := dyn.Resource(gvr.Restore).Namespace(o.ns)
 	if o.Output == "" {
-		if o.Name, err = freeName(ctx, restores, restoreKind, o.Name, time.Now(), o.ErrOut); err != nil {
+		if o.Name, err = velerorun.FreeName(ctx, restores, velerorun.Restore, o.Name, time.Now(), o.ErrOut); err != nil {
 			return err
 		}
 	}
@@ -170,7 +174,7 @@ func (o *RestoreOptions) Run(ctx context.Context) error {
 	if o.Output != "" {
 		return printer.Object(o.Out, o.Output, obj)
 	}
-	w, err := create(ctx, restores, restoreKind, obj, o.Wait)
+	w, err := velerorun.Create(ctx, restores, velerorun.Restore, obj, o.Wait)
 	if err != nil {
 		return err
 	}
@@ -183,7 +187,7 @@ func (o *RestoreOptions) Run(ctx context.Context) error {
 		fmt.Fprintf(o.Out, "Follow it with 'kubectl oadp-sts get restores %s%s'\n", o.Name, cmdutil.NamespaceFlag(o.ns))
 		return nil
 	}
-	return waitReportAndExplain(ctx, dyn, insecure(o.factory), w, restoreKind, o.Name, o.ns, o.Timeout, o.Out, o.ErrOut, next)
+	return velerorun.WaitReportAndExplain(ctx, dyn, velerorun.Insecure(o.factory), w, velerorun.Restore, o.Name, o.ns, o.Timeout, o.Out, o.ErrOut, next)
 }
 
 // findBackup gets the backup, waiting for Velero's next sync from the bucket
