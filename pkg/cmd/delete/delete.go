@@ -45,7 +45,8 @@ func NewCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Comma
 // DeleteOptions are the inputs of `delete backup NAME`.
 type DeleteOptions struct {
 	Name string
-	Yes  bool
+	Yes    bool
+	DryRun cmdutil.DryRun
 	velerorun.WaitFlags
 
 	// isTerminal decides whether a question can be asked on In.
@@ -83,15 +84,24 @@ func newDeleteBackupCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams) 
 		ValidArgsFunction: completion.BackupNames(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Name = args[0]
-			if err := o.WaitFlags.Validate(); err != nil {
+			if err := o.Validate(); err != nil {
 				return err
 			}
 			return o.Run(cmd.Context())
 		},
 	}
 	cmd.Flags().BoolVarP(&o.Yes, "yes", "y", false, "delete without asking")
+	cmdutil.AddDryRunFlag(cmd, &o.DryRun, `"none", "client" or "server": client only checks the backup exists, server also sends the DeleteBackupRequest with dryRun=All; neither deletes anything`)
 	o.WaitFlags.Add(cmd, "deletion", DefaultDeleteTimeout)
 	return cmd
+}
+
+// Validate checks the flags.
+func (o *DeleteOptions) Validate() error {
+	if err := o.DryRun.Validate(); err != nil {
+		return err
+	}
+	return o.WaitFlags.Validate()
 }
 
 // Run confirms, creates the DeleteBackupRequest and waits for the Backup to go.
@@ -105,6 +115,20 @@ func (o *DeleteOptions) Run(ctx context.Context) error {
 	b, err := backups.Get(ctx, o.Name, metav1.GetOptions{})
 	if err != nil {
 		return velerorun.NotFoundHint(kube.Explain(err, gvr.Backup, o.Name), velerorun.Backup, ns)
+	}
+	dbrs := dyn.Resource(gvr.DeleteBackupRequest).Namespace(ns)
+	req := velero.NewDeleteBackupRequest(ns, o.Name, string(b.GetUID()))
+	switch o.DryRun {
+	case cmdutil.DryRunClient:
+		fmt.Fprintf(o.Out, "deletebackuprequest.velero.io created (dry run): Velero would delete backup %q with its data\n", o.Name)
+		return nil
+	case cmdutil.DryRunServer:
+		made, err := dbrs.Create(ctx, req, metav1.CreateOptions{DryRun: o.DryRun.Options()})
+		if err != nil {
+			return fmt.Errorf("cannot request the deletion of backup %q: %w", o.Name, kube.Explain(err, gvr.DeleteBackupRequest, ""))
+		}
+		fmt.Fprintf(o.Out, "deletebackuprequest.velero.io/%s created (server dry run): Velero would delete backup %q with its data\n", made.GetName(), o.Name)
+		return nil
 	}
 	if !o.Yes {
 		if !o.isTerminal(o.In) {
@@ -121,17 +145,16 @@ func (o *DeleteOptions) Run(ctx context.Context) error {
 		}
 		defer w.Stop()
 	}
-	dbrs := dyn.Resource(gvr.DeleteBackupRequest).Namespace(ns)
-	req, err := dbrs.Create(ctx, velero.NewDeleteBackupRequest(ns, o.Name, string(b.GetUID())), metav1.CreateOptions{})
+	made, err := dbrs.Create(ctx, req, metav1.CreateOptions{})
 	if err != nil {
 		return fmt.Errorf("cannot request the deletion of backup %q: %w", o.Name, kube.Explain(err, gvr.DeleteBackupRequest, ""))
 	}
-	fmt.Fprintf(o.Out, "deletebackuprequest.velero.io/%s created: Velero deletes backup %q with its data\n", req.GetName(), o.Name)
+	fmt.Fprintf(o.Out, "deletebackuprequest.velero.io/%s created: Velero deletes backup %q with its data\n", made.GetName(), o.Name)
 	if !o.Wait {
 		fmt.Fprintf(o.Out, "Follow it with 'kubectl oadp-sts describe backup %s%s'\n", o.Name, cmdutil.NamespaceFlag(ns))
 		return nil
 	}
-	return o.await(ctx, w, dbrs, req.GetName(), ns)
+	return o.await(ctx, w, dbrs, made.GetName(), ns)
 }
 
 // await waits for the Backup to be gone while watching the request, which

@@ -18,6 +18,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/cli-runtime/pkg/printers"
 	"k8s.io/client-go/dynamic"
 
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmdutil"
@@ -68,25 +69,67 @@ var (
 	Restore = Kind{Noun: "restore", GVR: gvr.Restore, ItemsVerb: "restored"}
 )
 
+// Run is how a command that makes a Backup or Restore says what it made:
+// through -o's printer when one is given (its human lines then go to
+// ErrOut, so stdout carries only the object), else kubectl's
+// "kind/name created" line.
+type Run struct {
+	Kind      Kind
+	Namespace string
+	DryRun    cmdutil.DryRun
+	Printer   printers.ResourcePrinter
+	Out       io.Writer
+	ErrOut    io.Writer
+}
+
+// Say is where the human lines go.
+func (r Run) Say() io.Writer {
+	if r.Printer != nil {
+		return r.ErrOut
+	}
+	return r.Out
+}
+
 // Create creates obj, first starting a watch on it when the caller will
-// wait, so even a backup or restore that ends at once is seen. The returned
-// watch is nil without waitFor; the caller stops it.
-func Create(ctx context.Context, client dynamic.ResourceInterface, k Kind, obj *unstructured.Unstructured, waitFor bool) (*wait.Watch, error) {
+// wait, so even a backup or restore that ends at once is seen, and says
+// what it made (detail follows the created line). With --dry-run=client it
+// sends nothing, with server it sends obj with dryRun=All; either way it
+// returns a nil object, as there is nothing to wait for. The returned watch
+// is nil without waitFor; the caller stops it.
+func (r Run) Create(ctx context.Context, client dynamic.ResourceInterface, obj *unstructured.Unstructured, waitFor bool, detail string) (*unstructured.Unstructured, *wait.Watch, error) {
 	name := obj.GetName()
+	if r.DryRun == cmdutil.DryRunClient {
+		return nil, nil, r.said(obj, detail)
+	}
 	var w *wait.Watch
-	if waitFor {
+	if waitFor && !r.DryRun.Any() {
 		var err error
 		if w, err = wait.Start(ctx, client, name); err != nil {
-			return nil, kube.Explain(err, k.GVR, name)
+			return nil, nil, kube.Explain(err, r.Kind.GVR, name)
 		}
 	}
-	if _, err := client.Create(ctx, obj, metav1.CreateOptions{}); err != nil {
+	made, err := client.Create(ctx, obj, metav1.CreateOptions{DryRun: r.DryRun.Options()})
+	if err != nil {
 		if w != nil {
 			w.Stop()
 		}
-		return nil, fmt.Errorf("cannot create %s %q: %w", k.Noun, name, kube.Explain(err, k.GVR, name))
+		return nil, nil, fmt.Errorf("cannot create %s %q: %w", r.Kind.Noun, name, kube.Explain(err, r.Kind.GVR, name))
 	}
-	return w, nil
+	if err := r.said(made, detail); err != nil || r.DryRun.Any() {
+		if w != nil {
+			w.Stop()
+		}
+		return nil, nil, err
+	}
+	return made, w, nil
+}
+
+func (r Run) said(obj *unstructured.Unstructured, detail string) error {
+	if r.Printer != nil {
+		return r.Printer.PrintObj(obj, r.Out)
+	}
+	_, err := fmt.Fprintf(r.Out, "%s.velero.io/%s created%s in %s %s\n", r.Kind.Noun, obj.GetName(), r.DryRun.Suffix(), r.Namespace, detail)
+	return err
 }
 
 // progressText is the live line: phase, items done of total.
