@@ -72,3 +72,14 @@ func List(objs []*unstructured.Unstructured) *unstructured.UnstructuredList {
 	}
 	return l
 }
+
+// Stream reports whether -o's format prints several objects one after
+// another as a stream (yaml's documents, name's lines) rather than as one
+// List, which every other format needs to print several.
+func (f *ObjectFlags) Stream() bool {
+	switch strings.ToLower(*f.OutputFormat) {
+	case "yaml", "kyaml", "name":
+		return true
+	}
+	return false
+}
