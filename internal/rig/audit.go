@@ -15,7 +15,12 @@ type KubeRequest struct {
 	Resource  string
 	Namespace string
 	Name      string
+	// RequestURI is the path and query, e.g. with ?dryRun=All.
+	RequestURI string
 }
+
+// DryRun reports whether the request was sent with dryRun=All.
+func (k KubeRequest) DryRun() bool { return strings.Contains(k.RequestURI, "dryRun=All") }
 
 // Mutating reports whether the request could change state.
 func (k KubeRequest) Mutating() bool {
@@ -56,6 +61,7 @@ func readAudit(path string, offset int64, prefix string) ([]KubeRequest, error) 
 			Verb      string `json:"verb"`
 			UserAgent string `json:"userAgent"`
 			Stage     string `json:"stage"`
+			URI       string `json:"requestURI"`
 			ObjectRef struct {
 				Resource, Namespace, Name string
 			} `json:"objectRef"`
@@ -63,7 +69,7 @@ func readAudit(path string, offset int64, prefix string) ([]KubeRequest, error) 
 		if json.Unmarshal(sc.Bytes(), &ev) != nil || !strings.HasPrefix(ev.UserAgent, prefix) || !counted(ev.Verb, ev.Stage, ev.AuditID, started) {
 			continue
 		}
-		out = append(out, KubeRequest{Verb: ev.Verb, UserAgent: ev.UserAgent, Resource: ev.ObjectRef.Resource, Namespace: ev.ObjectRef.Namespace, Name: ev.ObjectRef.Name})
+		out = append(out, KubeRequest{Verb: ev.Verb, UserAgent: ev.UserAgent, Resource: ev.ObjectRef.Resource, Namespace: ev.ObjectRef.Namespace, Name: ev.ObjectRef.Name, RequestURI: ev.URI})
 	}
 	return out, sc.Err()
 }

@@ -44,7 +44,7 @@ func NewCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Comma
 
 // DeleteOptions are the inputs of `delete backup NAME`.
 type DeleteOptions struct {
-	Name string
+	Name   string
 	Yes    bool
 	DryRun cmdutil.DryRun
 	velerorun.WaitFlags
