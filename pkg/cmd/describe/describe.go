@@ -74,8 +74,8 @@ func newDescribeCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams, k ve
 		ValidArgsFunction: velerorun.Names(f, k),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Name = args[0]
-			if o.Output != "" && o.Output != "json" && o.Output != "yaml" {
-				return fmt.Errorf("unknown output format %q: use -o json or -o yaml, or leave -o out for the description as text", o.Output)
+			if err := o.Validate(); err != nil {
+				return err
 			}
 			return o.Run(cmd.Context())
 		},
@@ -83,6 +83,15 @@ func newDescribeCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams, k ve
 	cmd.Flags().BoolVar(&o.Details, "details", false, "add what Velero stored about it: "+details)
 	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "print the description as one json or yaml object")
 	return cmd
+}
+
+// Validate checks -o: the description is a report (the object and what
+// --details read), so json or yaml, not kubectl's object formats.
+func (o *DescribeOptions) Validate() error {
+	if o.Output != "" && o.Output != "json" && o.Output != "yaml" {
+		return fmt.Errorf("unknown output format %q: use -o json or -o yaml, or leave -o out for the description as text", o.Output)
+	}
+	return nil
 }
 
 // Run reads the object and what it refers to and prints them.
