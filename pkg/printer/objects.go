@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/printers"
+	kubectlget "k8s.io/kubectl/pkg/cmd/get"
 )
 
 // ObjectFlags is -o (with --template, --allow-missing-template-keys and
@@ -17,13 +18,22 @@ import (
 // go-template and go-template-file mean what they mean in kubectl.
 type ObjectFlags struct {
 	*genericclioptions.PrintFlags
-	what string
+	// CustomColumns is kubectl get's custom-columns=SPEC and
+	// custom-columns-file=FILE, for commands that list (WithCustomColumns).
+	CustomColumns *kubectlget.CustomColumnsPrintFlags
+	what          string
 }
 
 // NewObjectFlags returns the flags; what names the printed objects in -o's
 // help ("the Backup").
 func NewObjectFlags(what string) *ObjectFlags {
 	return &ObjectFlags{PrintFlags: genericclioptions.NewPrintFlags(""), what: what}
+}
+
+// WithCustomColumns adds kubectl get's custom-columns formats.
+func (f *ObjectFlags) WithCustomColumns() *ObjectFlags {
+	f.CustomColumns = &kubectlget.CustomColumnsPrintFlags{}
+	return f
 }
 
 // AddFlags adds -o and its companions to cmd.
@@ -37,6 +47,9 @@ func (f *ObjectFlags) AddFlags(cmd *cobra.Command) {
 // AllowedFormats lists -o's values, sorted.
 func (f *ObjectFlags) AllowedFormats() []string {
 	a := f.PrintFlags.AllowedFormats()
+	if f.CustomColumns != nil {
+		a = append(a, f.CustomColumns.AllowedFormats()...)
+	}
 	sort.Strings(a)
 	return a
 }
@@ -52,6 +65,15 @@ func (f *ObjectFlags) Set() bool {
 func (f *ObjectFlags) Printer() (printers.ResourcePrinter, error) {
 	if !f.Set() {
 		return nil, nil
+	}
+	if f.CustomColumns != nil && strings.HasPrefix(*f.OutputFormat, "custom-columns") {
+		p, err := f.CustomColumns.ToPrinter(*f.OutputFormat)
+		if err == nil || !genericclioptions.IsNoCompatiblePrinterError(err) {
+			if err != nil {
+				return nil, fmt.Errorf("-o %s: %w", *f.OutputFormat, err)
+			}
+			return p, nil
+		}
 	}
 	p, err := f.ToPrinter()
 	if genericclioptions.IsNoCompatiblePrinterError(err) {

@@ -91,7 +91,8 @@ func TestBackupInterrupted(t *testing.T) {
 	}
 }
 
-// get prints through kubectl's printers: -o name and jsonpath, the table
+// get prints through kubectl's printers: -o name, jsonpath, go-template and
+// custom-columns, the table
 // printer's --no-headers and --show-labels, -l sent to the API server as a
 // label selector; a bad -o is refused naming the flag and the formats.
 func TestGetPrinters(t *testing.T) {
@@ -107,6 +108,9 @@ func TestGetPrinters(t *testing.T) {
 	}
 	if res := clitest.Run(t, "get", "backup", "shop-daily", "-o", "go-template={{.metadata.labels.app}}"); res.Stdout != "shop" {
 		t.Errorf("-o go-template: %q", res.Stdout)
+	}
+	if res := clitest.Run(t, "get", "backups", "-o", "custom-columns=NAME:.metadata.name,APP:.metadata.labels.app", "-l", "app=shop"); res.Code != 0 || strings.Fields(res.Stdout)[2] != "shop-daily" || strings.Fields(res.Stdout)[3] != "shop" {
+		t.Errorf("-o custom-columns: exit %d, stdout %q", res.Code, res.Stdout)
 	}
 	res := clitest.Run(t, "get", "backups", "--no-headers")
 	lines := strings.Split(strings.TrimSpace(res.Stdout), "\n")

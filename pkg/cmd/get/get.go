@@ -43,7 +43,8 @@ func NewCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Comma
 		Short: "List Velero backups, restores or schedules (velero backup get, restore get, schedule get)",
 		Long: templates.LongDesc(`
 			List Velero backups, restores or schedules in the OADP namespace as a table, or
-			print them with kubectl's -o formats (yaml, json, name, jsonpath, go-template).
+			print them with kubectl's -o formats (yaml, json, name, jsonpath, go-template,
+			custom-columns).
 			-l selects by label, -w watches for changes until Ctrl-C. 'get backups' is
 			'velero backup get'; 'get restores' is 'velero restore get'.`),
 		Args: cobra.NoArgs,
@@ -86,7 +87,7 @@ type Options struct {
 
 // NewNounCmd returns `get NOUNs [NAME]` for n.
 func NewNounCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams, n Noun) *cobra.Command {
-	o := &Options{factory: f, IOStreams: streams, noun: n, PrintFlags: printer.NewObjectFlags("the " + n.Kind.Noun + "s")}
+	o := &Options{factory: f, IOStreams: streams, noun: n, PrintFlags: printer.NewObjectFlags("the " + n.Kind.Noun + "s").WithCustomColumns()}
 	noun := n.Kind.Noun
 	cmd := &cobra.Command{
 		Use:     noun + "s [NAME]",
@@ -96,6 +97,7 @@ func NewNounCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams, n Noun) 
 			kubectl oadp-sts get %[1]ss
 			kubectl oadp-sts get %[1]s hello-world -o yaml
 			kubectl oadp-sts get %[1]ss -o jsonpath='{.items[*].metadata.name}'
+			kubectl oadp-sts get %[1]ss -o custom-columns=NAME:.metadata.name,PHASE:.status.phase
 			kubectl oadp-sts get %[1]ss -l app=shop --show-labels
 			kubectl oadp-sts get %[1]ss -w`, noun)),
 		Args:              cobra.MaximumNArgs(1),
@@ -143,6 +145,7 @@ func (o *Options) Validate() error {
 	if _, err := labels.Parse(o.Selector); err != nil {
 		return fmt.Errorf("-l/--selector %q: %v (write key=value, key!=value or 'key in (a,b)')", o.Selector, err)
 	}
+	o.PrintFlags.CustomColumns.NoHeaders = o.NoHeaders
 	p, err := o.PrintFlags.Printer()
 	if err != nil {
 		return err
