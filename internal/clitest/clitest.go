@@ -50,12 +50,24 @@ func RunReacting(ctx context.Context, t testing.TB, react func(line string), arg
 	return run(ctx, t, "", react, args)
 }
 
+// RunReactingStdout is RunReacting on stdout's lines: how a test follows a
+// command that prints as it goes, such as 'get -w'.
+func RunReactingStdout(ctx context.Context, t testing.TB, react func(line string), args ...string) Result {
+	t.Helper()
+	return runStreams(ctx, t, "", nil, react, args)
+}
+
 func run(ctx context.Context, t testing.TB, stdin string, react func(string), args []string) Result {
 	t.Helper()
+	return runStreams(ctx, t, stdin, react, nil, args)
+}
+
+func runStreams(ctx context.Context, t testing.TB, stdin string, react, reactOut func(string), args []string) Result {
+	t.Helper()
 	in := strings.NewReader(stdin)
-	var out bytes.Buffer
+	out := &lines{react: reactOut}
 	errOut := &lines{react: react}
-	root := cmd.NewRootCmd(genericiooptions.IOStreams{In: in, Out: &out, ErrOut: errOut})
+	root := cmd.NewRootCmd(genericiooptions.IOStreams{In: in, Out: out, ErrOut: errOut})
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
 	if err != nil && !errors.As(err, new(cmdutil.Silent)) {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"os"
+	"slices"
 	"strings"
 )
 
@@ -15,6 +16,16 @@ type KubeRequest struct {
 	Resource  string
 	Namespace string
 	Name      string
+	// RequestURI is the path and query, e.g. with ?dryRun=All.
+	RequestURI string
+	// BodyDryRun is a delete's DeleteOptions.dryRun (deletes are logged
+	// with their body, where client-go puts it).
+	BodyDryRun []string
+}
+
+// DryRun reports whether the request was sent with dryRun=All.
+func (k KubeRequest) DryRun() bool {
+	return strings.Contains(k.RequestURI, "dryRun=All") || slices.Contains(k.BodyDryRun, "All")
 }
 
 // Mutating reports whether the request could change state.
@@ -56,6 +67,10 @@ func readAudit(path string, offset int64, prefix string) ([]KubeRequest, error) 
 			Verb      string `json:"verb"`
 			UserAgent string `json:"userAgent"`
 			Stage     string `json:"stage"`
+			URI       string `json:"requestURI"`
+			Body      struct {
+				DryRun []string `json:"dryRun"`
+			} `json:"requestObject"`
 			ObjectRef struct {
 				Resource, Namespace, Name string
 			} `json:"objectRef"`
@@ -63,7 +78,7 @@ func readAudit(path string, offset int64, prefix string) ([]KubeRequest, error) 
 		if json.Unmarshal(sc.Bytes(), &ev) != nil || !strings.HasPrefix(ev.UserAgent, prefix) || !counted(ev.Verb, ev.Stage, ev.AuditID, started) {
 			continue
 		}
-		out = append(out, KubeRequest{Verb: ev.Verb, UserAgent: ev.UserAgent, Resource: ev.ObjectRef.Resource, Namespace: ev.ObjectRef.Namespace, Name: ev.ObjectRef.Name})
+		out = append(out, KubeRequest{Verb: ev.Verb, UserAgent: ev.UserAgent, Resource: ev.ObjectRef.Resource, Namespace: ev.ObjectRef.Namespace, Name: ev.ObjectRef.Name, RequestURI: ev.URI, BodyDryRun: ev.Body.DryRun})
 	}
 	return out, sc.Err()
 }

@@ -248,8 +248,10 @@ func (r *Rig) writeAuthFiles() error {
 		"sa.key":     pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}),
 		"sa.pub":     pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub}),
 		"tokens.csv": []byte(AdminToken + `,rig-admin,rig-admin-uid,"system:masters"` + "\n"),
-		// Metadata for every request: enough to count who called what.
-		"audit-policy.yaml": []byte("apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived]\nrules:\n- level: Metadata\n"),
+		// Metadata for every request is enough to count who called what;
+		// but a delete's DeleteOptions (with dryRun) travel in its body, so
+		// deletes are logged at Request level; everything else at Metadata.
+		"audit-policy.yaml": []byte("apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived]\nrules:\n- level: Request\n  verbs: [delete, deletecollection]\n- level: Metadata\n"),
 	}
 	for name, b := range files {
 		if err := os.WriteFile(filepath.Join(r.Dir, name), b, 0o600); err != nil {

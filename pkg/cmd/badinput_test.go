@@ -38,6 +38,9 @@ var badInputs = [][]string{
 	{"logs", "backup"},
 	{"logs", "backup", "hello-world", "--timeout", "0s"},
 	{"describe", "backup", "hello-world", "--details", "-o", "table"},
+	{"get", "backups", "-o", "wide"},
+	{"get", "backups", "-l", "a=b=c"},
+	{"cleanup", "--dry-run=yes"},
 }
 
 const (

@@ -14,8 +14,12 @@ import (
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmd/backup"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmd/cleanup"
 	completioncmd "github.com/oadp-sts/kubectl-oadp_sts/pkg/cmd/completion"
+	deletecmd "github.com/oadp-sts/kubectl-oadp_sts/pkg/cmd/delete"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmd/describe"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmd/get"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmd/logs"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmd/policy"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmd/restore"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmd/schedule"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmd/setup"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmd/status"
@@ -60,18 +64,18 @@ func NewRootCmd(streams genericiooptions.IOStreams) *cobra.Command {
 	addKlogFlags(root)
 	completion.RegisterGlobalFlags(root, f)
 
-	get, describe, del := backup.NewGetCmd(f, streams), backup.NewDescribeCmd(f, streams), backup.NewDeleteCmd(f, streams)
-	get.AddCommand(schedule.NewGetCmd(f, streams))
-	describe.AddCommand(schedule.NewDescribeCmd(f, streams))
-	del.AddCommand(schedule.NewDeleteCmd(f, streams))
+	getCmd, describeCmd, deleteCmd := get.NewCmd(f, streams), describe.NewCmd(f, streams), deletecmd.NewCmd(f, streams)
+	getCmd.AddCommand(schedule.NewGetCmd(f, streams))
+	describeCmd.AddCommand(schedule.NewDescribeCmd(f, streams))
+	deleteCmd.AddCommand(schedule.NewDeleteCmd(f, streams))
 	root.AddCommand(
 		status.NewCmd(f, streams),
 		setup.NewCmd(f, streams),
 		cleanup.NewCmd(f, streams),
 		policy.NewCmd(f, streams),
-		backup.NewBackupCmd(f, streams),
-		backup.NewRestoreCmd(f, streams),
-		get, describe, del,
+		backup.NewCmd(f, streams),
+		restore.NewCmd(f, streams),
+		getCmd, describeCmd, deleteCmd,
 		schedule.NewCmd(f, streams),
 		logs.NewCmd(f, streams),
 		verifycmd.NewCmd(f, streams),

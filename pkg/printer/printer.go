@@ -1,5 +1,6 @@
-// Package printer writes reports for people (aligned text) and for programs
-// (-o json|yaml), and knows whether a stream is a terminal.
+// Package printer writes what commands print: Kubernetes objects through
+// kubectl's PrintFlags (ObjectFlags), reports (status, verify, describe,
+// version) as json or yaml, and knows whether a stream is a terminal.
 package printer
 
 import (
@@ -10,8 +11,6 @@ import (
 	"slices"
 
 	"golang.org/x/term"
-	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/cli-runtime/pkg/printers"
 	"sigs.k8s.io/yaml"
 )
 
@@ -44,16 +43,6 @@ func Print(w io.Writer, format string, v any) error {
 	return ValidateFormat(format)
 }
 
-// ValidateObjectFormat checks an -o value for a command that prints objects
-// ("" is its table).
-func ValidateObjectFormat(format string) error {
-	switch format {
-	case "", "yaml", "json", "name":
-		return nil
-	}
-	return fmt.Errorf("unknown output format %q: use -o yaml, json or name, or leave -o out for a table", format)
-}
-
 // IsTerminal reports whether w is an interactive terminal.
 func IsTerminal(w any) bool {
 	f, ok := w.(*os.File)
@@ -66,21 +55,4 @@ func OrNone(s string) string {
 		return "<none>"
 	}
 	return s
-}
-
-// Object writes a Kubernetes object as yaml, json or name with cli-runtime's
-// printers, as kubectl's -o does.
-func Object(w io.Writer, format string, obj runtime.Object) error {
-	var p printers.ResourcePrinter
-	switch format {
-	case "yaml":
-		p = &printers.YAMLPrinter{}
-	case "json":
-		p = &printers.JSONPrinter{}
-	case "name":
-		p = &printers.NamePrinter{}
-	default:
-		return fmt.Errorf("unknown output format %q", format)
-	}
-	return p.PrintObj(obj, w)
 }

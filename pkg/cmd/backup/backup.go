@@ -1,3 +1,6 @@
+// Package backup is `backup NAMESPACE...` (velero backup create): it checks the
+// namespaces and the storage location, builds the Backup with pkg/velero,
+// creates it and waits for it with pkg/cmd/internal/velerorun.
 package backup
 
 import (
@@ -15,9 +18,11 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/cli-runtime/pkg/printers"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/kubectl/pkg/util/templates"
 
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmd/internal/velerorun"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmdutil"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/completion"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/gvr"
@@ -40,7 +45,12 @@ var (
 		is taken, a timestamp is added and the name printed. It goes to the default
 		backup storage location unless --storage-location names another, and that
 		location must be Available. Every namespace must exist. All of this is
-		checked before anything is created.`) + "\n\n" + exitCodesHelp
+		checked before anything is created.
+
+		--dry-run=client prints what would be created and creates nothing;
+		--dry-run=server also sends it with dryRun=All. -o prints the Backup
+		created (or that would be), and changes nothing else: without --dry-run
+		the backup is created and waited for.`) + "\n\n" + velerorun.ExitCodesHelp
 
 	backupExample = templates.Examples(`
 		# Back up the hello-world namespace and wait for it (the chapter's backup)
@@ -53,7 +63,7 @@ var (
 		kubectl oadp-sts backup shop --selector app=web --snapshot-volumes=false
 
 		# Show the Backup that would be created, create nothing
-		kubectl oadp-sts backup hello-world -o yaml
+		kubectl oadp-sts backup hello-world --dry-run=client -o yaml
 
 		# Back up now from a schedule's template, as its next run would
 		kubectl oadp-sts backup --from-schedule hello-nightly`)
@@ -70,22 +80,24 @@ type BackupOptions struct {
 	ExcludeResources []string
 	SnapshotVolumes  bool
 	FSBackup         bool
-	Output           string
+	DryRun           cmdutil.DryRun
+	PrintFlags       *printer.ObjectFlags
 	// FromSchedule takes namespaces and options from a schedule's template.
 	FromSchedule string
-	waitFlags
+	velerorun.WaitFlags
 
 	snapshotSet           bool
 	fsBackupSet           bool
 	fromScheduleConflicts []string
 	ns                    string
+	printer               printers.ResourcePrinter
 	factory               *cmdutil.Factory
 	genericiooptions.IOStreams
 }
 
-// NewBackupCmd returns `backup NAMESPACE...`.
-func NewBackupCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Command {
-	o := &BackupOptions{factory: f, IOStreams: streams}
+// NewCmd returns `backup NAMESPACE...`.
+func NewCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Command {
+	o := &BackupOptions{factory: f, IOStreams: streams, PrintFlags: printer.NewObjectFlags("the Backup")}
 	cmd := &cobra.Command{
 		Use:                   "backup NAMESPACE... [--name NAME] [--ttl 720h] [--storage-location BSL] [--wait] [--timeout 1h]",
 		DisableFlagsInUseLine: true,
@@ -119,9 +131,10 @@ func NewBackupCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams) *cobra
 	fl.StringSliceVar(&o.ExcludeResources, "exclude-resources", nil, "resources to leave out, e.g. secrets")
 	fl.BoolVar(&o.SnapshotVolumes, "snapshot-volumes", false, "--snapshot-volumes=true or =false: take snapshots of persistent volumes or not (unset: the server's default)")
 	fl.BoolVar(&o.FSBackup, "default-volumes-to-fs-backup", false, "back up pod volumes with the node agent's file-system backup (Kopia) unless a pod opts out; needs 'setup --fs-backup' (unset: the server's default)")
-	fl.StringVarP(&o.Output, "output", "o", "", "print the Backup as yaml or json and create nothing")
+	o.PrintFlags.AddFlags(cmd)
+	cmdutil.AddDryRunFlag(cmd, &o.DryRun, `"none", "client" or "server": client prints the Backup and creates nothing, server sends it with dryRun=All`)
 	fl.StringVar(&o.FromSchedule, "from-schedule", "", "back up now from this schedule's template (its namespaces and options), named SCHEDULE-<timestamp> like the schedule's own backups")
-	o.waitFlags.add(cmd, "backup", DefaultTimeout)
+	o.WaitFlags.Add(cmd, "backup", velerorun.DefaultTimeout)
 	completion.Register(cmd, map[string]cobra.CompletionFunc{
 		"storage-location": completion.StorageLocations(f), "from-schedule": completion.ScheduleNames(f)})
 	return cmd
@@ -152,9 +165,14 @@ func (o *BackupOptions) Complete(cmd *cobra.Command, args []string) {
 
 // Validate checks the input that needs no cluster.
 func (o *BackupOptions) Validate() error {
-	if o.Output != "" && o.Output != "yaml" && o.Output != "json" {
-		return fmt.Errorf("unknown output format %q: use -o yaml or -o json to print the Backup without creating it", o.Output)
+	if err := o.DryRun.Validate(); err != nil {
+		return err
 	}
+	p, err := o.PrintFlags.Printer()
+	if err != nil {
+		return err
+	}
+	o.printer = p
 	if o.FromSchedule != "" {
 		return o.validateFromSchedule()
 	}
@@ -174,7 +192,7 @@ func (o *BackupOptions) Validate() error {
 	if _, err := o.build(); err != nil {
 		return err
 	}
-	return o.waitFlags.validate()
+	return o.WaitFlags.Validate()
 }
 
 // validateFromSchedule refuses what the schedule's template decides, so a
@@ -189,7 +207,7 @@ func (o *BackupOptions) validateFromSchedule() error {
 	if errs := validation.IsValidLabelValue(o.Name); len(errs) > 0 || validation.IsDNS1123Subdomain(o.Name) != nil {
 		return fmt.Errorf("backup name %q is not usable (a DNS label of at most 63 characters): choose one with --name", o.Name)
 	}
-	return o.waitFlags.validate()
+	return o.WaitFlags.Validate()
 }
 
 func (o *BackupOptions) build() (*velero.BackupOptions, error) {
@@ -268,10 +286,8 @@ func (o *BackupOptions) Run(ctx context.Context) error {
 		}
 	}
 	backups := dyn.Resource(gvr.Backup).Namespace(o.ns)
-	if o.Output == "" {
-		if o.Name, err = freeName(ctx, backups, backupKind, o.Name, time.Now(), o.ErrOut); err != nil {
-			return err
-		}
+	if o.Name, err = velerorun.FreeName(ctx, backups, velerorun.Backup, o.Name, time.Now(), o.ErrOut); err != nil {
+		return err
 	}
 	bo, err := o.build()
 	if err != nil {
@@ -281,25 +297,26 @@ func (o *BackupOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if o.Output != "" {
-		return printer.Object(o.Out, o.Output, obj)
-	}
+	return o.createAndWait(ctx, dyn, obj, fmt.Sprintf("(namespaces %s, location %s, ttl %s)", strings.Join(o.Namespaces, ","), o.StorageLocation, o.TTL))
+}
 
-	w, err := create(ctx, backups, backupKind, obj, o.Wait)
-	if err != nil {
+// createAndWait creates obj (or, with --dry-run, only prints it), says so
+// (through -o's printer when given) and waits for it unless --wait=false.
+func (o *BackupOptions) createAndWait(ctx context.Context, dyn dynamic.Interface, obj *unstructured.Unstructured, detail string) error {
+	run := velerorun.Run{Kind: velerorun.Backup, Namespace: o.ns, DryRun: o.DryRun, Printer: o.printer, Out: o.Out, ErrOut: o.ErrOut}
+	made, w, err := run.Create(ctx, dyn.Resource(gvr.Backup).Namespace(o.ns), obj, o.Wait, detail)
+	if err != nil || made == nil {
 		return err
 	}
 	if w != nil {
 		defer w.Stop()
 	}
-	fmt.Fprintf(o.Out, "backup.velero.io/%s created in %s (namespaces %s, location %s, ttl %s)\n",
-		o.Name, o.ns, strings.Join(o.Namespaces, ","), o.StorageLocation, o.TTL)
 	next := fmt.Sprintf("kubectl oadp-sts restore %s%s", o.Name, cmdutil.NamespaceFlag(o.ns))
 	if !o.Wait {
-		fmt.Fprintf(o.Out, "Follow it with 'kubectl oadp-sts get backups %s%s'; once Completed: %s\n", o.Name, cmdutil.NamespaceFlag(o.ns), next)
+		fmt.Fprintf(run.Say(), "Follow it with 'kubectl oadp-sts get backups %s%s'; once Completed: %s\n", o.Name, cmdutil.NamespaceFlag(o.ns), next)
 		return nil
 	}
-	return waitReportAndExplain(ctx, dyn, insecure(o.factory), w, backupKind, o.Name, o.ns, o.Timeout, o.Out, o.ErrOut, next)
+	return velerorun.WaitReportAndExplain(ctx, dyn, velerorun.Insecure(o.factory), w, velerorun.Backup, o.Name, o.ns, o.Timeout, run.Say(), o.ErrOut, next)
 }
 
 // runFromSchedule makes the Backup the schedule would make now, and waits
@@ -322,31 +339,13 @@ func (o *BackupOptions) runFromSchedule(ctx context.Context, dyn dynamic.Interfa
 		return err
 	}
 	backups := dyn.Resource(gvr.Backup).Namespace(o.ns)
-	if o.Output == "" {
-		if o.Name, err = freeName(ctx, backups, backupKind, o.Name, time.Now(), o.ErrOut); err != nil {
-			return err
-		}
-	}
-	obj := velero.BackupFromSchedule(sched, o.Name)
-	if o.Output != "" {
-		return printer.Object(o.Out, o.Output, obj)
-	}
-	w, err := create(ctx, backups, backupKind, obj, o.Wait)
-	if err != nil {
+	if o.Name, err = velerorun.FreeName(ctx, backups, velerorun.Backup, o.Name, time.Now(), o.ErrOut); err != nil {
 		return err
 	}
-	if w != nil {
-		defer w.Stop()
-	}
+	obj := velero.BackupFromSchedule(sched, o.Name)
 	nss, _, _ := unstructured.NestedStringSlice(obj.Object, "spec", "includedNamespaces")
-	fmt.Fprintf(o.Out, "backup.velero.io/%s created in %s from schedule %s (namespaces %s, location %s, ttl %s)\n",
-		o.Name, o.ns, o.FromSchedule, strings.Join(nss, ","), loc, kube.Str(obj.Object, "spec", "ttl"))
-	next := fmt.Sprintf("kubectl oadp-sts restore %s%s", o.Name, cmdutil.NamespaceFlag(o.ns))
-	if !o.Wait {
-		fmt.Fprintf(o.Out, "Follow it with 'kubectl oadp-sts get backups %s%s'; once Completed: %s\n", o.Name, cmdutil.NamespaceFlag(o.ns), next)
-		return nil
-	}
-	return waitReportAndExplain(ctx, dyn, insecure(o.factory), w, backupKind, o.Name, o.ns, o.Timeout, o.Out, o.ErrOut, next)
+	return o.createAndWait(ctx, dyn, obj, fmt.Sprintf("from schedule %s (namespaces %s, location %s, ttl %s)",
+		o.FromSchedule, strings.Join(nss, ","), loc, kube.Str(obj.Object, "spec", "ttl")))
 }
 
 // recordedLocation is the storage location the operator made for the DPA

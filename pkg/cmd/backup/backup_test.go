@@ -113,12 +113,60 @@ func TestBackupNamingAndFlags(t *testing.T) {
 		}
 	}
 
-	res = clitest.Run(t, "backup", "hello-world", "--name", "preview", "-o", "yaml")
+}
+
+// -o prints what was (or would be) made and never by itself changes what
+// happens: --dry-run=client creates nothing, =server sends the Backup with
+// dryRun=All (seen in the API server's audit log) and stores nothing, and
+// plain -o creates the Backup and prints the API server's copy.
+func TestBackupDryRunAndOutput(t *testing.T) {
+	r := setup(t)
+	res := clitest.Run(t, "backup", "hello-world", "--name", "preview", "--dry-run=client", "-o", "yaml")
 	if res.Code != 0 || !strings.Contains(res.Stdout, "kind: Backup") || !strings.Contains(res.Stdout, "storageLocation: "+bslName) {
-		t.Errorf("-o yaml: exit %d", res.Code)
+		t.Errorf("--dry-run=client -o yaml: exit %d, stdout %q", res.Code, res.Stdout)
 	}
-	if n := count(t, r, gvr.Backup); n != 2 {
-		t.Errorf("-o yaml created a backup (%d now)", n)
+	if n := count(t, r, gvr.Backup); n != 0 {
+		t.Errorf("--dry-run=client created a backup (%d now)", n)
+	}
+
+	reqs := r.RecordKube("kubectl-oadp_sts/")
+	res = clitest.Run(t, "backup", "hello-world", "--name", "probe", "--dry-run=server", "-o", "name")
+	if res.Code != 0 || strings.TrimSpace(res.Stdout) != "backup.velero.io/probe" {
+		t.Errorf("--dry-run=server -o name: exit %d, stdout %q, stderr %q", res.Code, res.Stdout, res.Stderr)
+	}
+	if n := count(t, r, gvr.Backup); n != 0 {
+		t.Errorf("--dry-run=server stored a backup (%d now)", n)
+	}
+	got, err := reqs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var creates int
+	for _, q := range got {
+		if q.Resource == "backups" && q.Verb == "create" {
+			creates++
+			if !q.DryRun() {
+				t.Errorf("create %s sent without dryRun=All", q.RequestURI)
+			}
+		}
+	}
+	if creates != 1 {
+		t.Errorf("%d creates of backups, want the one dry-run create", creates)
+	}
+
+	res = clitest.Run(t, "backup", "hello-world", "--name", "made", "--wait=false", "-o", "jsonpath={.metadata.name} {.metadata.uid}")
+	if res.Code != 0 {
+		t.Fatalf("-o jsonpath: exit %d: %s", res.Code, res.Stderr)
+	}
+	b, err := r.Dynamic.Resource(gvr.Backup).Namespace(oadpNS).Get(context.Background(), "made", metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("-o without --dry-run must create the backup: %v", err)
+	}
+	if want := "made " + string(b.GetUID()); res.Stdout != want {
+		t.Errorf("stdout %q, want the created object's %q (what the API server returned)", res.Stdout, want)
+	}
+	if !strings.Contains(res.Stderr, "Follow it with") {
+		t.Errorf("the human lines belong on stderr with -o: %q", res.Stderr)
 	}
 }
 
@@ -137,6 +185,8 @@ func TestBackupBadInput(t *testing.T) {
 			setup: func(t *testing.T, r *rig.Rig) { putBSL(t, r, bslName, true, "Unavailable", rig.Region) }},
 		{name: "unknown location", args: []string{"backup", "hello-world", "--storage-location", "nope"}, msg: `no backup storage location "nope"`},
 		{name: "bad selector", args: []string{"backup", "hello-world", "-l", "a=b=c"}, msg: "invalid --selector"},
+		{name: "bad output", args: []string{"backup", "hello-world", "-o", "table"}, msg: `unknown output format "table" for -o: use one of`},
+		{name: "bad dry-run", args: []string{"backup", "hello-world", "--dry-run=maybe"}, msg: `--dry-run must be none, client or server, not "maybe"`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

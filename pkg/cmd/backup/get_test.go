@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/oadp-sts/kubectl-oadp_sts/internal/clitest"
+	"github.com/oadp-sts/kubectl-oadp_sts/internal/rig"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/exitcode"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/gvr"
 )
@@ -87,5 +88,103 @@ func TestBackupInterrupted(t *testing.T) {
 	}
 	if _, err := r.Dynamic.Resource(gvr.Backup).Namespace(oadpNS).Get(context.Background(), "hello-world", metav1.GetOptions{}); err != nil {
 		t.Errorf("the backup must stay: %v", err)
+	}
+}
+
+// get prints through kubectl's printers: -o name, jsonpath, go-template and
+// custom-columns, the table
+// printer's --no-headers and --show-labels, -l sent to the API server as a
+// label selector; a bad -o is refused naming the flag and the formats.
+func TestGetPrinters(t *testing.T) {
+	r := setup(t)
+	putLabelledBackup(t, r, "shop-daily", map[string]any{"app": "shop"})
+	putBackup(t, r, "hello-world", ended("Completed", nil))
+
+	if res := clitest.Run(t, "get", "backups", "-o", "jsonpath={.items[*].metadata.name}"); res.Code != 0 || res.Stdout != "hello-world shop-daily" {
+		t.Errorf("-o jsonpath: exit %d, stdout %q", res.Code, res.Stdout)
+	}
+	if res := clitest.Run(t, "get", "backups", "-o", "name"); res.Stdout != "backup.velero.io/hello-world\nbackup.velero.io/shop-daily\n" {
+		t.Errorf("-o name: %q", res.Stdout)
+	}
+	if res := clitest.Run(t, "get", "backup", "shop-daily", "-o", "go-template={{.metadata.labels.app}}"); res.Stdout != "shop" {
+		t.Errorf("-o go-template: %q", res.Stdout)
+	}
+	if res := clitest.Run(t, "get", "backups", "-o", "custom-columns=NAME:.metadata.name,APP:.metadata.labels.app", "-l", "app=shop"); res.Code != 0 || strings.Fields(res.Stdout)[2] != "shop-daily" || strings.Fields(res.Stdout)[3] != "shop" {
+		t.Errorf("-o custom-columns: exit %d, stdout %q", res.Code, res.Stdout)
+	}
+	res := clitest.Run(t, "get", "backups", "--no-headers")
+	lines := strings.Split(strings.TrimSpace(res.Stdout), "\n")
+	if len(lines) != 2 || !strings.HasPrefix(lines[0], "hello-world ") || !strings.HasPrefix(lines[1], "shop-daily ") {
+		t.Errorf("--no-headers: %q", res.Stdout)
+	}
+	res = clitest.Run(t, "get", "backups", "-l", "app=shop", "--show-labels")
+	lines = strings.Split(strings.TrimSpace(res.Stdout), "\n")
+	if len(lines) != 2 || !strings.HasSuffix(strings.TrimSpace(lines[0]), "LABELS") || !strings.HasPrefix(lines[1], "shop-daily ") || !strings.HasSuffix(lines[1], "app=shop") {
+		t.Errorf("-l app=shop --show-labels: %q", res.Stdout)
+	}
+	if res := clitest.Run(t, "get", "backups", "-l", "app=none"); res.Code != 0 || res.Stdout != "" || !strings.Contains(res.Stderr, "No backups in "+oadpNS) {
+		t.Errorf("-l matching nothing: exit %d, stdout %q, stderr %q", res.Code, res.Stdout, res.Stderr)
+	}
+	res = clitest.Run(t, "get", "backups", "-o", "table")
+	if res.Code != exitcode.Error || !strings.Contains(res.Stderr, `unknown output format "table" for -o`) || !strings.Contains(res.Stderr, "jsonpath") {
+		t.Errorf("-o table: exit %d, stderr %q", res.Code, res.Stderr)
+	}
+}
+
+// get -w lists, then prints each change the API server's watch reports
+// until interrupted: a Backup created after the listing shows up, and the
+// plugin watched rather than listed again.
+func TestGetWatch(t *testing.T) {
+	r := setup(t)
+	putBackup(t, r, "hello-world", ended("Completed", nil))
+	reqs := r.RecordKube("kubectl-oadp_sts/")
+	// The deadline only bounds a test whose cue never comes.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	res := clitest.RunReactingStdout(ctx, t, func(line string) {
+		switch {
+		case strings.HasPrefix(line, "hello-world "):
+			putBackup(t, r, "late", inProgress(1, 10))
+		case strings.HasPrefix(line, "late "):
+			cancel() // Ctrl-C once the new backup is shown
+		}
+	}, "get", "backups", "-w")
+	if ctx.Err() != context.Canceled {
+		t.Fatalf("the watch never showed the backup created after it started; stdout %q", res.Stdout)
+	}
+	lines := strings.Split(strings.TrimSpace(res.Stdout), "\n")
+	if res.Code != 0 || len(lines) != 3 || !strings.HasPrefix(lines[0], "NAME") || !strings.Contains(lines[2], "InProgress") {
+		t.Errorf("exit %d, stdout %q; want exit 0, the header, the listed row and the new one", res.Code, res.Stdout)
+	}
+	got, err := reqs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lists, watches int
+	for _, q := range got {
+		if q.Resource == "backups" {
+			switch q.Verb {
+			case "list":
+				lists++
+			case "watch":
+				watches++
+			}
+		}
+	}
+	if lists != 1 || watches < 1 {
+		t.Errorf("%d lists and %d watches of backups; want one list, then a watch", lists, watches)
+	}
+}
+
+func putLabelledBackup(t *testing.T, r *rig.Rig, name string, labels map[string]any) {
+	t.Helper()
+	b := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "velero.io/v1", "kind": "Backup",
+		"metadata": map[string]any{"name": name, "namespace": oadpNS, "labels": labels},
+		"spec":     map[string]any{"includedNamespaces": []any{"hello-world"}, "storageLocation": bslName},
+		"status":   ended("Completed", nil),
+	}}
+	if _, err := r.Dynamic.Resource(gvr.Backup).Namespace(oadpNS).Create(context.Background(), b, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -1,3 +1,6 @@
+// The tests here cover every verb that makes or shows Velero's Backups and
+// Restores (backup, restore, get, describe, delete backup, whose code lives
+// in pkg/cmd/<verb>): one package, so they share one rig.
 package backup_test
 
 import (

@@ -26,7 +26,7 @@ func TestBackupUsesTheRecordedDPAsLocation(t *testing.T) {
 	// (setup's BSL rig-dpa-1 from the helper).
 	putBSL(t, r, manifests.BSLName(dpa), false, "Available", rig.Region)
 
-	res := clitest.Run(t, "backup", "hello-world", "-o", "yaml")
+	res := clitest.Run(t, "backup", "hello-world", "--dry-run=client", "-o", "yaml")
 	if res.Code != 0 {
 		t.Fatalf("exit %d: %s", res.Code, res.Stderr)
 	}
@@ -43,7 +43,7 @@ func TestBackupUsesTheRecordedDPAsLocation(t *testing.T) {
 	}
 
 	// A flag still wins.
-	res = clitest.Run(t, "backup", "hello-world", "-o", "yaml", "--storage-location", bslName)
+	res = clitest.Run(t, "backup", "hello-world", "--dry-run=client", "-o", "yaml", "--storage-location", bslName)
 	if res.Code != 0 || !strings.Contains(res.Stdout, "storageLocation: "+bslName) {
 		t.Errorf("--storage-location %s: exit %d, stdout %s", bslName, res.Code, res.Stdout)
 	}

@@ -127,3 +127,45 @@ func TestRestoreWaitsForSync(t *testing.T) {
 	}
 	_ = rig.Region
 }
+
+// restore and delete backup take the same --dry-run: client and server
+// create and delete nothing (read back), server sends with dryRun=All.
+func TestRestoreAndDeleteDryRun(t *testing.T) {
+	r := setup(t)
+	putBackup(t, r, "hello-world", ended("Completed", nil))
+	reqs := r.RecordKube("kubectl-oadp_sts/")
+	if res := clitest.Run(t, "restore", "hello-world", "--dry-run=client", "-o", "name"); res.Code != 0 || res.Stdout != "restore.velero.io/hello-world\n" {
+		t.Errorf("restore --dry-run=client -o name: exit %d, stdout %q", res.Code, res.Stdout)
+	}
+	if res := clitest.Run(t, "restore", "hello-world", "--dry-run=server"); res.Code != 0 || !strings.Contains(res.Stdout, "restore.velero.io/hello-world created (server dry run)") {
+		t.Errorf("restore --dry-run=server: exit %d, stdout %q", res.Code, res.Stdout)
+	}
+	for _, mode := range []string{"--dry-run=client", "--dry-run=server"} {
+		// No --yes: a dry run deletes nothing, so it asks nothing.
+		if res := clitest.Run(t, "delete", "backup", "hello-world", mode); res.Code != 0 || !strings.Contains(res.Stdout, "Velero would delete backup \"hello-world\"") {
+			t.Errorf("delete backup %s: exit %d, stdout %q", mode, res.Code, res.Stdout)
+		}
+	}
+	if n := count(t, r, gvr.Restore); n != 0 {
+		t.Errorf("%d restores after dry runs", n)
+	}
+	if n := count(t, r, gvr.DeleteBackupRequest); n != 0 {
+		t.Errorf("%d DeleteBackupRequests after dry runs", n)
+	}
+	got, err := reqs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dry int
+	for _, q := range got {
+		if q.Mutating() {
+			if !q.DryRun() {
+				t.Errorf("%s %s sent without dryRun=All", q.Verb, q.Resource)
+			}
+			dry++
+		}
+	}
+	if dry != 2 {
+		t.Errorf("%d dry-run writes, want the restore's and the DeleteBackupRequest's", dry)
+	}
+}

@@ -45,6 +45,10 @@ var (
 		--timeout before the plugin steps in (removing a finalizer, deleting the
 		bucket itself) and says so. Running cleanup twice is safe.
 
+		--dry-run (=client) prints the plan and deletes nothing; --dry-run=server
+		also sends each Kubernetes deletion of the plan with dryRun=All and says
+		what the API server would refuse (AWS has no dry run).
+
 		Exit codes: 0 everything in the plan is gone (or nothing was there); 1
 		something was left behind (listed at the end) or could not be read.`)
 
@@ -67,7 +71,8 @@ type Options struct {
 	Workloads  []string
 
 	KeepBackups, KeepBucket, KeepOperator, KeepCRDs, KeepIAM bool
-	Force, DryRun, Yes                                       bool
+	Force, Yes                                               bool
+	DryRun                                                   cmdutil.DryRun
 	Timeout                                                  time.Duration
 
 	isTerminal func() bool
@@ -104,7 +109,7 @@ func NewCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Comma
 	fs.BoolVar(&o.KeepCRDs, "keep-crds", false, "keep the velero.io and oadp.openshift.io CRDs")
 	fs.BoolVar(&o.KeepIAM, "keep-iam", false, "keep the IAM role and policy")
 	fs.BoolVar(&o.Force, "force", false, "also delete what lacks our label or tags")
-	fs.BoolVar(&o.DryRun, "dry-run", false, "print the plan and change nothing")
+	cmdutil.AddDryRunFlag(cmd, &o.DryRun, `"none", "client" or "server": print the plan and change nothing; server also sends each Kubernetes deletion with dryRun=All (AWS has no dry run)`)
 	fs.BoolVarP(&o.Yes, "yes", "y", false, "delete without asking")
 	fs.DurationVar(&o.Timeout, "timeout", o.Timeout, "how long each wait on a deletion may take before the plugin steps in")
 	return cmd
@@ -112,6 +117,9 @@ func NewCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Comma
 
 // Validate checks the flags before anything is read.
 func (o *Options) Validate() error {
+	if err := o.DryRun.Validate(); err != nil {
+		return err
+	}
 	if o.Timeout <= 0 {
 		return fmt.Errorf("--timeout must be positive, not %s", o.Timeout)
 	}
@@ -203,7 +211,13 @@ func (o *Options) Run(ctx context.Context) error {
 	}
 	fmt.Fprintf(o.ErrOut, "Cleanup plan (cluster %s, namespace %s):\n", fc.Cluster.Name, copts.Namespace)
 	plan.Print(o.ErrOut)
-	if o.DryRun {
+	if o.DryRun == cmdutil.DryRunServer {
+		r := &cleanup.Runner{Clients: clients, Options: copts, Out: o.ErrOut}
+		if err := r.ServerDryRun(ctx, plan); err != nil {
+			return err
+		}
+	}
+	if o.DryRun.Any() {
 		fmt.Fprintln(o.ErrOut, "Dry run: nothing was deleted. Run again without --dry-run to delete.")
 		return nil
 	}

@@ -290,7 +290,8 @@ func TestCleanupKeepsWhatIsNotOurs(t *testing.T) {
 	teardown(t, r)
 }
 
-// --dry-run and a refused confirmation change nothing.
+// --dry-run, --dry-run=server and a refused confirmation change nothing;
+// the server dry run sends every deletion of the plan with dryRun=All.
 func TestCleanupChangesNothingWithoutConsent(t *testing.T) {
 	r := rig.Get(t)
 	r.Fresh(t)
@@ -304,10 +305,31 @@ func TestCleanupChangesNothingWithoutConsent(t *testing.T) {
 		t.Fatal(err)
 	}
 	dry := clitest.Run(t, "cleanup", "--dry-run")
+	kube := r.RecordKube("kubectl-oadp_sts/")
+	server := clitest.Run(t, "cleanup", "--dry-run=server")
+	reqs, err := kube()
+	if err != nil {
+		t.Fatal(err)
+	}
 	noTTY := clitest.RunWithInput(t, "y\n", "cleanup")
 	calls, err := stop()
 	if err != nil {
 		t.Fatal(err)
+	}
+	if server.Code != 0 || !strings.Contains(server.Stderr, "dataprotectionapplication "+rig.InfraName+"-dpa deleted (server dry run)") || !strings.Contains(server.Stderr, "AWS has no dry run") {
+		t.Errorf("--dry-run=server: exit %d %q", server.Code, server.Stderr)
+	}
+	var dryDeletes int
+	for _, q := range reqs {
+		switch {
+		case q.Mutating() && !q.DryRun():
+			t.Errorf("--dry-run=server sent %s %s/%s without dryRun=All", q.Verb, q.Resource, q.Name)
+		case q.Verb == "delete":
+			dryDeletes++
+		}
+	}
+	if dryDeletes == 0 {
+		t.Errorf("--dry-run=server sent no deletion at all")
 	}
 	if dry.Code != 0 || !strings.Contains(dry.Stderr, "Dry run: nothing was deleted") || !strings.Contains(dry.Stderr, "delete  IAM role "+roleName) {
 		t.Errorf("dry run: exit %d %q", dry.Code, dry.Stderr)

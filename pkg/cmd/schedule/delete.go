@@ -36,6 +36,7 @@ type DeleteOptions struct {
 	DeleteBackups bool
 	Yes           bool
 	Timeout       time.Duration
+	DryRun        cmdutil.DryRun
 
 	isTerminal func(any) bool
 	factory    *cmdutil.Factory
@@ -72,16 +73,28 @@ func NewDeleteCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams) *cobra
 		ValidArgsFunction: completion.ScheduleNames(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Name = args[0]
-			if o.Timeout <= 0 {
-				return fmt.Errorf("--timeout must be positive, got %s: give a duration such as 10m", o.Timeout)
+			if err := o.Validate(); err != nil {
+				return err
 			}
 			return o.Run(cmd.Context())
 		},
 	}
 	cmd.Flags().BoolVar(&o.DeleteBackups, "delete-backups", false, "also delete every backup the schedule made, with its data, and wait until they are gone")
 	cmd.Flags().BoolVarP(&o.Yes, "yes", "y", false, "delete without asking")
+	cmdutil.AddDryRunFlag(cmd, &o.DryRun, `"none", "client" or "server": say what would be deleted; server also sends the deletions with dryRun=All; neither deletes anything`)
 	cmd.Flags().DurationVar(&o.Timeout, "timeout", DefaultDeleteTimeout, "with --delete-backups, how long to wait for them to go (exit code 5); Velero carries on")
 	return cmd
+}
+
+// Validate checks the flags.
+func (o *DeleteOptions) Validate() error {
+	if err := o.DryRun.Validate(); err != nil {
+		return err
+	}
+	if o.Timeout <= 0 {
+		return fmt.Errorf("--timeout must be positive, got %s: give a duration such as 10m", o.Timeout)
+	}
+	return nil
 }
 
 // Run confirms, deletes the schedule, then its backups if asked.
@@ -101,6 +114,9 @@ func (o *DeleteOptions) Run(ctx context.Context) error {
 	}
 	backups := bl.Items
 	sort.Slice(backups, func(i, j int) bool { return backups[i].GetName() < backups[j].GetName() })
+	if o.DryRun.Any() {
+		return o.dryRun(ctx, dyn, ns, backups)
+	}
 	if !o.Yes {
 		if !o.isTerminal(o.In) {
 			return fmt.Errorf("refusing to delete schedule %q without confirmation: there is no terminal to ask on; pass --yes", o.Name)
@@ -125,6 +141,31 @@ func (o *DeleteOptions) Run(ctx context.Context) error {
 		return nil
 	}
 	return o.deleteBackups(ctx, dyn, ns, backups)
+}
+
+// dryRun says what would be deleted; with server it sends the schedule's
+// deletion and each DeleteBackupRequest with dryRun=All.
+func (o *DeleteOptions) dryRun(ctx context.Context, dyn dynamic.Interface, ns string, backups []unstructured.Unstructured) error {
+	if o.DryRun == cmdutil.DryRunServer {
+		if err := dyn.Resource(gvr.Schedule).Namespace(ns).Delete(ctx, o.Name, metav1.DeleteOptions{DryRun: o.DryRun.Options()}); err != nil {
+			return fmt.Errorf("cannot delete schedule %q: %w", o.Name, kube.Explain(err, gvr.Schedule, o.Name))
+		}
+	}
+	fmt.Fprintf(o.Out, "schedule.velero.io/%s deleted%s\n", o.Name, o.DryRun.Suffix())
+	if !o.DeleteBackups {
+		return nil
+	}
+	dbrs := dyn.Resource(gvr.DeleteBackupRequest).Namespace(ns)
+	for i := range backups {
+		b := &backups[i]
+		if o.DryRun == cmdutil.DryRunServer {
+			if _, err := dbrs.Create(ctx, velero.NewDeleteBackupRequest(ns, b.GetName(), string(b.GetUID())), metav1.CreateOptions{DryRun: o.DryRun.Options()}); err != nil {
+				return fmt.Errorf("cannot request the deletion of backup %q: %w", b.GetName(), kube.Explain(err, gvr.DeleteBackupRequest, ""))
+			}
+		}
+		fmt.Fprintf(o.Out, "backup.velero.io/%s and its data deleted%s\n", b.GetName(), o.DryRun.Suffix())
+	}
+	return nil
 }
 
 // deleteBackups asks Velero to delete each backup with its data and waits

@@ -18,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/cli-runtime/pkg/printers"
 	"k8s.io/kubectl/pkg/util/templates"
 
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmdutil"
@@ -67,16 +68,18 @@ type CreateOptions struct {
 	SnapshotMoveData bool
 	Paused           bool
 	OwnerReferences  bool
-	Output           string
+	DryRun           cmdutil.DryRun
+	PrintFlags       *printer.ObjectFlags
 
 	changed map[string]bool
+	printer printers.ResourcePrinter
 	ns      string
 	factory *cmdutil.Factory
 	genericiooptions.IOStreams
 }
 
 func newCreateCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Command {
-	o := &CreateOptions{factory: f, IOStreams: streams}
+	o := &CreateOptions{factory: f, IOStreams: streams, PrintFlags: printer.NewObjectFlags("the Schedule")}
 	cmd := &cobra.Command{
 		Use:                   "create NAME --schedule CRON --include-namespaces NS[,NS] [--ttl 720h] [--paused]",
 		DisableFlagsInUseLine: true,
@@ -95,7 +98,11 @@ func newCreateCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams) *cobra
 			schedule is still New or InProgress.
 
 			The storage location must exist and be Available (the default one unless
-			--storage-location); checked, with the rest, before anything is created.`),
+			--storage-location); checked, with the rest, before anything is created.
+
+			--dry-run=client prints what would be created and creates nothing;
+			--dry-run=server also sends it with dryRun=All. -o prints the Schedule
+			created (or that would be), and changes nothing else.`),
 		Example: templates.Examples(`
 			# The chapter's namespace every night at 01:00 UTC, kept for a week
 			kubectl oadp-sts schedule create hello-nightly --schedule "0 1 * * *" --include-namespaces hello-world --ttl 168h
@@ -104,7 +111,7 @@ func newCreateCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams) *cobra
 			kubectl oadp-sts schedule create shop-hourly --schedule "@every 1h" --include-namespaces shop,db --paused
 
 			# Print the Schedule, create nothing
-			kubectl oadp-sts schedule create hello-nightly --schedule @daily --include-namespaces hello-world -o yaml`),
+			kubectl oadp-sts schedule create hello-nightly --schedule @daily --include-namespaces hello-world --dry-run=client -o yaml`),
 		Args: cmdutil.Args(1, 1, "the name of the schedule", "name it, for example 'kubectl oadp-sts schedule create hello-nightly --schedule \"0 1 * * *\" --include-namespaces hello-world'"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Complete(cmd, args)
@@ -127,7 +134,8 @@ func newCreateCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams) *cobra
 	fl.BoolVar(&o.SnapshotMoveData, "snapshot-move-data", false, "move CSI snapshots' data to the storage location (OADP's Data Mover; unset: the server's default)")
 	fl.BoolVar(&o.Paused, "paused", false, "create the schedule paused: no backups until 'schedule unpause'")
 	fl.BoolVar(&o.OwnerReferences, "use-owner-references-in-backup", false, "make each backup owned by the schedule, so deleting the schedule object deletes the Backup objects too (not their data: use 'delete schedule --delete-backups')")
-	fl.StringVarP(&o.Output, "output", "o", "", "print the Schedule as yaml or json and create nothing")
+	o.PrintFlags.AddFlags(cmd)
+	cmdutil.AddDryRunFlag(cmd, &o.DryRun, `"none", "client" or "server": client prints the Schedule and creates nothing, server sends it with dryRun=All`)
 	completion.Register(cmd, map[string]cobra.CompletionFunc{
 		"storage-location": completion.StorageLocations(f), "include-namespaces": completion.Namespaces(f)})
 	return cmd
@@ -145,9 +153,14 @@ func (o *CreateOptions) Complete(cmd *cobra.Command, args []string) {
 
 // Validate checks everything that needs no cluster.
 func (o *CreateOptions) Validate() error {
-	if o.Output != "" && o.Output != "yaml" && o.Output != "json" {
-		return fmt.Errorf("unknown output format %q: use -o yaml or -o json to print the Schedule without creating it", o.Output)
+	if err := o.DryRun.Validate(); err != nil {
+		return err
 	}
+	p, err := o.PrintFlags.Printer()
+	if err != nil {
+		return err
+	}
+	o.printer = p
 	if errs := validation.IsDNS1123Label(o.Name); len(errs) > 0 || len(o.Name) > maxNameLen {
 		return fmt.Errorf("schedule name %q is not usable: it must be a DNS label of at most %d characters, since Velero names each backup NAME-<timestamp> in a 63-character label", o.Name, maxNameLen)
 	}
@@ -165,7 +178,7 @@ func (o *CreateOptions) Validate() error {
 	if o.TTL <= 0 {
 		return fmt.Errorf("--ttl must be positive, got %s: the chapter uses 720h (30 days)", o.TTL)
 	}
-	_, err := o.build()
+	_, err = o.build()
 	return err
 }
 
@@ -204,9 +217,6 @@ func (o *CreateOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if o.Output != "" {
-		return printer.Object(o.Out, o.Output, s)
-	}
 	dyn, err := o.factory.Dynamic()
 	if err != nil {
 		return err
@@ -234,22 +244,44 @@ func (o *CreateOptions) Run(ctx context.Context) error {
 		}
 	}
 	c := dyn.Resource(gvr.Schedule).Namespace(o.ns)
-	created, err := c.Create(ctx, s, metav1.CreateOptions{})
+	if o.DryRun == cmdutil.DryRunClient {
+		if _, err := c.Get(ctx, o.Name, metav1.GetOptions{}); err == nil {
+			return fmt.Errorf("a schedule named %q exists already in %s: choose another name, or see it with 'kubectl oadp-sts describe schedule %s%s'", o.Name, o.ns, o.Name, cmdutil.NamespaceFlag(o.ns))
+		}
+		return o.said(s, loc)
+	}
+	created, err := c.Create(ctx, s, metav1.CreateOptions{DryRun: o.DryRun.Options()})
 	if apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("a schedule named %q exists already in %s: choose another name, or see it with 'kubectl oadp-sts describe schedule %s%s'", o.Name, o.ns, o.Name, cmdutil.NamespaceFlag(o.ns))
 	}
 	if err != nil {
 		return fmt.Errorf("cannot create schedule %q: %w", o.Name, kube.Explain(err, gvr.Schedule, o.Name))
 	}
+	if err := o.said(created, loc); err != nil || o.DryRun.Any() {
+		return err
+	}
+	say := o.Out
+	if o.printer != nil {
+		say = o.ErrOut
+	}
 	st := velero.ReadSchedule(created)
-	fmt.Fprintf(o.Out, "schedule.velero.io/%s created in %s (%q, namespaces %s, location %s, ttl %s)\n",
-		o.Name, o.ns, o.Cron, strings.Join(o.Namespaces, ","), loc, o.TTL)
 	if st.Paused {
-		fmt.Fprintf(o.Out, "It is paused: start it with 'kubectl oadp-sts schedule unpause %s%s'.\n", o.Name, cmdutil.NamespaceFlag(o.ns))
+		fmt.Fprintf(say, "It is paused: start it with 'kubectl oadp-sts schedule unpause %s%s'.\n", o.Name, cmdutil.NamespaceFlag(o.ns))
 	} else if !st.NextRun.IsZero() {
-		fmt.Fprintf(o.Out, "First backup due at %s; follow them with 'kubectl oadp-sts get backups --schedule %s%s'.\n", st.NextRun.UTC().Format(time.RFC3339), o.Name, cmdutil.NamespaceFlag(o.ns))
+		fmt.Fprintf(say, "First backup due at %s; follow them with 'kubectl oadp-sts get backups --schedule %s%s'.\n", st.NextRun.UTC().Format(time.RFC3339), o.Name, cmdutil.NamespaceFlag(o.ns))
 	}
 	return nil
+}
+
+// said prints the Schedule made (or that would be) through -o, else
+// kubectl's created line.
+func (o *CreateOptions) said(s *unstructured.Unstructured, loc string) error {
+	if o.printer != nil {
+		return o.printer.PrintObj(s, o.Out)
+	}
+	_, err := fmt.Fprintf(o.Out, "schedule.velero.io/%s created%s in %s (%q, namespaces %s, location %s, ttl %s)\n",
+		o.Name, o.DryRun.Suffix(), o.ns, o.Cron, strings.Join(o.Namespaces, ","), loc, o.TTL)
+	return err
 }
 
 // PauseOptions are the inputs of `schedule pause|unpause NAME`.

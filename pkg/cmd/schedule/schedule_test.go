@@ -259,6 +259,50 @@ func TestDeleteKeepsBackups(t *testing.T) {
 	}
 }
 
+// --dry-run on schedule create and delete schedule: client and server store
+// and delete nothing (read back from the API server), server sends every
+// write with dryRun=All (the audit log), and -o prints the Schedule.
+func TestScheduleDryRun(t *testing.T) {
+	r := setup(t)
+	reqs := r.RecordKube("kubectl-oadp_sts/")
+	res := mustRun(t, 0, "schedule", "create", "s1", "--schedule", "@every 1h", "--include-namespaces", "hello-world", "--dry-run=client", "-o", "yaml")
+	if !strings.Contains(res.Stdout, "kind: Schedule") || !strings.Contains(res.Stdout, "schedule: '@every 1h'") {
+		t.Errorf("--dry-run=client -o yaml: %q", res.Stdout)
+	}
+	res = mustRun(t, 0, "schedule", "create", "s1", "--schedule", "@every 1h", "--include-namespaces", "hello-world", "--dry-run=server")
+	if !strings.Contains(res.Stdout, "schedule.velero.io/s1 created (server dry run)") {
+		t.Errorf("--dry-run=server: %q", res.Stdout)
+	}
+	if _, err := r.Dynamic.Resource(gvr.Schedule).Namespace(oadpNS).Get(context.Background(), "s1", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Fatalf("a dry run stored the schedule: %v", err)
+	}
+	mustRun(t, 0, "schedule", "create", "s1", "--schedule", "@every 1h", "--include-namespaces", "hello-world")
+	for _, mode := range []string{"--dry-run", "--dry-run=server"} {
+		res = mustRun(t, 0, "delete", "schedule", "s1", "--delete-backups", mode)
+		if !strings.Contains(res.Stdout, "schedule.velero.io/s1 deleted (") {
+			t.Errorf("delete schedule %s: %q", mode, res.Stdout)
+		}
+		get(t, r, gvr.Schedule, "s1")
+	}
+	got, err := reqs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dry, real int
+	for _, q := range got {
+		switch {
+		case q.Resource != "schedules" || !q.Mutating():
+		case q.DryRun():
+			dry++
+		default:
+			real++
+		}
+	}
+	if dry != 2 || real != 1 {
+		t.Errorf("%d dry-run and %d real writes to schedules; want the server dry runs' create and delete, and the one real create", dry, real)
+	}
+}
+
 // Schedule names complete wherever a command takes one, with Velero's phase.
 func TestCompletion(t *testing.T) {
 	r := setup(t)

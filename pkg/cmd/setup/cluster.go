@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
 	"time"
@@ -59,10 +60,12 @@ type ClusterOptions struct {
 	Credentials     string
 	RoleARN         string
 
-	Output         string
+	PrintFlags     *printer.ObjectFlags
 	ForceConflicts bool
 	Wait           bool
 	Timeout        time.Duration
+
+	printer printers.ResourcePrinter
 }
 
 func (c *ClusterOptions) addFlags(fs *pflag.FlagSet) {
@@ -88,7 +91,6 @@ func (c *ClusterOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.CatalogNS, "catalog-source-namespace", manifests.DefaultCatalogNS, "namespace of the catalog source")
 	fs.StringVar(&c.Credentials, "credentials", Auto, "who writes the cloud-credentials secret: auto, secret (the plugin) or subscription (ROLEARN in the Subscription; the Cloud Credential Operator writes it, OpenShift 4.14+)")
 	fs.StringVar(&c.RoleARN, "role-arn", "", "use this existing IAM role and skip the IAM steps (for roles made by hand, e.g. from --output-dir)")
-	fs.StringVarP(&c.Output, "output", "o", "", "print the cluster objects as yaml or json on stdout (with --dry-run=client, only print them)")
 	fs.BoolVar(&c.ForceConflicts, "force-conflicts", false, "take over fields of existing objects that another manager owns")
 	fs.BoolVar(&c.Wait, "wait", true, "wait for the operator, the DPA's Reconciled condition and the storage location to be Available")
 	fs.DurationVar(&c.Timeout, "timeout", 10*time.Minute, "how long each wait may take")
@@ -96,8 +98,10 @@ func (c *ClusterOptions) addFlags(fs *pflag.FlagSet) {
 
 func (c *ClusterOptions) validate() error {
 	var errs []string
-	if c.Output != "" && c.Output != "yaml" && c.Output != "json" {
-		errs = append(errs, fmt.Sprintf("unknown output format %q: use -o yaml or -o json", c.Output))
+	if p, err := c.PrintFlags.Printer(); err != nil {
+		errs = append(errs, err.Error())
+	} else {
+		c.printer = p
 	}
 	switch c.InstallOperator {
 	case Auto, installTrue, installFalse:
@@ -254,8 +258,8 @@ func (o *Options) runCluster(ctx context.Context, mo manifests.Options) error {
 	objs := manifests.Build(mo)
 	log := o.ErrOut
 	if o.DryRun == DryRunClient {
-		if o.Cluster.Output != "" {
-			return printObjects(o.Out, o.Cluster.Output, objs)
+		if o.Cluster.printer != nil {
+			return printObjects(o.Out, o.Cluster.printer, o.Cluster.PrintFlags.Stream(), objs)
 		}
 		for _, obj := range objs {
 			fmt.Fprintf(log, "would apply %s/%s\n", strings.ToLower(obj.GetKind()), obj.GetName())
@@ -273,12 +277,12 @@ func (o *Options) runCluster(ctx context.Context, mo manifests.Options) error {
 	if err != nil {
 		return err
 	}
-	if o.Cluster.Output != "" {
+	if o.Cluster.printer != nil {
 		applied := make([]*unstructured.Unstructured, len(results))
 		for i, r := range results {
 			applied[i] = r.Object
 		}
-		if err := printObjects(o.Out, o.Cluster.Output, applied); err != nil {
+		if err := printObjects(o.Out, o.Cluster.printer, o.Cluster.PrintFlags.Stream(), applied); err != nil {
 			return err
 		}
 	}
@@ -321,23 +325,23 @@ func (o *Options) storageCheck(ctx context.Context, mo manifests.Options) {
 	}
 }
 
-// printObjects writes objs as one multi-document YAML stream or a JSON List,
-// ready for 'oc apply -f -'.
-func printObjects(w interface{ Write([]byte) (int, error) }, format string, objs []*unstructured.Unstructured) error {
-	if format == "json" {
-		list := &unstructured.UnstructuredList{Object: map[string]any{"apiVersion": "v1", "kind": "List"}}
-		for _, o := range objs {
-			list.Items = append(list.Items, *clean(o))
-		}
-		return (&printers.JSONPrinter{}).PrintObj(list, w)
+// printObjects writes objs through -o's printer: yaml and name one object
+// after another (a multi-document stream 'oc apply -f -' takes), every
+// other format one v1 List.
+func printObjects(w io.Writer, p printers.ResourcePrinter, stream bool, objs []*unstructured.Unstructured) error {
+	cleaned := make([]*unstructured.Unstructured, len(objs))
+	for i, o := range objs {
+		cleaned[i] = clean(o)
 	}
-	p := &printers.YAMLPrinter{}
-	for _, o := range objs {
-		if err := p.PrintObj(clean(o), w); err != nil {
-			return err
+	if stream {
+		for _, o := range cleaned {
+			if err := p.PrintObj(o, w); err != nil {
+				return err
+			}
 		}
+		return nil
 	}
-	return nil
+	return p.PrintObj(printer.List(cleaned), w)
 }
 
 // clean drops server-populated metadata so printed objects apply anywhere.

@@ -86,11 +86,11 @@ var (
 		kubectl oadp-sts setup --role-path /oadp/ --permissions-boundary arn:aws:iam::123456789012:policy/boundary --yes`)
 )
 
-// Dry-run modes, as kubectl names them.
+// Dry-run modes, as kubectl names them (cmdutil.DryRun says what each means).
 const (
-	DryRunNone   = "none"
-	DryRunClient = "client"
-	DryRunServer = "server"
+	DryRunNone   = cmdutil.DryRunNone
+	DryRunClient = cmdutil.DryRunClient
+	DryRunServer = cmdutil.DryRunServer
 )
 
 // Options are setup's inputs.
@@ -103,7 +103,7 @@ type Options struct {
 	RolePath            string
 	PermissionsBoundary string
 
-	DryRun    string
+	DryRun    cmdutil.DryRun
 	OutputDir string
 	Yes       bool
 
@@ -123,7 +123,7 @@ type Options struct {
 
 // NewCmd returns the setup command.
 func NewCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Command {
-	o := &Options{factory: f, IOStreams: streams, DryRun: DryRunNone}
+	o := &Options{factory: f, IOStreams: streams, DryRun: DryRunNone, Cluster: ClusterOptions{PrintFlags: printer.NewObjectFlags("the cluster objects setup applies (or would)")}}
 	cmd := &cobra.Command{
 		Use:     "setup",
 		Short:   "Set up OADP on this AWS STS cluster: IAM, operator, storage, DPA",
@@ -146,11 +146,11 @@ func NewCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Comma
 	fs.StringVar(&o.RoleName, "role-name", "", "name of the IAM role (default: the one an earlier setup recorded, else <cluster-name>"+iam.RoleSuffix+")")
 	fs.StringVar(&o.RolePath, "role-path", "", "IAM path of the role, for example /oadp/ (default: the recorded role's, else /)")
 	fs.StringVar(&o.PermissionsBoundary, "permissions-boundary", "", "ARN of a managed policy to set as the role's permissions boundary (an existing role's boundary is removed when not given)")
-	fs.StringVar(&o.DryRun, "dry-run", o.DryRun, `"none", "client" or "server": with client or server nothing is changed and the plan is printed to stderr (AWS has no server-side dry run, so server is client for AWS)`)
-	fs.Lookup("dry-run").NoOptDefVal = DryRunClient
+	cmdutil.AddDryRunFlag(cmd, &o.DryRun, `"none", "client" or "server": with client or server nothing is changed and the plan is printed to stderr (AWS has no server-side dry run, so server is client for AWS)`)
 	fs.StringVar(&o.OutputDir, "output-dir", "", "write the IAM plan to this directory as numbered 'aws iam ... --cli-input-json' files, and change nothing")
 	fs.BoolVarP(&o.Yes, "yes", "y", false, "change AWS without asking")
 	o.Cluster.addFlags(fs)
+	o.Cluster.PrintFlags.AddFlags(cmd)
 	fixed := func(flag string, values ...string) {
 		completion.Register(cmd, map[string]cobra.CompletionFunc{flag: cobra.FixedCompletions(values, cobra.ShellCompDirectiveNoFileComp)})
 	}
@@ -158,8 +158,6 @@ func NewCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Comma
 	fixed("snapshots", manifests.SnapshotsCSI, manifests.SnapshotsNative)
 	fixed("install-operator", Auto, installTrue, installFalse)
 	fixed("credentials", Auto, CredsSecret, CredsOLM)
-	fixed("dry-run", DryRunNone, DryRunClient, DryRunServer)
-	fixed("output", "yaml", "json")
 	return cmd
 }
 
@@ -181,10 +179,8 @@ func (o *Options) Complete() error {
 
 // Validate checks every flag that needs no fact, before anything is read.
 func (o *Options) Validate() error {
-	switch o.DryRun {
-	case DryRunNone, DryRunClient, DryRunServer:
-	default:
-		return fmt.Errorf("--dry-run must be none, client or server, not %q", o.DryRun)
+	if err := o.DryRun.Validate(); err != nil {
+		return err
 	}
 	if o.PolicyName != "" {
 		if err := iam.ValidatePolicyName(o.PolicyName, "set another --policy-name"); err != nil {
@@ -205,7 +201,7 @@ func (o *Options) Validate() error {
 			return err
 		}
 	}
-	if o.Cluster.Output != "" && o.OutputDir != "" {
+	if o.Cluster.PrintFlags.Set() && o.OutputDir != "" {
 		return fmt.Errorf("-o and --output-dir do not go together: -o prints the cluster objects, --output-dir writes the IAM plan")
 	}
 	if err := o.Cluster.validate(); err != nil {

@@ -30,11 +30,11 @@ const (
 	DefaultCleanupTimeout = 3 * time.Minute
 )
 
-// Dry-run modes, as kubectl spells them.
+// Dry-run modes, as kubectl spells them (cmdutil.DryRun says what each means).
 const (
-	DryRunNone   = "none"
-	DryRunClient = "client"
-	DryRunServer = "server"
+	DryRunNone   = cmdutil.DryRunNone
+	DryRunClient = cmdutil.DryRunClient
+	DryRunServer = cmdutil.DryRunServer
 )
 
 var (
@@ -98,7 +98,7 @@ type Options struct {
 	CleanupTimeout  time.Duration
 	DPT             bool
 	Output          string
-	DryRun          string
+	DryRun          cmdutil.DryRun
 
 	factory *cmdutil.Factory
 	rand    io.Reader
@@ -130,22 +130,18 @@ func NewCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Comma
 	fl.DurationVar(&o.CleanupTimeout, "cleanup-timeout", DefaultCleanupTimeout, "how long cleanup may wait for Velero to delete the backup and for the namespaces to go")
 	fl.BoolVar(&o.DPT, "dpt", true, "also run a DataProtectionTest against the location where OADP 1.5+ serves the API")
 	fl.StringVarP(&o.Output, "output", "o", "", "print the report as json or yaml on stdout (progress stays on stderr)")
-	fl.StringVar(&o.DryRun, "dry-run", o.DryRun, `"none", "client" or "server": client prints the objects verify would create, server sends them with dryRun=All; neither stores anything`)
-	fl.Lookup("dry-run").NoOptDefVal = DryRunClient
+	cmdutil.AddDryRunFlag(cmd, &o.DryRun, `"none", "client" or "server": client prints the objects verify would create, server sends them with dryRun=All; neither stores anything`)
 	completion.Register(cmd, map[string]cobra.CompletionFunc{
 		"storage-location": completion.StorageLocations(f),
 		"output":           cobra.FixedCompletions(printer.Formats, cobra.ShellCompDirectiveNoFileComp),
-		"dry-run":          cobra.FixedCompletions([]string{DryRunNone, DryRunClient, DryRunServer}, cobra.ShellCompDirectiveNoFileComp),
 	})
 	return cmd
 }
 
 // Validate checks every flag before anything is read or created.
 func (o *Options) Validate() error {
-	switch o.DryRun {
-	case DryRunNone, DryRunClient, DryRunServer:
-	default:
-		return fmt.Errorf("--dry-run must be none, client or server, not %q", o.DryRun)
+	if err := o.DryRun.Validate(); err != nil {
+		return err
 	}
 	if err := printer.ValidateFormat(o.Output); err != nil {
 		return err
@@ -183,7 +179,7 @@ func (o *Options) Run(ctx context.Context) error {
 	r := &run{Options: o, canary: c, start: start,
 		rep: &verify.Report{Canary: c.Namespace, Restored: c.Restored, Namespace: ns}}
 	if o.DryRun == DryRunServer {
-		r.rep.DryRun = DryRunServer
+		r.rep.DryRun = string(DryRunServer)
 		r.serverDryRun(ctx)
 	} else {
 		r.roundTrip(ctx)

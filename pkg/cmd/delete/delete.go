@@ -1,4 +1,7 @@
-package backup
+// Package delete is `delete backup NAME` (velero backup delete): a
+// DeleteBackupRequest and the wait until the Backup is gone;
+// pkg/cmd/schedule adds `delete schedule`.
+package delete
 
 import (
 	"context"
@@ -14,6 +17,7 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/kubectl/pkg/util/templates"
 
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmd/internal/velerorun"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmdutil"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/completion"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/exitcode"
@@ -28,8 +32,8 @@ import (
 // deletes a backup's files and snapshots in seconds to minutes.
 const DefaultDeleteTimeout = 10 * time.Minute
 
-// NewDeleteCmd returns `delete`, with `backup` under it.
-func NewDeleteCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Command {
+// NewCmd returns `delete`, with `backup` under it.
+func NewCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "delete",
 		Short: "Delete a Velero backup with its data, or a schedule (velero backup delete, schedule delete)",
@@ -41,9 +45,10 @@ func NewDeleteCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams) *cobra
 
 // DeleteOptions are the inputs of `delete backup NAME`.
 type DeleteOptions struct {
-	Name string
-	Yes  bool
-	waitFlags
+	Name   string
+	Yes    bool
+	DryRun cmdutil.DryRun
+	velerorun.WaitFlags
 
 	// isTerminal decides whether a question can be asked on In.
 	isTerminal func(any) bool
@@ -80,15 +85,24 @@ func newDeleteBackupCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams) 
 		ValidArgsFunction: completion.BackupNames(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Name = args[0]
-			if err := o.waitFlags.validate(); err != nil {
+			if err := o.Validate(); err != nil {
 				return err
 			}
 			return o.Run(cmd.Context())
 		},
 	}
 	cmd.Flags().BoolVarP(&o.Yes, "yes", "y", false, "delete without asking")
-	o.waitFlags.add(cmd, "deletion", DefaultDeleteTimeout)
+	cmdutil.AddDryRunFlag(cmd, &o.DryRun, `"none", "client" or "server": client only checks the backup exists, server also sends the DeleteBackupRequest with dryRun=All; neither deletes anything`)
+	o.WaitFlags.Add(cmd, "deletion", DefaultDeleteTimeout)
 	return cmd
+}
+
+// Validate checks the flags.
+func (o *DeleteOptions) Validate() error {
+	if err := o.DryRun.Validate(); err != nil {
+		return err
+	}
+	return o.WaitFlags.Validate()
 }
 
 // Run confirms, creates the DeleteBackupRequest and waits for the Backup to go.
@@ -101,7 +115,21 @@ func (o *DeleteOptions) Run(ctx context.Context) error {
 	backups := dyn.Resource(gvr.Backup).Namespace(ns)
 	b, err := backups.Get(ctx, o.Name, metav1.GetOptions{})
 	if err != nil {
-		return notFoundHint(kube.Explain(err, gvr.Backup, o.Name), backupKind, ns)
+		return velerorun.NotFoundHint(kube.Explain(err, gvr.Backup, o.Name), velerorun.Backup, ns)
+	}
+	dbrs := dyn.Resource(gvr.DeleteBackupRequest).Namespace(ns)
+	req := velero.NewDeleteBackupRequest(ns, o.Name, string(b.GetUID()))
+	switch o.DryRun {
+	case cmdutil.DryRunClient:
+		fmt.Fprintf(o.Out, "deletebackuprequest.velero.io created (dry run): Velero would delete backup %q with its data\n", o.Name)
+		return nil
+	case cmdutil.DryRunServer:
+		made, err := dbrs.Create(ctx, req, metav1.CreateOptions{DryRun: o.DryRun.Options()})
+		if err != nil {
+			return fmt.Errorf("cannot request the deletion of backup %q: %w", o.Name, kube.Explain(err, gvr.DeleteBackupRequest, ""))
+		}
+		fmt.Fprintf(o.Out, "deletebackuprequest.velero.io/%s created (server dry run): Velero would delete backup %q with its data\n", made.GetName(), o.Name)
+		return nil
 	}
 	if !o.Yes {
 		if !o.isTerminal(o.In) {
@@ -118,24 +146,23 @@ func (o *DeleteOptions) Run(ctx context.Context) error {
 		}
 		defer w.Stop()
 	}
-	dbrs := dyn.Resource(gvr.DeleteBackupRequest).Namespace(ns)
-	req, err := dbrs.Create(ctx, velero.NewDeleteBackupRequest(ns, o.Name, string(b.GetUID())), metav1.CreateOptions{})
+	made, err := dbrs.Create(ctx, req, metav1.CreateOptions{})
 	if err != nil {
 		return fmt.Errorf("cannot request the deletion of backup %q: %w", o.Name, kube.Explain(err, gvr.DeleteBackupRequest, ""))
 	}
-	fmt.Fprintf(o.Out, "deletebackuprequest.velero.io/%s created: Velero deletes backup %q with its data\n", req.GetName(), o.Name)
+	fmt.Fprintf(o.Out, "deletebackuprequest.velero.io/%s created: Velero deletes backup %q with its data\n", made.GetName(), o.Name)
 	if !o.Wait {
 		fmt.Fprintf(o.Out, "Follow it with 'kubectl oadp-sts describe backup %s%s'\n", o.Name, cmdutil.NamespaceFlag(ns))
 		return nil
 	}
-	return o.await(ctx, w, dbrs, req.GetName(), ns)
+	return o.await(ctx, w, dbrs, made.GetName(), ns)
 }
 
 // await waits for the Backup to be gone while watching the request, which
 // is where Velero says why it could not delete.
 func (o *DeleteOptions) await(ctx context.Context, w *wait.Watch, dbrs dynamic.ResourceInterface, reqName, ns string) error {
 	what := fmt.Sprintf("backup %q", o.Name)
-	fmt.Fprintf(o.ErrOut, "Waiting for %s to be deleted (timeout %s). Ctrl-C stops the waiting, not the deletion.\n", what, short(o.Timeout))
+	fmt.Fprintf(o.ErrOut, "Waiting for %s to be deleted (timeout %s). Ctrl-C stops the waiting, not the deletion.\n", what, velerorun.Short(o.Timeout))
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	processed := make(chan *unstructured.Unstructured, 1)
@@ -184,5 +211,10 @@ func (o *DeleteOptions) await(ctx context.Context, w *wait.Watch, dbrs dynamic.R
 // confirm asks on the terminal; only y or yes agree.
 func (o *DeleteOptions) confirm(b *unstructured.Unstructured) bool {
 	return cmdutil.Confirm(o.In, o.ErrOut, fmt.Sprintf("Delete backup %q (namespaces %s, location %s) and its data in object storage? This cannot be undone.",
-		o.Name, printer.OrNone(list(b.Object, "spec", "includedNamespaces")), printer.OrNone(kube.Str(b.Object, "spec", "storageLocation"))))
+		o.Name, printer.OrNone(joined(b.Object, "spec", "includedNamespaces")), printer.OrNone(kube.Str(b.Object, "spec", "storageLocation"))))
+}
+
+func joined(o map[string]any, fields ...string) string {
+	s, _, _ := unstructured.NestedStringSlice(o, fields...)
+	return strings.Join(s, ", ")
 }

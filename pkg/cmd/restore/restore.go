@@ -1,4 +1,7 @@
-package backup
+// Package restore is `restore BACKUP` (velero restore create --from-backup):
+// it finds the backup (waiting for a sync from the bucket), checks it can be
+// restored here, creates the Restore and waits for it.
+package restore
 
 import (
 	"context"
@@ -14,10 +17,12 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/cli-runtime/pkg/printers"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/kubectl/pkg/util/templates"
 
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/clusterfacts"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmd/internal/velerorun"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmdutil"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/completion"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/gvr"
@@ -43,7 +48,11 @@ var (
 		cannot be restored here.
 
 		The restore is named after the backup; when that name is taken, a timestamp
-		is added and the name printed.`) + "\n\n" + exitCodesHelp
+		is added and the name printed.
+
+		--dry-run=client prints what would be created and creates nothing;
+		--dry-run=server also sends it with dryRun=All. -o prints the Restore
+		created (or that would be), and changes nothing else.`) + "\n\n" + velerorun.ExitCodesHelp
 
 	restoreExample = templates.Examples(`
 		# Restore the chapter's backup and wait for it
@@ -62,18 +71,20 @@ type RestoreOptions struct {
 	ExistingResourcePolicy string
 	AllowPartiallyFailed   bool
 	SyncTimeout            time.Duration
-	Output                 string
-	waitFlags
+	DryRun                 cmdutil.DryRun
+	PrintFlags             *printer.ObjectFlags
+	velerorun.WaitFlags
 
 	mapping map[string]string
+	printer printers.ResourcePrinter
 	ns      string
 	factory *cmdutil.Factory
 	genericiooptions.IOStreams
 }
 
-// NewRestoreCmd returns `restore BACKUP`.
-func NewRestoreCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Command {
-	o := &RestoreOptions{factory: f, IOStreams: streams}
+// NewCmd returns `restore BACKUP`.
+func NewCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Command {
+	o := &RestoreOptions{factory: f, IOStreams: streams, PrintFlags: printer.NewObjectFlags("the Restore")}
 	cmd := &cobra.Command{
 		Use:                   "restore BACKUP [--name NAME] [--namespace-mappings OLD:NEW,...] [--wait] [--timeout 1h]",
 		DisableFlagsInUseLine: true,
@@ -97,8 +108,9 @@ func NewRestoreCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams) *cobr
 	fl.StringVar(&o.ExistingResourcePolicy, "existing-resource-policy", "", "what to do with objects that exist already: none (keep them) or update")
 	fl.BoolVar(&o.AllowPartiallyFailed, "allow-partially-failed", false, "restore from a PartiallyFailed backup too")
 	fl.DurationVar(&o.SyncTimeout, "sync-timeout", 2*time.Minute, "how long to wait for a backup made on another cluster to sync from the bucket")
-	fl.StringVarP(&o.Output, "output", "o", "", "print the Restore as yaml or json and create nothing")
-	o.waitFlags.add(cmd, "restore", DefaultTimeout)
+	o.PrintFlags.AddFlags(cmd)
+	cmdutil.AddDryRunFlag(cmd, &o.DryRun, `"none", "client" or "server": client prints the Restore and creates nothing, server sends it with dryRun=All`)
+	o.WaitFlags.Add(cmd, "restore", velerorun.DefaultTimeout)
 	return cmd
 }
 
@@ -113,9 +125,14 @@ func (o *RestoreOptions) Complete(args []string) {
 
 // Validate checks the input that needs no cluster.
 func (o *RestoreOptions) Validate() error {
-	if o.Output != "" && o.Output != "yaml" && o.Output != "json" {
-		return fmt.Errorf("unknown output format %q: use -o yaml or -o json to print the Restore without creating it", o.Output)
+	if err := o.DryRun.Validate(); err != nil {
+		return err
 	}
+	p, err := o.PrintFlags.Printer()
+	if err != nil {
+		return err
+	}
+	o.printer = p
 	if errs := validation.IsDNS1123Subdomain(o.Backup); len(errs) > 0 {
 		return fmt.Errorf("%q is not a backup name: list the backups with 'kubectl oadp-sts get backups'", o.Backup)
 	}
@@ -140,7 +157,7 @@ func (o *RestoreOptions) Validate() error {
 	if o.SyncTimeout < 0 {
 		return fmt.Errorf("--sync-timeout must not be negative, got %s", o.SyncTimeout)
 	}
-	return o.waitFlags.validate()
+	return o.WaitFlags.Validate()
 }
 
 // Run checks the backup, creates the Restore and waits for it.
@@ -157,33 +174,28 @@ func (o *RestoreOptions) Run(ctx context.Context) error {
 		return err
 	}
 	restores := dyn.Resource(gvr.Restore).Namespace(o.ns)
-	if o.Output == "" {
-		if o.Name, err = freeName(ctx, restores, restoreKind, o.Name, time.Now(), o.ErrOut); err != nil {
-			return err
-		}
+	if o.Name, err = velerorun.FreeName(ctx, restores, velerorun.Restore, o.Name, time.Now(), o.ErrOut); err != nil {
+		return err
 	}
 	obj := velero.NewRestore(velero.RestoreOptions{
 		Name: o.Name, Namespace: o.ns, BackupName: o.Backup,
 		IncludedNamespaces: o.IncludeNamespaces, NamespaceMapping: o.mapping,
 		ExistingResourcePolicy: o.ExistingResourcePolicy,
 	})
-	if o.Output != "" {
-		return printer.Object(o.Out, o.Output, obj)
-	}
-	w, err := create(ctx, restores, restoreKind, obj, o.Wait)
-	if err != nil {
+	run := velerorun.Run{Kind: velerorun.Restore, Namespace: o.ns, DryRun: o.DryRun, Printer: o.printer, Out: o.Out, ErrOut: o.ErrOut}
+	made, w, err := run.Create(ctx, restores, obj, o.Wait, "from backup "+o.Backup)
+	if err != nil || made == nil {
 		return err
 	}
 	if w != nil {
 		defer w.Stop()
 	}
-	fmt.Fprintf(o.Out, "restore.velero.io/%s created in %s from backup %s\n", o.Name, o.ns, o.Backup)
 	next := "check the restored workloads: 'oc get pods,routes -n NAMESPACE'"
 	if !o.Wait {
-		fmt.Fprintf(o.Out, "Follow it with 'kubectl oadp-sts get restores %s%s'\n", o.Name, cmdutil.NamespaceFlag(o.ns))
+		fmt.Fprintf(run.Say(), "Follow it with 'kubectl oadp-sts get restores %s%s'\n", o.Name, cmdutil.NamespaceFlag(o.ns))
 		return nil
 	}
-	return waitReportAndExplain(ctx, dyn, insecure(o.factory), w, restoreKind, o.Name, o.ns, o.Timeout, o.Out, o.ErrOut, next)
+	return velerorun.WaitReportAndExplain(ctx, dyn, velerorun.Insecure(o.factory), w, velerorun.Restore, o.Name, o.ns, o.Timeout, run.Say(), o.ErrOut, next)
 }
 
 // findBackup gets the backup, waiting for Velero's next sync from the bucket

@@ -1,4 +1,4 @@
-package backup
+package velerorun
 
 import (
 	"context"
@@ -42,11 +42,11 @@ type Details struct {
 // failure summary: Velero answers in milliseconds when it runs.
 const detailsTimeout = 20 * time.Second
 
-// fetchDetails reads the details of u (a Backup or Restore). Nothing here
+// FetchDetails reads the details of u (a Backup or Restore). Nothing here
 // fails the command: what cannot be read is said in Unavailable.
 //
-//nolint:funlen // left whole while issue 14a moves describe to its own package; split with it
-func fetchDetails(ctx context.Context, dyn dynamic.Interface, u *unstructured.Unstructured, insecure bool) *Details {
+//nolint:funlen // one read per file Velero stores beside a backup, in the order describe prints them
+func FetchDetails(ctx context.Context, dyn dynamic.Interface, u *unstructured.Unstructured, insecure bool) *Details {
 	d := &Details{Unavailable: map[string]string{}}
 	ns, name := u.GetNamespace(), u.GetName()
 	isBackup := u.GetKind() != "Restore"
@@ -197,9 +197,9 @@ func explainFailure(ctx context.Context, dyn dynamic.Interface, u *unstructured.
 	fmt.Fprintf(out, "Velero's log of it: 'kubectl oadp-sts logs %s %s%s'\n", k, name, cmdutil.NamespaceFlag(ns))
 }
 
-// waitReportAndExplain is waitAndReport, plus the first errors and the logs
+// WaitReportAndExplain is waitAndReport, plus the first errors and the logs
 // command when the backup or restore did not complete.
-func waitReportAndExplain(ctx context.Context, dyn dynamic.Interface, insecure bool, w *wait.Watch, k kind, name, ns string, timeout time.Duration, out, errOut io.Writer, next string) error {
+func WaitReportAndExplain(ctx context.Context, dyn dynamic.Interface, insecure bool, w *wait.Watch, k Kind, name, ns string, timeout time.Duration, out, errOut io.Writer, next string) error {
 	err := waitAndReport(ctx, w, k, name, ns, timeout, out, errOut, next)
 	switch exitcode.Code(err) {
 	case exitcode.PartiallyFailed, exitcode.Failed:
@@ -211,9 +211,9 @@ func waitReportAndExplain(ctx context.Context, dyn dynamic.Interface, insecure b
 	return err
 }
 
-// insecure is kubectl's --insecure-skip-tls-verify, which also skips the
+// Insecure is kubectl's --insecure-skip-tls-verify, which also skips the
 // certificate check of object storage, as the flag of the same name does in
 // Velero's CLI.
-func insecure(f *cmdutil.Factory) bool {
+func Insecure(f *cmdutil.Factory) bool {
 	return f.ConfigFlags.Insecure != nil && *f.ConfigFlags.Insecure
 }

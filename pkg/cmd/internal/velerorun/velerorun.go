@@ -1,9 +1,9 @@
-// Package backup implements the commands that run Velero's backups and
-// restores: `backup`, `restore`, `get backups|restores`, `describe
-// backup|restore` and `delete backup`, each the counterpart of a `velero`
-// CLI command, with waits that watch, time out and exit with codes that say
-// how it ended.
-package backup
+// Package velerorun holds what the commands that run Velero backups and
+// restores share (backup, restore, get, describe, delete): the wait on a
+// Backup or Restore until it ends, its summary and exit code, free names,
+// and the files Velero stored about it. It decides nothing a command alone
+// decides; each command lives in pkg/cmd/<verb>.
+package velerorun
 
 import (
 	"context"
@@ -18,6 +18,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/cli-runtime/pkg/printers"
 	"k8s.io/client-go/dynamic"
 
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmdutil"
@@ -33,61 +34,103 @@ import (
 // DefaultTimeout bounds --wait for backups and restores.
 const DefaultTimeout = time.Hour
 
-// exitCodesHelp is the exit-code paragraph of --help for commands that wait
+// ExitCodesHelp is the exit-code paragraph of --help for commands that wait
 // on a backup or restore.
-const exitCodesHelp = `Exit codes: 0 Completed (or created, with --wait=false); 1 bad input or an
+const ExitCodesHelp = `Exit codes: 0 Completed (or created, with --wait=false); 1 bad input or an
 API error (nothing created), or Ctrl-C while waiting; 3 PartiallyFailed;
 4 Failed or FailedValidation; 5 the --timeout ran out (Velero carries on).`
 
-// waitFlags are --wait and --timeout, shared by the commands that wait.
-type waitFlags struct {
+// WaitFlags are --wait and --timeout, shared by the commands that wait.
+type WaitFlags struct {
 	Wait    bool
 	Timeout time.Duration
 }
 
-func (w *waitFlags) add(cmd *cobra.Command, what string, def time.Duration) {
+func (w *WaitFlags) Add(cmd *cobra.Command, what string, def time.Duration) {
 	cmd.Flags().BoolVarP(&w.Wait, "wait", "w", true, "wait until the "+what+" ends, showing progress; --wait=false returns once it is created")
 	cmd.Flags().DurationVar(&w.Timeout, "timeout", def, "how long to wait before giving up (exit code 5); the "+what+" itself continues")
 }
 
-func (w *waitFlags) validate() error {
+func (w *WaitFlags) Validate() error {
 	if w.Wait && w.Timeout <= 0 {
 		return fmt.Errorf("--timeout must be positive, got %s: give a duration such as 30m or 2h, or --wait=false to not wait", w.Timeout)
 	}
 	return nil
 }
 
-// kind describes Backup or Restore for the shared wait and summary code.
-type kind struct {
+// Kind describes Backup or Restore for the shared wait and summary code.
+type Kind struct {
 	Noun      string // "backup"
 	GVR       schema.GroupVersionResource
 	ItemsVerb string // "backed up"
 }
 
 var (
-	backupKind  = kind{Noun: "backup", GVR: gvr.Backup, ItemsVerb: "backed up"}
-	restoreKind = kind{Noun: "restore", GVR: gvr.Restore, ItemsVerb: "restored"}
+	Backup  = Kind{Noun: "backup", GVR: gvr.Backup, ItemsVerb: "backed up"}
+	Restore = Kind{Noun: "restore", GVR: gvr.Restore, ItemsVerb: "restored"}
 )
 
-// create creates obj, first starting a watch on it when the caller will
-// wait, so even a backup or restore that ends at once is seen. The returned
-// watch is nil without waitFor; the caller stops it.
-func create(ctx context.Context, client dynamic.ResourceInterface, k kind, obj *unstructured.Unstructured, waitFor bool) (*wait.Watch, error) {
+// Run is how a command that makes a Backup or Restore says what it made:
+// through -o's printer when one is given (its human lines then go to
+// ErrOut, so stdout carries only the object), else kubectl's
+// "kind/name created" line.
+type Run struct {
+	Kind      Kind
+	Namespace string
+	DryRun    cmdutil.DryRun
+	Printer   printers.ResourcePrinter
+	Out       io.Writer
+	ErrOut    io.Writer
+}
+
+// Say is where the human lines go.
+func (r Run) Say() io.Writer {
+	if r.Printer != nil {
+		return r.ErrOut
+	}
+	return r.Out
+}
+
+// Create creates obj, first starting a watch on it when the caller will
+// wait, so even a backup or restore that ends at once is seen, and says
+// what it made (detail follows the created line). With --dry-run=client it
+// sends nothing, with server it sends obj with dryRun=All; either way it
+// returns a nil object, as there is nothing to wait for. The returned watch
+// is nil without waitFor; the caller stops it.
+func (r Run) Create(ctx context.Context, client dynamic.ResourceInterface, obj *unstructured.Unstructured, waitFor bool, detail string) (*unstructured.Unstructured, *wait.Watch, error) {
 	name := obj.GetName()
+	if r.DryRun == cmdutil.DryRunClient {
+		return nil, nil, r.said(obj, detail)
+	}
 	var w *wait.Watch
-	if waitFor {
+	if waitFor && !r.DryRun.Any() {
 		var err error
 		if w, err = wait.Start(ctx, client, name); err != nil {
-			return nil, kube.Explain(err, k.GVR, name)
+			return nil, nil, kube.Explain(err, r.Kind.GVR, name)
 		}
 	}
-	if _, err := client.Create(ctx, obj, metav1.CreateOptions{}); err != nil {
+	made, err := client.Create(ctx, obj, metav1.CreateOptions{DryRun: r.DryRun.Options()})
+	if err != nil {
 		if w != nil {
 			w.Stop()
 		}
-		return nil, fmt.Errorf("cannot create %s %q: %w", k.Noun, name, kube.Explain(err, k.GVR, name))
+		return nil, nil, fmt.Errorf("cannot create %s %q: %w", r.Kind.Noun, name, kube.Explain(err, r.Kind.GVR, name))
 	}
-	return w, nil
+	if err := r.said(made, detail); err != nil || r.DryRun.Any() {
+		if w != nil {
+			w.Stop()
+		}
+		return nil, nil, err
+	}
+	return made, w, nil
+}
+
+func (r Run) said(obj *unstructured.Unstructured, detail string) error {
+	if r.Printer != nil {
+		return r.Printer.PrintObj(obj, r.Out)
+	}
+	_, err := fmt.Fprintf(r.Out, "%s.velero.io/%s created%s in %s %s\n", r.Kind.Noun, obj.GetName(), r.DryRun.Suffix(), r.Namespace, detail)
+	return err
 }
 
 // progressText is the live line: phase, items done of total.
@@ -111,9 +154,9 @@ func terminal(obj *unstructured.Unstructured) (bool, error) {
 // waitAndReport waits on a started watch until the object ends, prints the
 // summary and the next command, and returns an error carrying the exit code
 // that matches the phase.
-func waitAndReport(ctx context.Context, w *wait.Watch, k kind, name, ns string, timeout time.Duration, out, errOut io.Writer, next string) error {
+func waitAndReport(ctx context.Context, w *wait.Watch, k Kind, name, ns string, timeout time.Duration, out, errOut io.Writer, next string) error {
 	what := fmt.Sprintf("%s %q", k.Noun, name)
-	fmt.Fprintf(errOut, "Waiting for %s to finish (timeout %s). Ctrl-C stops the waiting, not the %s.\n", what, short(timeout), k.Noun)
+	fmt.Fprintf(errOut, "Waiting for %s to finish (timeout %s). Ctrl-C stops the waiting, not the %s.\n", what, Short(timeout), k.Noun)
 	start := time.Now()
 	obj, err := w.For(ctx, terminal, wait.Options{
 		What: what, Timeout: timeout, Progress: progressText,
@@ -138,7 +181,7 @@ func isTimeout(err error) bool {
 }
 
 // report prints the end-of-wait summary and maps the phase to an exit code.
-func report(out io.Writer, k kind, name, ns string, obj *unstructured.Unstructured, waited time.Duration, next string) error {
+func report(out io.Writer, k Kind, name, ns string, obj *unstructured.Unstructured, waited time.Duration, next string) error {
 	s := velero.ReadStatus(obj)
 	d := s.Duration(time.Now())
 	if d == 0 {
@@ -171,9 +214,9 @@ func report(out io.Writer, k kind, name, ns string, obj *unstructured.Unstructur
 	return exitcode.WithCode(exitcode.Failed, cmdutil.Silent{Err: fmt.Errorf("%s %q %s", k.Noun, name, s.Phase)})
 }
 
-// freeName returns name when no object has it, else name-<timestamp>,
+// FreeName returns name when no object has it, else name-<timestamp>,
 // saying so on errOut.
-func freeName(ctx context.Context, c dynamic.ResourceInterface, k kind, name string, now time.Time, errOut io.Writer) (string, error) {
+func FreeName(ctx context.Context, c dynamic.ResourceInterface, k Kind, name string, now time.Time, errOut io.Writer) (string, error) {
 	_, err := c.Get(ctx, name, metav1.GetOptions{})
 	if err != nil {
 		if apierrors.IsNotFound(err) {
@@ -188,16 +231,16 @@ func freeName(ctx context.Context, c dynamic.ResourceInterface, k kind, name str
 	return alt, nil
 }
 
-// names completes backup or restore names.
-func names(f *cmdutil.Factory, k kind) cobra.CompletionFunc {
+// Names completes backup or restore names.
+func Names(f *cmdutil.Factory, k Kind) cobra.CompletionFunc {
 	if k.Noun == "restore" {
 		return completion.RestoreNames(f)
 	}
 	return completion.BackupNames(f)
 }
 
-// short writes a duration without its zero tails: 1h, 90m, 30s.
-func short(d time.Duration) string {
+// Short writes a duration without its zero tails: 1h, 90m, 30s.
+func Short(d time.Duration) string {
 	s := d.String()
 	if strings.HasSuffix(s, "m0s") {
 		s = strings.TrimSuffix(s, "0s")
@@ -206,4 +249,9 @@ func short(d time.Duration) string {
 		s = strings.TrimSuffix(s, "0m")
 	}
 	return s
+}
+
+// NotFoundHint adds to err how to list the objects of kind k in ns.
+func NotFoundHint(err error, k Kind, ns string) error {
+	return fmt.Errorf("%w: list them with 'kubectl oadp-sts get %ss%s'", err, k.Noun, cmdutil.NamespaceFlag(ns))
 }

@@ -1,4 +1,7 @@
-package backup
+// Package describe is `describe backup|restore NAME` (velero backup
+// describe, restore describe), with --details read from object storage;
+// pkg/cmd/schedule adds `describe schedule`.
+package describe
 
 import (
 	"context"
@@ -15,6 +18,7 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/kubectl/pkg/util/templates"
 
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmd/internal/velerorun"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmdutil"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/gvr"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/kube"
@@ -23,14 +27,14 @@ import (
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/wait"
 )
 
-// NewDescribeCmd returns `describe`, with `backup` and `restore` under it.
-func NewDescribeCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Command {
+// NewCmd returns `describe`, with `backup` and `restore` under it.
+func NewCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "describe",
 		Short: "Show a Velero backup, restore or schedule in detail (velero backup describe, restore describe, schedule describe)",
 		Args:  cobra.NoArgs,
 	}
-	cmd.AddCommand(newDescribeCmd(f, streams, backupKind), newDescribeCmd(f, streams, restoreKind))
+	cmd.AddCommand(newDescribeCmd(f, streams, velerorun.Backup), newDescribeCmd(f, streams, velerorun.Restore))
 	return cmd
 }
 
@@ -40,12 +44,12 @@ type DescribeOptions struct {
 	Details bool
 	Output  string
 
-	kind    kind
+	kind    velerorun.Kind
 	factory *cmdutil.Factory
 	genericiooptions.IOStreams
 }
 
-func newDescribeCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams, k kind) *cobra.Command {
+func newDescribeCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams, k velerorun.Kind) *cobra.Command {
 	o := &DescribeOptions{factory: f, IOStreams: streams, kind: k}
 	details := "the resource list, how each volume was protected, the PodVolumeBackups and DataUploads with bytes done of total, and the errors and warnings of Velero's results file"
 	if k.Noun == "restore" {
@@ -67,11 +71,11 @@ func newDescribeCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams, k ki
 			kubectl oadp-sts describe %[1]s hello-world --details
 			kubectl oadp-sts describe %[1]s hello-world --details -o json`, k.Noun)),
 		Args:              cmdutil.Args(1, 1, "the name of one "+k.Noun, "list them with 'kubectl oadp-sts get "+k.Noun+"s'"),
-		ValidArgsFunction: names(f, k),
+		ValidArgsFunction: velerorun.Names(f, k),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Name = args[0]
-			if o.Output != "" && o.Output != "json" && o.Output != "yaml" {
-				return fmt.Errorf("unknown output format %q: use -o json or -o yaml, or leave -o out for the description as text", o.Output)
+			if err := o.Validate(); err != nil {
+				return err
 			}
 			return o.Run(cmd.Context())
 		},
@@ -79,6 +83,15 @@ func newDescribeCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams, k ki
 	cmd.Flags().BoolVar(&o.Details, "details", false, "add what Velero stored about it: "+details)
 	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "print the description as one json or yaml object")
 	return cmd
+}
+
+// Validate checks -o: the description is a report (the object and what
+// --details read), so json or yaml, not kubectl's object formats.
+func (o *DescribeOptions) Validate() error {
+	if o.Output != "" && o.Output != "json" && o.Output != "yaml" {
+		return fmt.Errorf("unknown output format %q: use -o json or -o yaml, or leave -o out for the description as text", o.Output)
+	}
+	return nil
 }
 
 // Run reads the object and what it refers to and prints them.
@@ -90,11 +103,11 @@ func (o *DescribeOptions) Run(ctx context.Context) error {
 	ns := o.factory.Namespace()
 	u, err := dyn.Resource(o.kind.GVR).Namespace(ns).Get(ctx, o.Name, metav1.GetOptions{})
 	if err != nil {
-		return notFoundHint(kube.Explain(err, o.kind.GVR, o.Name), o.kind, ns)
+		return velerorun.NotFoundHint(kube.Explain(err, o.kind.GVR, o.Name), o.kind, ns)
 	}
-	var det *Details
+	var det *velerorun.Details
 	if o.Details {
-		det = fetchDetails(ctx, dyn, u, insecure(o.factory))
+		det = velerorun.FetchDetails(ctx, dyn, u, velerorun.Insecure(o.factory))
 	}
 	if o.Output != "" {
 		v := map[string]any{o.kind.Noun: u.Object}
@@ -116,7 +129,7 @@ func (o *DescribeOptions) Run(ctx context.Context) error {
 }
 
 // details prints what --details read.
-func (d *describer) details(det *Details, isBackup bool) {
+func (d *describer) details(det *velerorun.Details, isBackup bool) {
 	// group starts a section, or says in one line that it is empty or
 	// could not be read; it reports whether entries follow.
 	group := func(label, what string, n int) bool {
@@ -220,7 +233,7 @@ func (d *describer) meta(u *unstructured.Unstructured) {
 	d.line(0, "Labels", strings.Join(labels, ", "))
 }
 
-func (d *describer) status(u *unstructured.Unstructured, k kind) {
+func (d *describer) status(u *unstructured.Unstructured, k velerorun.Kind) {
 	s := velero.ReadStatus(u)
 	d.line(0, "Phase", s.Phase)
 	d.section("Status")
@@ -265,7 +278,7 @@ func (o *DescribeOptions) describeBackup(ctx context.Context, dyn dynamic.Interf
 		snap = fmt.Sprint(v)
 	}
 	d.line(1, "Snapshot volumes", snap)
-	d.status(u, backupKind)
+	d.status(u, velerorun.Backup)
 
 	loc := kube.Str(sp, "spec", "storageLocation")
 	d.line(0, "Storage location", loc)
@@ -313,7 +326,7 @@ func (o *DescribeOptions) describeRestore(ctx context.Context, dyn dynamic.Inter
 	d.line(1, "Namespace mappings", strings.Join(pairs, ", "))
 	d.line(1, "Existing resource policy", orDefault(kube.Str(sp, "spec", "existingResourcePolicy"), "none"))
 	d.line(1, "Label selector", selectorString(sp))
-	d.status(u, restoreKind)
+	d.status(u, velerorun.Restore)
 	if b, err := dyn.Resource(gvr.Backup).Namespace(u.GetNamespace()).Get(ctx, kube.Str(sp, "spec", "backupName"), metav1.GetOptions{}); err == nil {
 		d.line(0, "Backup storage location", kube.Str(b.Object, "spec", "storageLocation"))
 	}
