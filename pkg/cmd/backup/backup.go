@@ -229,8 +229,6 @@ func (o *BackupOptions) build() (*velero.BackupOptions, error) {
 }
 
 // Run checks the cluster, creates the Backup and waits for it.
-//
-//nolint:funlen // left whole while issue 14a reworks backup's dry-run and printing; split with it
 func (o *BackupOptions) Run(ctx context.Context) error {
 	dyn, err := o.factory.Dynamic()
 	if err != nil {

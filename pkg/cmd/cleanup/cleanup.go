@@ -135,72 +135,11 @@ func (o *Options) Validate() error {
 }
 
 // Run discovers, prints the plan, asks, and deletes.
-//
-//nolint:funlen // left whole while issue 14a reworks cleanup's dry-run; split with it
 func (o *Options) Run(ctx context.Context) error {
 	if o.isTerminal == nil {
 		o.isTerminal = func() bool { return printer.IsTerminal(o.In) }
 	}
-	awsNeeded := !o.KeepIAM || !o.KeepBucket
-	dyn, err := o.factory.Dynamic()
-	if err != nil {
-		return err
-	}
-	// The names setup recorded, before anything is read by name.
-	names, err := record.Resolve(ctx, dyn, o.factory.Namespace(), record.Flags{ClusterName: o.Facts.ClusterName, RoleName: o.RoleName, PolicyName: o.PolicyName})
-	if err != nil {
-		return err
-	}
-	if found := names.Found(); found != "" {
-		fmt.Fprintf(o.ErrOut, "using what setup made: %s\n", found)
-	}
-	if o.RoleName == "" {
-		o.RoleName = names.RoleName
-	}
-	if o.PolicyName == "" {
-		o.PolicyName = names.PolicyName
-	}
-	if o.PolicyName == "" {
-		o.PolicyName = iam.DefaultPolicyName
-	}
-	if o.Facts.ClusterName == "" {
-		o.Facts.ClusterName = names.ClusterName
-	}
-	need := facts.ClusterID | facts.Region
-	if o.RoleName == "" {
-		need |= facts.ClusterName
-	}
-	if !o.KeepIAM {
-		need |= facts.AccountID | facts.Partition
-	}
-	fc, err := facts.Resolve(ctx, o.factory, o.Facts, need)
-	if err != nil {
-		return err
-	}
-	if o.RoleName == "" {
-		o.RoleName = iam.DefaultRoleName(fc.Cluster.Name)
-	}
-	clients := cleanup.Clients{Kube: dyn}
-	if awsNeeded {
-		cfg, err := o.factory.AWSConfig(ctx)
-		if err != nil {
-			return err
-		}
-		c := awsclient.New(cfg)
-		if !o.KeepIAM {
-			clients.IAM = c.IAM
-		}
-		clients.S3 = c.S3
-	}
-	copts := cleanup.Options{
-		Namespace: o.factory.Namespace(), Workloads: o.Workloads, ClusterID: fc.Cluster.ID,
-		KeepBackups: o.KeepBackups, KeepBucket: o.KeepBucket, KeepOperator: o.KeepOperator,
-		KeepCRDs: o.KeepCRDs, KeepIAM: o.KeepIAM, Force: o.Force, Timeout: o.Timeout,
-		RoleName: o.RoleName, PolicyName: o.PolicyName,
-		PolicyARN:      iam.PolicyARN(fc.Identity.Partition, fc.Identity.AccountID, o.PolicyName),
-		RecordedBucket: names.Bucket, Region: fc.Cluster.Region,
-	}
-	plan, err := cleanup.Discover(ctx, clients, copts)
+	plan, clients, copts, clusterName, err := o.discover(ctx)
 	if err != nil {
 		return err
 	}
@@ -209,7 +148,7 @@ func (o *Options) Run(ctx context.Context) error {
 		fmt.Fprintln(o.ErrOut, "Nothing of ours to clean up.")
 		return nil
 	}
-	fmt.Fprintf(o.ErrOut, "Cleanup plan (cluster %s, namespace %s):\n", fc.Cluster.Name, copts.Namespace)
+	fmt.Fprintf(o.ErrOut, "Cleanup plan (cluster %s, namespace %s):\n", clusterName, copts.Namespace)
 	plan.Print(o.ErrOut)
 	if o.DryRun == cmdutil.DryRunServer {
 		r := &cleanup.Runner{Clients: clients, Options: copts, Out: o.ErrOut}
@@ -235,4 +174,71 @@ func (o *Options) Run(ctx context.Context) error {
 	}
 	fmt.Fprintln(o.ErrOut, "Cleanup complete.")
 	return nil
+}
+
+// discover resolves the names (flags, then setup's record, then defaults) and
+// the facts they need, builds the clients, and reads the plan; it changes nothing.
+func (o *Options) discover(ctx context.Context) (*cleanup.Plan, cleanup.Clients, cleanup.Options, string, error) {
+	var none cleanup.Clients
+	awsNeeded := !o.KeepIAM || !o.KeepBucket
+	dyn, err := o.factory.Dynamic()
+	if err != nil {
+		return nil, none, cleanup.Options{}, "", err
+	}
+	// The names setup recorded, before anything is read by name.
+	names, err := record.Resolve(ctx, dyn, o.factory.Namespace(), record.Flags{ClusterName: o.Facts.ClusterName, RoleName: o.RoleName, PolicyName: o.PolicyName})
+	if err != nil {
+		return nil, none, cleanup.Options{}, "", err
+	}
+	if found := names.Found(); found != "" {
+		fmt.Fprintf(o.ErrOut, "using what setup made: %s\n", found)
+	}
+	if o.RoleName == "" {
+		o.RoleName = names.RoleName
+	}
+	if o.PolicyName == "" {
+		o.PolicyName = names.PolicyName
+	}
+	if o.PolicyName == "" {
+		o.PolicyName = iam.DefaultPolicyName
+	}
+	if o.Facts.ClusterName == "" {
+		o.Facts.ClusterName = names.ClusterName
+	}
+	need := facts.ClusterID | facts.Region
+	if o.RoleName == "" {
+		need |= facts.ClusterName
+	}
+	if !o.KeepIAM {
+		need |= facts.AccountID | facts.Partition
+	}
+	fc, err := facts.Resolve(ctx, o.factory, o.Facts, need)
+	if err != nil {
+		return nil, none, cleanup.Options{}, "", err
+	}
+	if o.RoleName == "" {
+		o.RoleName = iam.DefaultRoleName(fc.Cluster.Name)
+	}
+	clients := cleanup.Clients{Kube: dyn}
+	if awsNeeded {
+		cfg, err := o.factory.AWSConfig(ctx)
+		if err != nil {
+			return nil, none, cleanup.Options{}, "", err
+		}
+		c := awsclient.New(cfg)
+		if !o.KeepIAM {
+			clients.IAM = c.IAM
+		}
+		clients.S3 = c.S3
+	}
+	copts := cleanup.Options{
+		Namespace: o.factory.Namespace(), Workloads: o.Workloads, ClusterID: fc.Cluster.ID,
+		KeepBackups: o.KeepBackups, KeepBucket: o.KeepBucket, KeepOperator: o.KeepOperator,
+		KeepCRDs: o.KeepCRDs, KeepIAM: o.KeepIAM, Force: o.Force, Timeout: o.Timeout,
+		RoleName: o.RoleName, PolicyName: o.PolicyName,
+		PolicyARN:      iam.PolicyARN(fc.Identity.Partition, fc.Identity.AccountID, o.PolicyName),
+		RecordedBucket: names.Bucket, Region: fc.Cluster.Region,
+	}
+	plan, err := cleanup.Discover(ctx, clients, copts)
+	return plan, clients, copts, fc.Cluster.Name, err
 }
