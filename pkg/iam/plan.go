@@ -83,25 +83,30 @@ func FreshPlan(s *Spec) *Plan {
 	}}
 }
 
-// NewPlan reads IAM (GetPolicy on the policy's ARN, GetRole, and what they
-// lead to) and returns the steps that converge it to s. It changes nothing.
+// NewPlan reads IAM (GetPolicy on the policy's ARN, GetRole, the role's
+// attached policies, and what they lead to) and returns the steps that
+// converge it to s. It changes nothing. The three reads go out at once: the
+// attachment is listed by the role's name alone, before it is known whether
+// the role exists, so a converged account costs two IAM round trips (the
+// policy's default version needs GetPolicy's answer) and a fresh one one.
 func NewPlan(ctx context.Context, c awsclient.IAMAPI, s *Spec) (*Plan, error) {
 	var (
-		wg                sync.WaitGroup
-		polStep, roleStep *Step
-		polErr, roleErr   error
+		wg                      sync.WaitGroup
+		polStep, roleStep       *Step
+		attached                bool
+		polErr, roleErr, attErr error
 	)
 	wg.Go(func() { polStep, polErr = planPolicy(ctx, c, s) })
 	wg.Go(func() { roleStep, roleErr = planRole(ctx, c, s) })
+	wg.Go(func() { attached, attErr = isAttached(ctx, c, s) })
 	wg.Wait()
 	if err := errors.Join(polErr, roleErr); err != nil {
 		return nil, err
 	}
 	att := attach(s, true)
 	if polStep.Action != Create && roleStep.Action != Create {
-		attached, err := isAttached(ctx, c, s)
-		if err != nil {
-			return nil, err
+		if attErr != nil {
+			return nil, attErr
 		}
 		att = attach(s, !attached)
 	}
@@ -330,6 +335,10 @@ func isAttached(ctx context.Context, c awsclient.IAMAPI, s *Spec) (bool, error) 
 	in := &iam.ListAttachedRolePoliciesInput{RoleName: &s.RoleName}
 	for {
 		out, err := c.ListAttachedRolePolicies(ctx, in)
+		if awsclient.IsNotFound(err) {
+			// No role yet: the plan creates it and then attaches.
+			return false, nil
+		}
 		if err != nil {
 			return false, awsclient.Explain("list the policies attached to IAM role "+s.RoleName, err)
 		}
