@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -70,6 +71,18 @@ type Plan struct {
 func (p *Plan) Changes() bool {
 	for _, s := range p.Steps {
 		if s.Action != Unchanged {
+			return true
+		}
+	}
+	return false
+}
+
+// TrustChanged reports whether applying the plan creates the role or
+// changes its trust policy: STS may refuse the role until IAM has
+// propagated that.
+func (p *Plan) TrustChanged() bool {
+	for _, s := range p.Steps {
+		if s.Kind == "role" && (s.Action == Create || slices.Contains(s.Changes, "trust policy")) {
 			return true
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/awsclient"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/awsfacts"
@@ -118,6 +119,9 @@ func (o *Options) apply(ctx context.Context, c awsclient.IAMAPI, plan *iam.Plan)
 	err := plan.Apply(ctx, c, func(st *iam.Step) { fmt.Fprintln(log, st.Line(true)) })
 	if err != nil {
 		return err
+	}
+	if plan.TrustChanged() {
+		o.trustChanged = time.Now()
 	}
 	fmt.Fprintf(log, "role ARN: %s\n", plan.Spec.RoleARN)
 	return nil

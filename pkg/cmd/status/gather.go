@@ -357,7 +357,8 @@ func (g *gatherer) readRole(ctx context.Context, clients *awsclient.Clients) {
 		c.RoleErr = awsclient.Explain("read IAM role "+c.RoleName+" (iam get-role)", err)
 		return
 	}
-	c.Role = &status.Role{ARN: aws.ToString(out.Role.Arn), Trust: aws.ToString(out.Role.AssumeRolePolicyDocument), Tags: out.Role.Tags}
+	c.Role = &status.Role{ARN: aws.ToString(out.Role.Arn), Trust: aws.ToString(out.Role.AssumeRolePolicyDocument), Tags: out.Role.Tags,
+		Created: aws.ToTime(out.Role.CreateDate)}
 	if c.AssumeRole == nil {
 		return
 	}
