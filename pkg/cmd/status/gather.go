@@ -99,8 +99,10 @@ type gatherer struct {
 	aws       *awsfacts.Facts
 	awsErr    error
 
-	// nsWG covers the namespace's objects; tokenWG the velero token.
+	// nsWG covers the namespace's objects, locWG the locations and
+	// CloudStorages among them (the buckets' names); tokenWG the velero token.
 	nsWG    sync.WaitGroup
+	locWG   sync.WaitGroup
 	tokenWG sync.WaitGroup
 	token   string
 }
@@ -140,10 +142,11 @@ func (g *gatherer) namespaceReads(ctx context.Context) {
 		g.dpaSecrets(ctx)
 		g.snapshotFit(ctx)
 	})
-	g.nsWG.Go(func() { c.BSLs, c.BSLErr = g.list(ctx, gvr.BSL) })
+	g.locWG.Go(func() { c.BSLs, c.BSLErr = g.list(ctx, gvr.BSL) })
 	// A CloudStorage that cannot be read only hides a bucket name the
 	// locations usually repeat.
-	g.nsWG.Go(func() { c.CloudStorages, _ = g.list(ctx, gvr.CloudStorage) })
+	g.locWG.Go(func() { c.CloudStorages, _ = g.list(ctx, gvr.CloudStorage) })
+	g.nsWG.Go(g.locWG.Wait)
 	var backupErr, restoreErr error
 	var veleroWG sync.WaitGroup
 	veleroWG.Go(func() { c.Backups, backupErr = g.list(ctx, gvr.Backup) })
@@ -273,11 +276,14 @@ func claims(token string) (iss, sub string, aud []string) {
 	return c.Iss, c.Sub, aud
 }
 
-// awsChain waits for the cluster, then reads the caller, and then the OIDC
-// provider, the role, its policies and the buckets, all at once. The cluster
-// comes first because it decides the AWS side: its region is the AWS client's
-// when the user's configuration names none, and a cluster of another platform
-// gets no AWS look-up at all.
+// awsChain waits for the cluster, then reads the caller and, at the same
+// time, what needs no account ID: the role (and assuming it), its attached
+// policies and the buckets' regions. The OIDC provider and the policy, whose
+// ARNs hold the account ID, follow the caller. So status costs three AWS
+// round trips in sequence, the caller, GetPolicy and its default version,
+// however far away AWS is. The cluster comes first because it decides the
+// AWS side: its region is the AWS client's when the user's configuration
+// names none, and a cluster of another platform gets no AWS look-up at all.
 func (g *gatherer) awsChain(ctx context.Context) {
 	g.clusterWG.Wait()
 	if g.clErr != nil || g.cluster.Platform != "AWS" {
@@ -290,18 +296,40 @@ func (g *gatherer) awsChain(ctx context.Context) {
 		return
 	}
 	clients := awsclient.New(cfg)
-	id, err := awsfacts.WhoAmI(ctx, clients.STS)
-	if err != nil {
-		g.awsErr = err
-		return
-	}
-	g.aws = &awsfacts.Facts{Identity: id}
+	c := g.chain
+	// The names come from setup's record, read with the cluster.
 	g.recordWG.Wait()
 	if g.recErr != nil {
 		return
 	}
-	c := g.chain
 	g.useNames()
+	var byName sync.WaitGroup
+	byName.Go(func() {
+		if c.RoleName == "" {
+			c.RoleErr = errors.New("no cluster name to derive the role name from: pass --role-name or --cluster-name")
+			return
+		}
+		var wg sync.WaitGroup
+		wg.Go(func() { g.readRole(ctx, clients) })
+		wg.Go(func() { c.Attached, c.AttachedErr = attachedPolicies(ctx, clients.IAM, c.RoleName) })
+		wg.Wait()
+	})
+	byName.Go(func() {
+		g.locWG.Wait()
+		// The partition follows from the cluster's region; the caller's
+		// would cost a round trip first.
+		c.Buckets = readBuckets(ctx, clients.S3, iam.PartitionForRegion(g.cluster.Region), c)
+	})
+	id, err := awsfacts.WhoAmI(ctx, clients.STS)
+	if err != nil {
+		byName.Wait()
+		// Reads without a caller only repeat its error: the report names it once.
+		c.Role, c.RoleErr, c.Attached, c.AttachedErr, c.Buckets = nil, nil, nil, nil, nil
+		g.awsErr = err
+		return
+	}
+	g.aws = &awsfacts.Facts{Identity: id}
+	defer byName.Wait()
 	var wg sync.WaitGroup
 	if g.cluster.OIDCIssuer != "" {
 		wg.Go(func() {
@@ -313,18 +341,8 @@ func (g *gatherer) awsChain(ctx context.Context) {
 			g.aws = af
 		})
 	}
-	if c.RoleName == "" {
-		c.RoleErr = errors.New("no cluster name to derive the role name from: pass --role-name or --cluster-name")
-	} else {
-		wg.Go(func() { g.readRole(ctx, clients) })
-		wg.Go(func() { c.Attached, c.AttachedErr = attachedPolicies(ctx, clients.IAM, c.RoleName) })
-	}
 	wg.Go(func() {
 		c.Policy, c.PolicyErr = readPolicy(ctx, clients.IAM, iam.PolicyARN(id.Partition, id.AccountID, c.PolicyName))
-	})
-	wg.Go(func() {
-		g.nsWG.Wait()
-		c.Buckets = readBuckets(ctx, clients.S3, id.Partition, c)
 	})
 	wg.Wait()
 }
