@@ -50,6 +50,15 @@ type Options struct {
 	Jitter  float64
 }
 
+// Upstream says how to reach what the proxy fronts.
+type Upstream struct {
+	// Service names every request's service ("kube"), for an upstream that
+	// is not AWS: its requests carry no SigV4 scope to tell it from.
+	Service string
+	// Transport reaches the upstream (the API server's TLS and CA).
+	Transport http.RoundTripper
+}
+
 // Distant is the latency a user far from AWS sees: IAM is one global
 // endpoint, STS and S3 are regional.
 func Distant() map[string]time.Duration {
@@ -81,6 +90,7 @@ type Proxy struct {
 
 	upstream *url.URL
 	rp       *httputil.ReverseProxy
+	service  string
 	srv      *http.Server
 	ln       net.Listener
 
@@ -110,6 +120,12 @@ type Logged struct {
 
 // Start listens on a free loopback port and forwards to upstream.
 func Start(upstream string, opts Options) (*Proxy, error) {
+	return StartFor(upstream, Upstream{}, opts)
+}
+
+// StartFor is Start for an upstream that needs its own transport or is not
+// AWS. Answers are streamed as they come, so watches pass through.
+func StartFor(upstream string, up Upstream, opts Options) (*Proxy, error) {
 	u, err := url.Parse(upstream)
 	if err != nil {
 		return nil, err
@@ -118,7 +134,11 @@ func Start(upstream string, opts Options) (*Proxy, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Proxy{URL: "http://" + ln.Addr().String(), upstream: u, ln: ln, rp: httputil.NewSingleHostReverseProxy(u)}
+	p := &Proxy{URL: "http://" + ln.Addr().String(), upstream: u, ln: ln, rp: httputil.NewSingleHostReverseProxy(u), service: up.Service}
+	p.rp.FlushInterval = -1
+	if up.Transport != nil {
+		p.rp.Transport = up.Transport
+	}
 	p.Set(opts)
 	p.srv = &http.Server{Handler: p}
 	go p.srv.Serve(ln)
@@ -228,6 +248,9 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	req.Body.Close()
 	req.Body = io.NopCloser(bytes.NewReader(body))
 	svc, action := classify(req, body)
+	if p.service != "" {
+		svc, action = p.service, req.Method+" "+req.URL.Path
+	}
 	p.requests.Add(1)
 	rec := &logWriter{ResponseWriter: w, code: http.StatusOK}
 	w = rec
