@@ -39,8 +39,10 @@ func latencies() map[string]time.Duration {
 //	           -> AttachRolePolicy                                   (4)
 //	converged: ... -> GetPolicy -> GetPolicyVersion (needs its
 //	           DefaultVersionId)                                     (3)
-//	status:    GetCallerIdentity -> GetPolicy, GetRole, provider,
-//	           bucket regions -> GetPolicyVersion                    (3)
+//	status:    GetCallerIdentity, GetRole, ListAttachedRolePolicies,
+//	           GetBucketLocation -> GetOpenIDConnectProvider, GetPolicy
+//	           (and AssumeRoleWithWebIdentity after GetRole)
+//	           -> GetPolicyVersion                                   (3)
 //	cleanup:   GetCallerIdentity -> reads of the role, its policies and
 //	           the policy -> DetachRolePolicy -> DeleteRole, DeletePolicy
 //	           (a policy with attachments cannot be deleted)         (4)
