@@ -44,18 +44,28 @@ func TestNextValidation(t *testing.T) {
 		return &unstructured.Unstructured{Object: o}
 	}
 	cases := []struct {
-		name string
-		o    *unstructured.Unstructured
-		want string
+		name     string
+		o        *unstructured.Unstructured
+		want     string
+		min, max time.Duration
 	}{
-		{"never validated, Velero's default", bsl("", time.Time{}), "within 1m0s"},
-		{"validated 20s ago, every minute", bsl("", time.Now().Add(-20*time.Second)), "in 4"},
-		{"validated 20s ago, every 30s", bsl("30s", time.Now().Add(-20*time.Second)), "in 1"},
-		{"overdue", bsl("10s", time.Now().Add(-time.Minute)), "any moment"},
+		{name: "never validated, Velero's default", o: bsl("", time.Time{}), want: "within 1m0s"},
+		// lastValidationTime has whole seconds: 20 to 21 s ago.
+		{name: "validated 20s ago, every minute", o: bsl("", time.Now().Add(-20*time.Second)), want: ", in ", min: 38 * time.Second, max: 40 * time.Second},
+		{name: "validated 20s ago, every 30s", o: bsl("30s", time.Now().Add(-20*time.Second)), want: ", in ", min: 8 * time.Second, max: 10 * time.Second},
+		{name: "overdue", o: bsl("10s", time.Now().Add(-time.Minute)), want: "any moment"},
 	}
 	for _, c := range cases {
-		if got := nextValidation(c.o); !strings.Contains(got, c.want) {
+		got := nextValidation(c.o)
+		if !strings.Contains(got, c.want) {
 			t.Errorf("%s: %q, want it to contain %q", c.name, got, c.want)
+			continue
+		}
+		if c.max > 0 {
+			d, err := time.ParseDuration(got[strings.LastIndex(got, " ")+1:])
+			if err != nil || d < c.min || d > c.max {
+				t.Errorf("%s: %q, want the next validation in %s to %s", c.name, got, c.min, c.max)
+			}
 		}
 	}
 }
