@@ -16,6 +16,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/oadp-sts/kubectl-oadp_sts/internal/faults"
+	"github.com/oadp-sts/kubectl-oadp_sts/internal/rig"
 )
 
 // The latency model: a laptop far from AWS. IAM is one global endpoint, STS
@@ -71,26 +72,14 @@ type latencyRow struct {
 // start and end; the critical paths come from those logs.
 func (b *bench) latencyBench(ctx context.Context, runs int) error {
 	lat := latencies()
-	awsP, err := faults.Start(b.r.AWSEndpoint, faults.Options{Latency: lat, Jitter: 0.1, Seed: 19})
+	lp, err := startLatency(b.r)
 	if err != nil {
 		return err
 	}
-	defer awsP.Close()
-	tr, err := rest.TransportFor(b.r.Config)
-	if err != nil {
-		return err
-	}
-	kubeP, err := faults.StartFor(b.r.APIServerURL, faults.Upstream{Service: "kube", Transport: tr}, faults.Options{Latency: lat, Jitter: 0.1, Seed: 20})
-	if err != nil {
-		return err
-	}
-	defer kubeP.Close()
-	kc, err := b.proxiedKubeconfig(kubeP.URL)
-	if err != nil {
-		return err
-	}
+	defer lp.Close()
+	awsP, kubeP := lp.aws, lp.kube
 	old := b.env
-	b.env = []string{"KUBECONFIG=" + kc, "AWS_ENDPOINT_URL=" + awsP.URL}
+	b.env = lp.Env()
 	b.awsURL = awsP.URL
 	defer func() { b.env, b.awsURL = old, b.r.AWSEndpoint }()
 
@@ -203,10 +192,50 @@ func (b *bench) latencyBench(ctx context.Context, runs int) error {
 	return nil
 }
 
+// latencyProxies front the rig's moto and API server with the latency
+// model, logging every request.
+type latencyProxies struct {
+	aws, kube  *faults.Proxy
+	kubeconfig string
+}
+
+func startLatency(r *rig.Rig) (*latencyProxies, error) {
+	lat := latencies()
+	awsP, err := faults.Start(r.AWSEndpoint, faults.Options{Latency: lat, Jitter: 0.1, Seed: 19})
+	if err != nil {
+		return nil, err
+	}
+	lp := &latencyProxies{aws: awsP}
+	tr, err := rest.TransportFor(r.Config)
+	if err == nil {
+		lp.kube, err = faults.StartFor(r.APIServerURL, faults.Upstream{Service: "kube", Transport: tr}, faults.Options{Latency: lat, Jitter: 0.1, Seed: 20})
+	}
+	if err == nil {
+		lp.kubeconfig, err = proxiedKubeconfig(r, lp.kube.URL)
+	}
+	if err != nil {
+		lp.Close()
+		return nil, err
+	}
+	return lp, nil
+}
+
+// Env points a process at the proxies.
+func (lp *latencyProxies) Env() []string {
+	return []string{"KUBECONFIG=" + lp.kubeconfig, "AWS_ENDPOINT_URL=" + lp.aws.URL}
+}
+
+func (lp *latencyProxies) Close() {
+	lp.aws.Close()
+	if lp.kube != nil {
+		lp.kube.Close()
+	}
+}
+
 // proxiedKubeconfig is the rig's kubeconfig with the server at the latency
 // proxy (plain HTTP on loopback; the proxy speaks TLS to the API server).
-func (b *bench) proxiedKubeconfig(server string) (string, error) {
-	cfg, err := clientcmd.LoadFromFile(b.r.Kubeconfig)
+func proxiedKubeconfig(r *rig.Rig, server string) (string, error) {
+	cfg, err := clientcmd.LoadFromFile(r.Kubeconfig)
 	if err != nil {
 		return "", err
 	}
@@ -214,16 +243,8 @@ func (b *bench) proxiedKubeconfig(server string) (string, error) {
 		c.Server = server
 		c.CertificateAuthority, c.CertificateAuthorityData = "", nil
 	}
-	path := filepath.Join(b.r.Dir, "kubeconfig-latency")
+	path := filepath.Join(r.Dir, "kubeconfig-latency")
 	return path, clientcmd.WriteToFile(*cfg, path)
-}
-
-func exitCode(err error) int {
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		return ee.ExitCode()
-	}
-	return -1
 }
 
 // span is a chain's measured duration, first start to last end.
@@ -261,4 +282,12 @@ func printChains(rows []latencyRow) {
 			fmt.Printf("  +%5dms %4dms  %-4s %s\n", q.Start.Sub(t0).Milliseconds(), q.End.Sub(q.Start).Milliseconds(), q.Service, q.Action)
 		}
 	}
+}
+
+func exitCode(err error) int {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode()
+	}
+	return -1
 }
