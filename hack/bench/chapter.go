@@ -25,7 +25,7 @@ import (
 // kubectlCmd runs /usr/bin/kubectl (the chapter's oc) against the rig.
 func (b *bench) kubectlCmd(stdin string, args ...string) *exec.Cmd {
 	c := exec.Command(b.kubectl, args...)
-	c.Env = append(os.Environ(), b.r.EnvList()...)
+	c.Env = append(append(os.Environ(), b.r.EnvList()...), b.env...)
 	if stdin != "" {
 		c.Stdin = strings.NewReader(stdin)
 	}

@@ -39,11 +39,17 @@ type bench struct {
 	awsCLI  string
 	kubectl string
 	runs    int
+	// env overrides the rig's environment and awsURL its AWS endpoint,
+	// for the runs through the latency proxies.
+	env    []string
+	awsURL string
+	chains bool
 }
 
 func main() {
 	runs := flag.Int("runs", 5, "runs per scenario (the median is reported)")
-	only := flag.String("only", "", "run one scenario only: verify")
+	only := flag.String("only", "", "run one scenario only: verify, latency")
+	chains := flag.Bool("chains", false, "print each latency scenario's whole critical path")
 	flag.Parse()
 	if *only == "verify" {
 		plugin, err := filepath.Abs("bin/kubectl-oadp_sts")
@@ -56,13 +62,13 @@ func main() {
 		}
 		return
 	}
-	if err := run(*runs); err != nil {
+	if err := run(*runs, *only, *chains); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(runs int) error {
+func run(runs int, only string, chains bool) error {
 	plugin, err := filepath.Abs("bin/kubectl-oadp_sts")
 	if err != nil {
 		return err
@@ -87,7 +93,10 @@ func run(runs int) error {
 	if err != nil {
 		return fmt.Errorf("kubectl is not on PATH: the chapter's oc steps are measured with it")
 	}
-	b := &bench{r: r, plugin: plugin, awsCLI: awsCLI, kubectl: kubectl, runs: runs}
+	b := &bench{r: r, plugin: plugin, awsCLI: awsCLI, kubectl: kubectl, runs: runs, awsURL: r.AWSEndpoint, chains: chains}
+	if only == "latency" {
+		return b.latencyBench(ctx, runs)
+	}
 
 	m, err := b.scenarios(ctx)
 	if err != nil {
@@ -245,6 +254,9 @@ func (b *bench) report(ctx context.Context, m measured, plugin string, runs int)
 	fmt.Println("identity) and more: checking the OIDC provider, the installed operator and storage classes. The chapter finds its")
 	fmt.Println("policy with list-policies, which pages through every policy in the account; the plugin uses one GetPolicy. Each")
 	fmt.Println("aws CLI run is a Python process and each kubectl run a process of its own: most of the chapter's time is their start-up.")
+	if err := b.latencyBench(ctx, min(runs, 3)); err != nil {
+		fmt.Println("\nlatency model: FAILED:", err)
+	}
 	if err := b.backupWait(ctx); err != nil {
 		fmt.Println("\nbackup --wait reaction: FAILED:", err)
 	}
@@ -366,14 +378,14 @@ func (b *bench) exec(c *exec.Cmd) (time.Duration, error) {
 	err := c.Run()
 	d := time.Since(start)
 	if err != nil {
-		return d, fmt.Errorf("%s: %v: %s", strings.Join(c.Args, " "), err, strings.TrimSpace(stderr.String()))
+		return d, fmt.Errorf("%s: %w: %s", strings.Join(c.Args, " "), err, strings.TrimSpace(stderr.String()))
 	}
 	return d, nil
 }
 
 func (b *bench) pluginCmd(args ...string) *exec.Cmd {
 	c := exec.Command(b.plugin, args...)
-	c.Env = append(os.Environ(), b.r.EnvList()...)
+	c.Env = append(append(os.Environ(), b.r.EnvList()...), b.env...)
 	return c
 }
 
@@ -382,9 +394,9 @@ func (b *bench) pluginCmd(args ...string) *exec.Cmd {
 // adapted. AWS_ENDPOINT_URL works from botocore 1.31 (aws-cli 1.45 here
 // honors it); --endpoint-url is given too, for older ones.
 func (b *bench) awsCmd(args ...string) *exec.Cmd {
-	c := exec.Command(b.awsCLI, append([]string{"--endpoint-url", b.r.AWSEndpoint}, args...)...)
+	c := exec.Command(b.awsCLI, append([]string{"--endpoint-url", b.awsURL}, args...)...)
 	env := []string{"AWS_DEFAULT_REGION=" + rig.Region}
-	for _, kv := range append(os.Environ(), b.r.EnvList()...) {
+	for _, kv := range append(append(os.Environ(), b.r.EnvList()...), b.env...) {
 		if !strings.HasSuffix(kv, "=") {
 			env = append(env, kv)
 		}

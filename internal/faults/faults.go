@@ -6,6 +6,13 @@
 // It can also watch the requests that change state and call a hook after the
 // upstream has carried one out, before the client has read the answer: the
 // moment an interrupted client is the most confused about what it did.
+//
+// Beyond faults it models distance and eventual consistency: a per-service
+// latency with jitter (so a bench on loopback pays what a laptop far from
+// IAM pays), a log of every request's start and end (the bench's critical
+// paths are measured from it), bursts of throttling, and STS refusing a role
+// for a while after its trust policy was created or changed, as IAM does
+// while the change propagates.
 package faults
 
 import (
@@ -36,11 +43,31 @@ type Options struct {
 	DelayFor time.Duration
 	// Seed makes the choice of faulted requests repeatable.
 	Seed uint64
+	// Latency is added to every request of a service ("iam", "sts", "s3"),
+	// before it is forwarded; Jitter is the share of it that varies at
+	// random either way (0.1 is plus or minus 10%).
+	Latency map[string]time.Duration
+	Jitter  float64
+}
+
+// Upstream says how to reach what the proxy fronts.
+type Upstream struct {
+	// Service names every request's service ("kube"), for an upstream that
+	// is not AWS: its requests carry no SigV4 scope to tell it from.
+	Service string
+	// Transport reaches the upstream (the API server's TLS and CA).
+	Transport http.RoundTripper
+}
+
+// Distant is the latency a user far from AWS sees: IAM is one global
+// endpoint, STS and S3 are regional.
+func Distant() map[string]time.Duration {
+	return map[string]time.Duration{"iam": 150 * time.Millisecond, "sts": 60 * time.Millisecond, "s3": 60 * time.Millisecond}
 }
 
 // Stats count what the proxy did.
 type Stats struct {
-	Requests, Throttled, Failed, Delayed int64
+	Requests, Throttled, Failed, Delayed, Refused int64
 }
 
 // Faulted is the number of requests that got an error answer.
@@ -63,6 +90,7 @@ type Proxy struct {
 
 	upstream *url.URL
 	rp       *httputil.ReverseProxy
+	service  string
 	srv      *http.Server
 	ln       net.Listener
 
@@ -70,13 +98,34 @@ type Proxy struct {
 	opts  Options
 	rng   *rand.Rand
 	after func(Request)
+	log   []Logged
+	// throttleNext answers the next requests with throttling errors.
+	throttleNext int
+	// refuseFor and refusedUntil model IAM propagation: role name to the
+	// moment STS starts accepting it.
+	refuseFor    time.Duration
+	refusedUntil map[string]time.Time
 
-	mutating                             atomic.Int64
-	requests, throttled, failed, delayed atomic.Int64
+	mutating                                      atomic.Int64
+	requests, throttled, failed, delayed, refused atomic.Int64
+}
+
+// Logged is one request as the proxy saw it: Start when it arrived, End
+// when its answer was sent, both including the modelled latency.
+type Logged struct {
+	Service, Action string
+	Start, End      time.Time
+	Code            int
 }
 
 // Start listens on a free loopback port and forwards to upstream.
 func Start(upstream string, opts Options) (*Proxy, error) {
+	return StartFor(upstream, Upstream{}, opts)
+}
+
+// StartFor is Start for an upstream that needs its own transport or is not
+// AWS. Answers are streamed as they come, so watches pass through.
+func StartFor(upstream string, up Upstream, opts Options) (*Proxy, error) {
 	u, err := url.Parse(upstream)
 	if err != nil {
 		return nil, err
@@ -85,7 +134,11 @@ func Start(upstream string, opts Options) (*Proxy, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Proxy{URL: "http://" + ln.Addr().String(), upstream: u, ln: ln, rp: httputil.NewSingleHostReverseProxy(u)}
+	p := &Proxy{URL: "http://" + ln.Addr().String(), upstream: u, ln: ln, rp: httputil.NewSingleHostReverseProxy(u), service: up.Service}
+	p.rp.FlushInterval = -1
+	if up.Transport != nil {
+		p.rp.Transport = up.Transport
+	}
 	p.Set(opts)
 	p.srv = &http.Server{Handler: p}
 	go func() { _ = p.srv.Serve(ln) }() // ErrServerClosed once Close is called; nothing else ends it
@@ -121,7 +174,42 @@ func (p *Proxy) AfterMutating(f func(Request)) {
 
 // Stats returns the counts so far.
 func (p *Proxy) Stats() Stats {
-	return Stats{Requests: p.requests.Load(), Throttled: p.throttled.Load(), Failed: p.failed.Load(), Delayed: p.delayed.Load()}
+	return Stats{Requests: p.requests.Load(), Throttled: p.throttled.Load(), Failed: p.failed.Load(), Delayed: p.delayed.Load(), Refused: p.refused.Load()}
+}
+
+// Log returns the requests since the last ResetLog, in the order they ended.
+func (p *Proxy) Log() []Logged {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]Logged(nil), p.log...)
+}
+
+// ResetLog forgets the logged requests.
+func (p *Proxy) ResetLog() {
+	p.mu.Lock()
+	p.log = nil
+	p.mu.Unlock()
+}
+
+// ThrottleNext answers the next n requests (the emulator's own API aside)
+// with throttling errors, Throttling and RequestLimitExceeded in turn: a
+// burst, as IAM sheds one when many calls arrive at once.
+func (p *Proxy) ThrottleNext(n int) {
+	p.mu.Lock()
+	p.throttleNext = n
+	p.mu.Unlock()
+}
+
+// RefuseNewRoles makes STS refuse AssumeRoleWithWebIdentity for a role with
+// AccessDenied for d after a CreateRole or UpdateAssumeRolePolicy of it
+// went through this proxy, the way a real trust policy propagates; 0 stops.
+func (p *Proxy) RefuseNewRoles(d time.Duration) {
+	p.mu.Lock()
+	p.refuseFor = d
+	if p.refusedUntil == nil || d == 0 {
+		p.refusedUntil = map[string]time.Time{}
+	}
+	p.mu.Unlock()
 }
 
 type fault int
@@ -160,7 +248,31 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	req.Body.Close()
 	req.Body = io.NopCloser(bytes.NewReader(body))
 	svc, action := classify(req, body)
+	if p.service != "" {
+		svc, action = p.service, req.Method+" "+req.URL.Path
+	}
 	p.requests.Add(1)
+	rec := &logWriter{ResponseWriter: w, code: http.StatusOK}
+	w = rec
+	start := time.Now()
+	defer func() {
+		p.mu.Lock()
+		p.log = append(p.log, Logged{Service: svc, Action: action, Start: start, End: time.Now(), Code: rec.code})
+		p.mu.Unlock()
+	}()
+	if !p.sleep(req, p.latency(svc)) {
+		return
+	}
+	if n := p.takeThrottle(); n > 0 {
+		p.throttled.Add(1)
+		writeThrottle(w, svc, n)
+		return
+	}
+	if action == "AssumeRoleWithWebIdentity" && p.refusing(body) {
+		p.refused.Add(1)
+		writeAccessDenied(w)
+		return
+	}
 	switch f, d := p.pick(); f {
 	case throttle:
 		p.throttled.Add(1)
@@ -181,20 +293,89 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	p.mu.Lock()
 	after := p.after
 	p.mu.Unlock()
-	if after == nil || !mutating(req.Method, action) {
+	watchTrust := action == "CreateRole" || action == "UpdateAssumeRolePolicy"
+	if (after == nil || !mutating(req.Method, action)) && !watchTrust {
 		p.rp.ServeHTTP(w, req)
 		return
 	}
-	rec := &bufferedWriter{header: http.Header{}, code: http.StatusOK}
-	p.rp.ServeHTTP(rec, req)
-	if rec.code < 300 {
+	buf := &bufferedWriter{header: http.Header{}, code: http.StatusOK}
+	p.rp.ServeHTTP(buf, req)
+	if buf.code < 300 && watchTrust {
+		p.trustChanged(body)
+	}
+	if buf.code < 300 && after != nil && mutating(req.Method, action) {
 		after(Request{Service: svc, Action: action, N: int(p.mutating.Add(1))})
 	}
-	for k, v := range rec.header {
+	for k, v := range buf.header {
 		w.Header()[k] = v
 	}
-	w.WriteHeader(rec.code)
-	_, _ = w.Write(rec.body.Bytes()) // a client gone away is nothing the proxy can tell
+	w.WriteHeader(buf.code)
+	_, _ = w.Write(buf.body.Bytes()) // a client gone away is nothing the proxy can tell
+}
+
+// latency is the service's modelled latency for one request, with jitter.
+func (p *Proxy) latency(svc string) time.Duration {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	d := p.opts.Latency[svc]
+	if d <= 0 || p.opts.Jitter <= 0 {
+		return d
+	}
+	return time.Duration(float64(d) * (1 + p.opts.Jitter*(2*p.rng.Float64()-1)))
+}
+
+// sleep waits d unless the client goes away first.
+func (p *Proxy) sleep(req *http.Request, d time.Duration) bool {
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-req.Context().Done():
+		return false
+	}
+}
+
+func (p *Proxy) takeThrottle() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.throttleNext <= 0 {
+		return 0
+	}
+	p.throttleNext--
+	return p.throttleNext + 1
+}
+
+// trustChanged starts the refusal period of the role a CreateRole or
+// UpdateAssumeRolePolicy named.
+func (p *Proxy) trustChanged(body []byte) {
+	v, err := url.ParseQuery(string(body))
+	if err != nil || v.Get("RoleName") == "" {
+		return
+	}
+	p.mu.Lock()
+	if p.refuseFor > 0 {
+		p.refusedUntil[v.Get("RoleName")] = time.Now().Add(p.refuseFor)
+	}
+	p.mu.Unlock()
+}
+
+// refusing reports whether the role an AssumeRoleWithWebIdentity names is
+// still propagating. A role's ARN ends in its name, after its path.
+func (p *Proxy) refusing(body []byte) bool {
+	v, err := url.ParseQuery(string(body))
+	if err != nil {
+		return false
+	}
+	arn := v.Get("RoleArn")
+	name := arn[strings.LastIndex(arn, "/")+1:]
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	until, ok := p.refusedUntil[name]
+	return ok && time.Now().Before(until)
 }
 
 // classify names the service from the signature's credential scope and the
@@ -247,6 +428,42 @@ func writeError(w http.ResponseWriter, svc string, throttled bool) {
 	w.Header().Set("Content-Type", "text/xml")
 	w.WriteHeader(status)
 	fmt.Fprintf(w, `<ErrorResponse><Error><Type>%s</Type><Code>%s</Code><Message>%s</Message></Error><RequestId>%s</RequestId></ErrorResponse>`, typ, code, msg, id)
+}
+
+// writeThrottle answers the nth request of a burst, alternating the two
+// codes IAM and STS use when they shed load.
+func writeThrottle(w http.ResponseWriter, svc string, n int) {
+	if svc == "s3" || n%2 == 1 {
+		writeError(w, svc, true)
+		return
+	}
+	w.Header().Set("Content-Type", "text/xml")
+	w.WriteHeader(http.StatusBadRequest)
+	fmt.Fprintf(w, `<ErrorResponse><Error><Type>Sender</Type><Code>RequestLimitExceeded</Code><Message>Request limit exceeded.</Message></Error><RequestId>faults-%d</RequestId></ErrorResponse>`, time.Now().UnixNano())
+}
+
+// writeAccessDenied answers as STS does while a new role's trust policy has
+// not reached the endpoint yet: the same answer as a trust policy that does
+// not match, which is why a client cannot tell the two apart at once.
+func writeAccessDenied(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "text/xml")
+	w.WriteHeader(http.StatusForbidden)
+	fmt.Fprintf(w, `<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>Not authorized to perform sts:AssumeRoleWithWebIdentity</Message></Error><RequestId>faults-%d</RequestId></ErrorResponse>`, time.Now().UnixNano())
+}
+
+// logWriter notes the status code passed on.
+type logWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (l *logWriter) WriteHeader(code int) { l.code = code; l.ResponseWriter.WriteHeader(code) }
+
+// Flush passes streaming answers on as they come.
+func (l *logWriter) Flush() {
+	if f, ok := l.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
 }
 
 // bufferedWriter holds the upstream's answer until the hook has run.

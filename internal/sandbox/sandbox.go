@@ -26,6 +26,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/oadp-sts/kubectl-oadp_sts/internal/faults"
 	"github.com/oadp-sts/kubectl-oadp_sts/internal/rig"
 )
 
@@ -59,6 +60,12 @@ type Sandbox struct {
 	Dir        string
 	VeleroLog  string
 	StandInLog string
+	// STS is a proxy (internal/faults) in front of the emulator that
+	// Velero's AWS plugin reaches STS through, faultless unless a test sets
+	// it: IAM propagation (RefuseNewRoles) is modelled there. A test that
+	// wants the plugin's IAM calls to start the propagation clock points
+	// AWS_ENDPOINT_URL at STS.URL too.
+	STS *faults.Proxy
 
 	stopOnce sync.Once
 	cancel   context.CancelFunc
@@ -170,6 +177,9 @@ func (sb *Sandbox) Stop() {
 		if sb.lock != nil {
 			sb.lock.Close()
 		}
+		if sb.STS != nil {
+			sb.STS.Close()
+		}
 		for _, f := range sb.logs {
 			f.Close()
 		}
@@ -268,6 +278,11 @@ func (sb *Sandbox) startVelero(ctx context.Context, bins string) error {
 	if err := os.Symlink(filepath.Join(bins, "velero-plugin-for-aws"), plugin); err != nil {
 		return err
 	}
+	sts, err := faults.Start(sb.Rig.AWSEndpoint, faults.Options{})
+	if err != nil {
+		return err
+	}
+	sb.STS = sts
 	ports, err := freePorts(2)
 	if err != nil {
 		return err
@@ -287,7 +302,7 @@ func (sb *Sandbox) startVelero(ctx context.Context, bins string) error {
 	cmd.Env = veleroEnv(os.Environ(), map[string]string{
 		// The AWS plugin assumes the role through STS at moto; S3 is reached
 		// through the BSL's s3Url.
-		"AWS_ENDPOINT_URL_STS":      sb.Rig.AWSEndpoint,
+		"AWS_ENDPOINT_URL_STS":      sb.STS.URL,
 		"AWS_EC2_METADATA_DISABLED": "true",
 		// Velero writes credentials under $TMPDIR/credentials and reads
 		// $HOME/.config/velero: both stay in the sandbox.

@@ -13,6 +13,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
@@ -57,14 +58,7 @@ const FallbackRegion = "us-east-1"
 func (o *Options) Load(ctx context.Context) (aws.Config, error) {
 	opts := []func(*config.LoadOptions) error{
 		config.WithAppID(strings.ReplaceAll(version.UserAgent(), "/", "-")),
-		config.WithRetryer(func() aws.Retryer {
-			return retry.NewStandard(func(so *retry.StandardOptions) {
-				so.MaxAttempts = maxAttempts(o.MaxAttempts)
-				// Throttles are routine when many calls go out at once: the
-				// client-side rate limit would turn them into hard failures.
-				so.RateLimiter = ratelimit.None
-			})
-		}),
+		config.WithRetryer(func() aws.Retryer { return o.retryer() }),
 	}
 	if o.Profile != "" {
 		opts = append(opts, config.WithSharedConfigProfile(o.Profile))
@@ -74,6 +68,27 @@ func (o *Options) Load(ctx context.Context) (aws.Config, error) {
 		return aws.Config{}, fmt.Errorf("cannot load AWS configuration: %w (check --aws-profile / AWS_PROFILE and ~/.aws/config)", err)
 	}
 	return cfg, nil
+}
+
+// MaxBackoff bounds the wait between two attempts, so that a run of
+// attempts ends in well under a minute: a throttle that outlasts it is not
+// a burst, and the user should hear of it.
+const MaxBackoff = 5 * time.Second
+
+// retryer is the SDK's adaptive mode: after a throttle it slows this
+// client's own sending rate, so the calls one run makes at once (setup's
+// overlapped reads, a fleet of clusters) back off together instead of each
+// retrying into the limit. Attempts and backoff stay bounded.
+func (o *Options) retryer() aws.Retryer {
+	return retry.NewAdaptiveMode(func(ao *retry.AdaptiveModeOptions) {
+		ao.StandardOptions = append(ao.StandardOptions, func(so *retry.StandardOptions) {
+			so.MaxAttempts = maxAttempts(o.MaxAttempts)
+			so.MaxBackoff = MaxBackoff
+			// The retry quota would turn a burst of throttles into hard
+			// failures; the adaptive rate limit paces the retries instead.
+			so.RateLimiter = ratelimit.None
+		})
+	})
 }
 
 // WithRegion returns cfg with region as its region when cfg names none, else
@@ -212,10 +227,18 @@ func Explain(what string, err error) error {
 // are retried, so one that is reported has persisted.
 func gaveUp(err error) string {
 	var me *retry.MaxAttemptsError
-	if errors.As(err, &me) {
-		return fmt.Sprintf(" (still failing after %d attempts: AWS is throttling or unavailable, try again later)", me.Attempt)
+	if !errors.As(err, &me) {
+		return ""
 	}
-	return ""
+	if IsThrottle(err) {
+		return fmt.Sprintf(" (still throttled after %d attempts: AWS is limiting this account's request rate; wait a minute and rerun, or run fewer at once)", me.Attempt)
+	}
+	return fmt.Sprintf(" (still failing after %d attempts: AWS is throttling or unavailable, try again later)", me.Attempt)
+}
+
+// IsThrottle reports whether AWS refused the call to limit the request rate.
+func IsThrottle(err error) bool {
+	return retry.IsErrorThrottles(retry.DefaultThrottles).IsErrorThrottle(err) == aws.TrueTernary
 }
 
 func apiMessage(err error) string {

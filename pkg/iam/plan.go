@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -77,6 +78,18 @@ func (p *Plan) Changes() bool {
 	return false
 }
 
+// TrustChanged reports whether applying the plan creates the role or
+// changes its trust policy: STS may refuse the role until IAM has
+// propagated that.
+func (p *Plan) TrustChanged() bool {
+	for _, s := range p.Steps {
+		if s.Kind == "role" && (s.Action == Create || slices.Contains(s.Changes, "trust policy")) {
+			return true
+		}
+	}
+	return false
+}
+
 // FreshPlan is the plan for an account that has nothing yet; it reads nothing.
 func FreshPlan(s *Spec) *Plan {
 	return &Plan{Spec: s, Assumed: true, Steps: []*Step{
@@ -84,25 +97,30 @@ func FreshPlan(s *Spec) *Plan {
 	}}
 }
 
-// NewPlan reads IAM (GetPolicy on the policy's ARN, GetRole, and what they
-// lead to) and returns the steps that converge it to s. It changes nothing.
+// NewPlan reads IAM (GetPolicy on the policy's ARN, GetRole, the role's
+// attached policies, and what they lead to) and returns the steps that
+// converge it to s. It changes nothing. The three reads go out at once: the
+// attachment is listed by the role's name alone, before it is known whether
+// the role exists, so a converged account costs two IAM round trips (the
+// policy's default version needs GetPolicy's answer) and a fresh one one.
 func NewPlan(ctx context.Context, c awsclient.IAMAPI, s *Spec) (*Plan, error) {
 	var (
-		wg                sync.WaitGroup
-		polStep, roleStep *Step
-		polErr, roleErr   error
+		wg                      sync.WaitGroup
+		polStep, roleStep       *Step
+		attached                bool
+		polErr, roleErr, attErr error
 	)
 	wg.Go(func() { polStep, polErr = planPolicy(ctx, c, s) })
 	wg.Go(func() { roleStep, roleErr = planRole(ctx, c, s) })
+	wg.Go(func() { attached, attErr = isAttached(ctx, c, s) })
 	wg.Wait()
 	if err := errors.Join(polErr, roleErr); err != nil {
 		return nil, err
 	}
 	att := attach(s, true)
 	if polStep.Action != Create && roleStep.Action != Create {
-		attached, err := isAttached(ctx, c, s)
-		if err != nil {
-			return nil, err
+		if attErr != nil {
+			return nil, attErr
 		}
 		att = attach(s, !attached)
 	}
@@ -332,11 +350,15 @@ func isAttached(ctx context.Context, c awsclient.IAMAPI, s *Spec) (bool, error) 
 }
 
 // IsAttached reports whether the managed policy policyARN is attached to the
-// role, reading every page of its attached policies.
+// role, reading every page of its attached policies. A role that does not
+// exist yet has nothing attached: the plan creates it and then attaches.
 func IsAttached(ctx context.Context, c iam.ListAttachedRolePoliciesAPIClient, role, policyARN string) (bool, error) {
 	pages := iam.NewListAttachedRolePoliciesPaginator(c, &iam.ListAttachedRolePoliciesInput{RoleName: &role})
 	for pages.HasMorePages() {
 		out, err := pages.NextPage(ctx)
+		if awsclient.IsNotFound(err) {
+			return false, nil
+		}
 		if err != nil {
 			return false, awsclient.Explain("list the policies attached to IAM role "+role, err)
 		}

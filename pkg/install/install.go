@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/exitcode"
 	"io"
 	"strings"
 	"time"
@@ -41,6 +42,11 @@ type Installer struct {
 	Force bool
 	// Timeout bounds each wait.
 	Timeout time.Duration
+	// TrustChanged is when this run created the role or changed its trust
+	// policy, zero when it did neither: STS may refuse the role for a while
+	// after, until IAM has propagated the change, so WaitBSL waits through
+	// an AccessDenied instead of failing at once.
+	TrustChanged time.Time
 }
 
 // Preflight checks the namespace before anything is sent: another DPA would
@@ -223,28 +229,76 @@ func (i *Installer) WaitDPA(ctx context.Context, ns, name string) error {
 
 // WaitBSL waits for Velero to validate the storage location; Unavailable
 // fails at once with Velero's message and the usual STS causes, except for
-// a bucket that does not exist yet: the operator makes a CloudStorage's
-// location at once and creates the bucket after (retrying every minute), so
-// Velero's first validation can come too early.
+// a bucket that does not exist yet (the operator makes a CloudStorage's
+// location at once and creates the bucket after, retrying every minute, so
+// Velero's first validation can come too early) and for STS refusing a role
+// this run has just made or changed (IAM propagates trust policies in
+// seconds to minutes, and answers AccessDenied meanwhile, exactly as for a
+// wrong trust policy). Both wait for Velero's next validation, saying when
+// it comes; a timeout then names the likely cause.
 func (i *Installer) WaitBSL(ctx context.Context, ns, name string) error {
+	var propagating bool
 	_, err := wait.For(ctx, i.Client.Resource(gvr.BSL).Namespace(ns), name, func(o *unstructured.Unstructured) (bool, error) {
+		propagating = false
 		switch kube.Str(o.Object, "status", "phase") {
 		case "Available":
 			return true, nil
 		case "Unavailable":
-			if msg := kube.Str(o.Object, "status", "message"); !checks.BucketMissing(msg) {
+			msg := kube.Str(o.Object, "status", "message")
+			switch {
+			case checks.BucketMissing(msg):
+			case i.mayPropagate(msg):
+				propagating = true
+			default:
 				return false, &UnavailableError{Name: name, Message: msg}
 			}
 		}
 		return false, nil
 	}, i.waitOpts(fmt.Sprintf("BackupStorageLocation %q", name), func(o *unstructured.Unstructured) string {
 		phase := kube.Str(o.Object, "status", "phase")
-		if phase == "Unavailable" && checks.BucketMissing(kube.Str(o.Object, "status", "message")) {
-			return "backupstoragelocation/" + name + " Unavailable: no bucket yet (the operator's CloudStorage creates it; Velero validates again within a minute)"
+		msg := kube.Str(o.Object, "status", "message")
+		switch {
+		case phase == "Unavailable" && checks.BucketMissing(msg):
+			return "backupstoragelocation/" + name + " Unavailable: no bucket yet (the operator's CloudStorage creates it; " + nextValidation(o) + ")"
+		case phase == "Unavailable" && i.mayPropagate(msg):
+			return fmt.Sprintf("backupstoragelocation/%s Unavailable: STS refused the role (AccessDenied), as it does while IAM propagates a role made or changed %s ago: waiting; %s",
+				name, time.Since(i.TrustChanged).Round(time.Second), nextValidation(o))
 		}
 		return "backupstoragelocation/" + name + " " + orPending(phase)
 	}))
+	var te *wait.TimeoutError
+	if propagating && errors.As(err, &te) {
+		return exitcode.WithCode(exitcode.Timeout, fmt.Errorf("%w\nlikely causes: IAM is still propagating the role's new trust policy (%s old; usually seconds, rarely minutes), or the trust policy does not admit velero's token: run 'kubectl oadp-sts status --assume-role'",
+			err, time.Since(i.TrustChanged).Round(time.Second)))
+	}
 	return err
+}
+
+// mayPropagate reports whether an Unavailable location's message is STS
+// refusing a role this run made or changed.
+func (i *Installer) mayPropagate(msg string) bool {
+	return !i.TrustChanged.IsZero() && checks.AccessDenied(msg)
+}
+
+// DefaultValidationFrequency is Velero's when a location sets none.
+const DefaultValidationFrequency = time.Minute
+
+// nextValidation says when Velero validates the location again: its last
+// validation plus its validation frequency.
+func nextValidation(o *unstructured.Unstructured) string {
+	every := DefaultValidationFrequency
+	if d, err := time.ParseDuration(kube.Str(o.Object, "spec", "validationFrequency")); err == nil && d > 0 {
+		every = d
+	}
+	last, err := time.Parse(time.RFC3339, kube.Str(o.Object, "status", "lastValidationTime"))
+	if err != nil {
+		return fmt.Sprintf("Velero validates again within %s", every)
+	}
+	next := last.Add(every)
+	if wait := time.Until(next).Round(time.Second); wait > 0 {
+		return fmt.Sprintf("Velero validates again at %s, in %s", next.Local().Format("15:04:05"), wait)
+	}
+	return fmt.Sprintf("Velero validates again any moment (every %s)", every)
 }
 
 // UnavailableError is a storage location Velero could not use.

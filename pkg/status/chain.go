@@ -1,6 +1,7 @@
 package status
 
 import (
+	"fmt"
 	"time"
 
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
@@ -73,6 +74,27 @@ type Role struct {
 	// Trust is the assume-role policy document, URL-encoded as IAM gives it.
 	Trust string
 	Tags  []iamtypes.Tag
+	// Created is the role's CreateDate: STS may refuse a role minutes old.
+	Created time.Time
+}
+
+// PropagationWindow is how young a role is when an AccessDenied from STS
+// may be IAM still propagating it rather than a wrong trust policy: IAM
+// documents seconds, and minutes are seen.
+const PropagationWindow = 5 * time.Minute
+
+// youngRole says, beside an AccessDenied, that the role is new enough for
+// IAM to be still propagating it; "" for an older or unknown role.
+func (c *Chain) youngRole(msg string) string {
+	if c.Role == nil || c.Role.Created.IsZero() || c.Now.IsZero() || !checks.AccessDenied(msg) {
+		return ""
+	}
+	age := c.Now.Sub(c.Role.Created)
+	if age < 0 || age >= PropagationWindow {
+		return ""
+	}
+	return fmt.Sprintf("; the role was created %s ago, and IAM may still be propagating it: STS refuses a new role with this same AccessDenied for seconds to minutes",
+		age.Round(time.Second))
 }
 
 // Policy is the permissions policy and its default version's document.

@@ -428,7 +428,7 @@ func (c *chain) locationCheck(b *unstructured.Unstructured) Check {
 		return Check{Name: name, Result: OK, Message: "Available, " + validated}
 	case velero.PhaseUnavailable:
 		return Check{Name: name, Result: Failed, Message: "Unavailable, " + validated,
-			Cause: "Velero: " + printer.OrNone(msg) + " (likely: " + strings.Join(checks.LikelyCauses(msg), "; or ") + ")",
+			Cause: "Velero: " + printer.OrNone(msg) + " (likely: " + strings.Join(checks.LikelyCauses(msg), "; or ") + ")" + c.youngRole(msg),
 			Fix:   "fix the failed checks above; if none failed, run 'kubectl oadp-sts status --assume-role' to test the trust end to end (Velero validates the location again within a minute)"}
 	}
 	return Check{Name: name, Result: Failed, Message: "not validated yet",
@@ -584,7 +584,7 @@ func (c *chain) assumeRoleCheck() {
 	case a.Err != nil:
 		causes := checks.LikelyCauses(a.Err.Error())
 		add(Check{Name: CheckAssumeRole, Result: Failed, Message: "STS refused the velero token for " + a.RoleARN,
-			Cause: a.Err.Error(),
+			Cause: a.Err.Error() + c.youngRole(a.Err.Error()),
 			Fix:   "likely " + causes[0] + ": fix the failed checks above and run 'kubectl oadp-sts status --assume-role' again"})
 		return
 	}

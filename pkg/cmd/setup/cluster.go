@@ -272,7 +272,7 @@ func (o *Options) runCluster(ctx context.Context, mo manifests.Options) error {
 		return err
 	}
 	in := &install.Installer{Client: dyn, Out: log, Live: printer.IsTerminal(log),
-		DryRun: o.DryRun == DryRunServer, Force: o.Cluster.ForceConflicts, Timeout: o.Cluster.Timeout}
+		DryRun: o.DryRun == DryRunServer, Force: o.Cluster.ForceConflicts, Timeout: o.Cluster.Timeout, TrustChanged: o.trustChanged}
 	results, err := in.Apply(ctx, objs, mo.InstallOperator)
 	if err != nil {
 		return err

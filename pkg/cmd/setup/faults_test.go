@@ -52,7 +52,32 @@ func TestSetupFailsClearlyWhenAWSFaultsPersist(t *testing.T) {
 	t.Setenv("AWS_MAX_ATTEMPTS", "4")
 	res := clitest.Run(t, "setup", "--yes", "--wait=false")
 	checkPersistentFailure(t, res, "Throttling")
+	if !strings.Contains(res.Stderr, "still throttled after 4 attempts") || !strings.Contains(res.Stderr, "request rate") {
+		t.Errorf("a sustained throttle is not named as one:\n%s", res.Stderr)
+	}
 	nothingCreated(t, r)
+}
+
+// A burst of throttles (Throttling and RequestLimitExceeded in turn, as IAM
+// sheds load when many calls arrive at once) hits setup's first overlapped
+// calls; the SDK's adaptive retryer waits it out and setup converges.
+func TestSetupSurvivesThrottlingBurst(t *testing.T) {
+	r := rig.Get(t)
+	r.Fresh(t)
+	r.UseEnv(t)
+	p := faults.Front(t, r.AWSEndpoint, faults.Options{})
+	// Fewer than one call's 8 attempts, since the first call (the caller
+	// identity) goes out alone and meets the whole burst.
+	const burst = 6
+	p.ThrottleNext(burst)
+	res := clitest.Run(t, "setup", "--yes", "--wait=false")
+	if res.Code != 0 {
+		t.Fatalf("exit %d after a burst of %d throttles: %s", res.Code, burst, res.Stderr)
+	}
+	if st := p.Stats(); st.Throttled != burst {
+		t.Fatalf("%d requests throttled, want the whole burst of %d: the test proves nothing", st.Throttled, burst)
+	}
+	checkChapterState(t, readState(t, r))
 }
 
 // checkPersistentFailure asserts the exit code and message of a command

@@ -5,6 +5,7 @@ package setup
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
@@ -113,6 +114,9 @@ type Options struct {
 	RoleARN string
 	// recordedRole is where the role's name came from (record.Names.From).
 	recordedRole string
+	// trustChanged is when runAWS created the role or changed its trust
+	// policy: the wait on the location allows for IAM's propagation.
+	trustChanged time.Time
 
 	// isTerminal says whether a person can answer a prompt on In.
 	isTerminal func() bool

@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/oadp-sts/kubectl-oadp_sts/internal/clitest"
+	"github.com/oadp-sts/kubectl-oadp_sts/internal/faults"
 	"github.com/oadp-sts/kubectl-oadp_sts/internal/rig"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/exitcode"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/gvr"
@@ -408,6 +409,29 @@ func TestStatusAssumeRole(t *testing.T) {
 	if res.Code != 0 || result != "ok" || !strings.Contains(msg, "sub system:serviceaccount:"+ns+":velero, aud openshift") || !strings.Contains(msg, "assumed arn:aws:sts::"+rig.AWSAccount+":assumed-role/"+roleName) {
 		t.Errorf("exit %d, assume role = %s %q (cause %q)", res.Code, result, msg, cause)
 	}
+
+	// IAM still propagating the role's trust policy: STS (the faults proxy,
+	// with STS's own AccessDenied, parsed by the real SDK) refuses the role
+	// for a while after the trust policy changed. The role was created
+	// seconds ago (its CreateDate is moto's), so status says it may still be
+	// propagating, beside the refusal.
+	p := faults.Front(t, r.AWSEndpoint, faults.Options{})
+	p.RefuseNewRoles(time.Minute)
+	cfg := r.AWSConfig()
+	cfg.BaseEndpoint = aws.String(p.URL)
+	same := iam.TrustPolicy("aws", rig.AWSAccount, rig.Issuer, ns)
+	if _, err := awsiam.NewFromConfig(cfg).UpdateAssumeRolePolicy(ctx, &awsiam.UpdateAssumeRolePolicyInput{RoleName: aws.String(roleName), PolicyDocument: aws.String(same.JSON())}); err != nil {
+		t.Fatal(err)
+	}
+	rep, res = statusJSON(t, "-n", ns, "--assume-role")
+	if result, cause, _ := check(t, rep, "assume role"); res.Code != 2 || result != "failed" || !strings.Contains(cause, "AccessDenied") ||
+		!strings.Contains(cause, "IAM may still be propagating") || !strings.Contains(cause, "the role was created") {
+		t.Errorf("assume role while STS refuses a new role: exit %d, %s %q", res.Code, result, cause)
+	}
+	if p.Stats().Refused == 0 {
+		t.Error("the proxy refused nothing: the check above proves nothing")
+	}
+	p.RefuseNewRoles(0)
 
 	// A trust policy for other subjects: moto answers anyway, AWS would not,
 	// and status says so.

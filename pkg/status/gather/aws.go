@@ -57,11 +57,14 @@ func (a awsRead) into(ch *status.Chain) {
 	}
 }
 
-// readAWS waits for the cluster, then reads the caller, and then the OIDC
-// provider, the role, its policies and the buckets, all at once. The cluster
-// comes first because it decides the AWS side: its region is the AWS
-// client's when the user's configuration names none, and a cluster of
-// another platform gets no AWS look-up at all.
+// readAWS waits for the cluster, then reads the caller and, at the same
+// time, what needs no account ID: the role (and assuming it), its attached
+// policies and the buckets' regions. The OIDC provider and the policy, whose
+// ARNs hold the account ID, follow the caller. So status costs three AWS
+// round trips in sequence (the caller, GetPolicy and its default version)
+// however far away AWS is. The cluster comes first because it decides the
+// AWS side: its region is the AWS client's when the user's configuration
+// names none, and a cluster of another platform gets no AWS look-up at all.
 func readAWS(ctx context.Context, c Clients, d awsDeps) (awsRead, error) {
 	cluster, err := d.cluster.wait()
 	if err != nil || cluster.Platform != "AWS" {
@@ -71,59 +74,33 @@ func readAWS(ctx context.Context, c Clients, d awsDeps) (awsRead, error) {
 	if err != nil {
 		return awsRead{err: err}, nil
 	}
+	// The names come from setup's record, read with the cluster.
+	rec, recErr := d.names.wait()
+	if recErr != nil {
+		// Gather fails with the record's error.
+		return awsRead{}, nil
+	}
+	roleName, policyName := roleAndPolicy(rec, cluster)
+	byName := readByName(ctx, clients, d, roleName, cluster.Region)
+
 	id, err := awsfacts.WhoAmI(ctx, clients.STS)
 	if err != nil {
+		// Reads without a caller only repeat its error: the report names it once.
+		byName.wait()
 		return awsRead{err: err}, nil
 	}
 	out := awsRead{facts: &awsfacts.Facts{Identity: id}}
-	rec, err := d.names.wait()
-	if err != nil {
-		// Gather fails with the record's error.
-		return out, nil
-	}
-	roleName, policyName := roleAndPolicy(rec, cluster)
-
 	var provider *future[*awsfacts.Facts]
 	if cluster.OIDCIssuer != "" {
 		provider = start(func() (*awsfacts.Facts, error) {
 			return awsfacts.DiscoverProvider(ctx, clients.IAM, id, cluster.OIDCIssuer)
 		})
 	}
-	type roleRead struct {
-		role   *status.Role
-		assume *assumeRead
-	}
-	var role *future[roleRead]
-	var attached *future[[]string]
-	if roleName != "" {
-		role = start(func() (roleRead, error) {
-			r, err := readRole(ctx, clients.IAM, roleName)
-			if r == nil || err != nil || d.token == nil {
-				return roleRead{role: r}, err
-			}
-			t, terr := d.token.wait()
-			return roleRead{role: r, assume: assume(ctx, clients.STS, r.ARN, t, terr)}, nil
-		})
-		attached = start(func() ([]string, error) { return attachedPolicies(ctx, clients.IAM, roleName) })
-	}
 	policy := start(func() (*status.Policy, error) {
 		return readPolicy(ctx, clients.IAM, iam.PolicyARN(id.Partition, id.AccountID, policyName))
 	})
-	buckets := start(func() ([]status.Bucket, error) {
-		cs, _ := d.cloudStorages.wait()
-		bsls, _ := d.bsls.wait()
-		return readBuckets(ctx, clients.S3, id.Partition, bucketsNamed(cs, bsls)), nil
-	})
-
-	if role == nil {
-		out.roleErr = errors.New("no cluster name to derive the role name from: pass --role-name or --cluster-name")
-	} else {
-		r, err := role.wait()
-		out.role, out.roleErr, out.assume = r.role, err, r.assume
-		out.attached, out.attachedErr = attached.wait()
-	}
+	byName.into(&out)
 	out.policy, out.policyErr = policy.wait()
-	out.buckets, _ = buckets.wait()
 	if provider != nil {
 		if af, err := provider.wait(); err != nil {
 			out.facts, out.err = nil, err
@@ -132,6 +109,63 @@ func readAWS(ctx context.Context, c Clients, d awsDeps) (awsRead, error) {
 		}
 	}
 	return out, nil
+}
+
+// nameReads are the AWS reads that need only names, not the caller's
+// account: they start with the caller's identity.
+type nameReads struct {
+	role     *future[roleRead]
+	attached *future[[]string]
+	buckets  *future[[]status.Bucket]
+}
+
+type roleRead struct {
+	role   *status.Role
+	assume *assumeRead
+}
+
+func readByName(ctx context.Context, clients *awsclient.Clients, d awsDeps, roleName, region string) *nameReads {
+	r := &nameReads{}
+	if roleName != "" {
+		r.role = start(func() (roleRead, error) {
+			rr, err := readRole(ctx, clients.IAM, roleName)
+			if rr == nil || err != nil || d.token == nil {
+				return roleRead{role: rr}, err
+			}
+			t, terr := d.token.wait()
+			return roleRead{role: rr, assume: assume(ctx, clients.STS, rr.ARN, t, terr)}, nil
+		})
+		r.attached = start(func() ([]string, error) { return attachedPolicies(ctx, clients.IAM, roleName) })
+	}
+	r.buckets = start(func() ([]status.Bucket, error) {
+		cs, _ := d.cloudStorages.wait()
+		bsls, _ := d.bsls.wait()
+		// The partition follows from the cluster's region; the caller's
+		// would cost a round trip first.
+		return readBuckets(ctx, clients.S3, iam.PartitionForRegion(region), bucketsNamed(cs, bsls)), nil
+	})
+	return r
+}
+
+// wait lets every read finish.
+func (r *nameReads) wait() {
+	if r.role != nil {
+		_, _ = r.role.wait()
+		_, _ = r.attached.wait()
+	}
+	_, _ = r.buckets.wait()
+}
+
+// into puts what was read into out.
+func (r *nameReads) into(out *awsRead) {
+	if r.role == nil {
+		out.roleErr = errors.New("no cluster name to derive the role name from: pass --role-name or --cluster-name")
+	} else {
+		rr, err := r.role.wait()
+		out.role, out.roleErr, out.assume = rr.role, err, rr.assume
+		out.attached, out.attachedErr = r.attached.wait()
+	}
+	out.buckets, _ = r.buckets.wait()
 }
 
 // readRole reads the role; nil when there is none.
@@ -143,7 +177,8 @@ func readRole(ctx context.Context, c awsclient.IAMAPI, name string) (*status.Rol
 	case err != nil:
 		return nil, awsclient.Explain("read IAM role "+name+" (iam get-role)", err)
 	}
-	return &status.Role{ARN: aws.ToString(out.Role.Arn), Trust: aws.ToString(out.Role.AssumeRolePolicyDocument), Tags: out.Role.Tags}, nil
+	return &status.Role{ARN: aws.ToString(out.Role.Arn), Trust: aws.ToString(out.Role.AssumeRolePolicyDocument), Tags: out.Role.Tags,
+		Created: aws.ToTime(out.Role.CreateDate)}, nil
 }
 
 // assume gives STS the velero token for the role, as Velero's pod does.
