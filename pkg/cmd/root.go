@@ -23,6 +23,7 @@ import (
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmd/version"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmdutil"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/completion"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/inputcheck"
 )
 
 // NewRootCmd builds the whole command tree over the given streams. Nothing is
@@ -46,6 +47,9 @@ func NewRootCmd(streams genericiooptions.IOStreams) *cobra.Command {
 			The OADP namespace is openshift-adp unless -n says otherwise.`),
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// Hostile values (empty, multi-line, NUL, not UTF-8, too long) are
+		// refused here, before any command reads or writes anything.
+		PersistentPreRunE: inputcheck.Check,
 		Annotations: map[string]string{
 			cobra.CommandDisplayNameAnnotation: "kubectl oadp-sts",
 		},
@@ -78,6 +82,7 @@ func NewRootCmd(streams genericiooptions.IOStreams) *cobra.Command {
 		version.NewCmd(streams),
 		completioncmd.NewCmd(streams),
 	)
+	inputcheck.Guard(root)
 	return root
 }
 
