@@ -111,7 +111,7 @@ func checkFlag(command string, f *pflag.Flag) error {
 		// The raw values as given: "a,b" for a list, "k=v" for a map.
 		values = r.given
 		for _, s := range values {
-			if err := checkValue(name, s, limit, "leave the flag out"); err != nil {
+			if err := checkValue(name, s, limit, "give a value, or leave the flag out"); err != nil {
 				return err
 			}
 		}
@@ -124,7 +124,7 @@ func checkFlag(command string, f *pflag.Flag) error {
 		}
 	}
 	for _, s := range values {
-		if err := checkValue(name, s, limit, "leave the flag out"); err != nil {
+		if err := checkValue(name, s, limit, "give a value, or leave the flag out"); err != nil {
 			return err
 		}
 		if err := checkKind(command, f.Name, s); err != nil {
@@ -161,7 +161,7 @@ type raw struct {
 
 func (r *raw) Set(s string) error {
 	r.given = append(r.given, s)
-	if err := checkValue("--"+r.name, s, limitOf(r.name), "leave the flag out"); err != nil {
+	if err := checkValue("--"+r.name, s, limitOf(r.name), "give a value, or leave the flag out"); err != nil {
 		if r.err == nil {
 			r.err = err
 		}

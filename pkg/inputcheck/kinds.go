@@ -2,6 +2,7 @@ package inputcheck
 
 import (
 	"fmt"
+	"net"
 	"net/url"
 	"regexp"
 	"strings"
@@ -58,7 +59,8 @@ func matching(re *regexp.Regexp, what string) kind {
 func urlKind(schemes ...string) kind {
 	return func(v string) string {
 		u, err := url.Parse(v)
-		if err != nil || u.Host == "" || !containsString(schemes, u.Scheme) || strings.ContainsAny(v, " \"'`$;|&<>\\") {
+		if err != nil || u.Host == "" || !containsString(schemes, u.Scheme) || strings.ContainsAny(v, " \"'`$;|&<>\\") ||
+			!isDNSName(strings.ToLower(u.Hostname())) && net.ParseIP(u.Hostname()) == nil {
 			return "is not a URL (" + strings.Join(schemes, "://, ") + "://HOST...)"
 		}
 		return ""
@@ -188,18 +190,24 @@ var kinds = map[string]kind{
 	"openshift-version":        matching(versionRE, "a version (such as 4.16 or 4.16.8)"),
 	"oadp-version":             matching(versionRE, "a version (such as 1.4)"),
 	"oidc-issuer":              urlKind("https"),
-	"server":                   urlKind("https", "http"),
-	"proxy-url":                urlKind("http", "https", "socks5"),
-	"tls-server-name":          hostname,
-	"request-timeout":          requestTimeout,
-	"velero-cpu-limit":         quantity,
-	"velero-cpu-request":       quantity,
-	"velero-memory-limit":      quantity,
-	"velero-memory-request":    quantity,
-	"selector":                 selector,
-	"prefix":                   prefix,
-	"include-resources":        resourceName,
-	"exclude-resources":        resourceName,
+	"server": func(v string) string {
+		// client-go takes host:port without a scheme, as kubectl does.
+		if !strings.Contains(v, "://") {
+			v = "https://" + v
+		}
+		return urlKind("https", "http")(v)
+	},
+	"proxy-url":             urlKind("http", "https", "socks5"),
+	"tls-server-name":       hostname,
+	"request-timeout":       requestTimeout,
+	"velero-cpu-limit":      quantity,
+	"velero-cpu-request":    quantity,
+	"velero-memory-limit":   quantity,
+	"velero-memory-request": quantity,
+	"selector":              selector,
+	"prefix":                prefix,
+	"include-resources":     resourceName,
+	"exclude-resources":     resourceName,
 }
 
 func oneOf(values ...string) kind {
