@@ -24,6 +24,7 @@ import (
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmdutil"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/completion"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/inputcheck"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/redact"
 )
 
 // NewRootCmd builds the whole command tree over the given streams. Nothing is
@@ -86,8 +87,10 @@ func NewRootCmd(streams genericiooptions.IOStreams) *cobra.Command {
 	return root
 }
 
-// addKlogFlags exposes klog's -v so `-v=6` shows every API request, as in kubectl.
+// addKlogFlags exposes klog's -v so `-v=6` shows every API request, as in
+// kubectl, with credentials in logged bodies redacted (-v=8 logs them).
 func addKlogFlags(root *cobra.Command) {
+	redact.Install()
 	fs := flag.NewFlagSet("klog", flag.ContinueOnError)
 	klog.InitFlags(fs)
 	for _, name := range []string{"v", "vmodule"} {
