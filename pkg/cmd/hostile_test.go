@@ -19,7 +19,9 @@ import (
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/inputcheck"
 )
 
-func TestMain(m *testing.M) { rig.Main(m, rig.Options{}) }
+// kube-controller-manager finishes the namespace deletions cleanup starts,
+// so the tests that run cleanup leave the next a cluster setup can use.
+func TestMain(m *testing.M) { rig.Main(m, rig.Options{ControllerManager: true}) }
 
 // hostileValues are what the issue lists: each must be refused by every
 // string flag and positional argument unless allowed below.

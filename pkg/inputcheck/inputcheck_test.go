@@ -83,6 +83,7 @@ func TestKinds(t *testing.T) {
 		{"status", "server", "https://127.0.0.1:6443", true},
 		{"status", "server", "127.0.0.1:6443", true},
 		{"status", "server", "../x", false},
+		{"status", "server", "oadp+role=a,b@c", false},
 	}
 	for _, tc := range cases {
 		err := checkKind(tc.command, tc.flag, tc.value)

@@ -59,7 +59,7 @@ func matching(re *regexp.Regexp, what string) kind {
 func urlKind(schemes ...string) kind {
 	return func(v string) string {
 		u, err := url.Parse(v)
-		if err != nil || u.Host == "" || !containsString(schemes, u.Scheme) || strings.ContainsAny(v, " \"'`$;|&<>\\") ||
+		if err != nil || u.Host == "" || u.User != nil || !containsString(schemes, u.Scheme) || strings.ContainsAny(v, " \"'`$;|&<>\\") ||
 			!isDNSName(strings.ToLower(u.Hostname())) && net.ParseIP(u.Hostname()) == nil {
 			return "is not a URL (" + strings.Join(schemes, "://, ") + "://HOST...)"
 		}
@@ -184,6 +184,7 @@ var kinds = map[string]kind{
 	"account-id":               matching(accountRE, "an AWS account ID (12 digits)"),
 	"partition":                matching(partitionRE, "an AWS partition (aws, aws-cn, aws-us-gov)"),
 	"region":                   matching(regionRE, "an AWS region (such as us-east-2)"),
+	"for-user":                 oneOf(iam.CallerCommands...),
 	"snapshot-region":          matching(regionRE, "an AWS region (such as us-east-2)"),
 	"cluster-name":             dnsLabel("a cluster's infrastructure name"),
 	"cluster-id":               matching(clusterIDRE, "a cluster ID (letters, digits and '-': the UUID in the ClusterVersion's spec.clusterID)"),
