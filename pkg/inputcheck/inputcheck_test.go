@@ -83,6 +83,9 @@ func TestKinds(t *testing.T) {
 		{"status", "server", "https://127.0.0.1:6443", true},
 		{"status", "server", "127.0.0.1:6443", true},
 		{"status", "server", "../x", false},
+		{"get", "output", "jsonpath={.items[*].metadata.name}", true},
+		{"get", "output", "table", true},
+		{"get", "output", "../x", false},
 		{"status", "server", "oadp+role=a,b@c", false},
 	}
 	for _, tc := range cases {

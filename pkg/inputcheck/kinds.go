@@ -97,6 +97,22 @@ func requestTimeout(v string) string {
 	return ""
 }
 
+// printerFormats are the -o formats kubectl's printers know, and "table":
+// a value outside them is refused here; which of them a command prints, and
+// the template after "=", its own printer judges.
+var printerFormats = []string{
+	"json", "yaml", "name", "wide", "table", "go-template", "go-template-file", "template", "templatefile",
+	"jsonpath", "jsonpath-file", "jsonpath-as-json", "custom-columns", "custom-columns-file",
+}
+
+func output(v string) string {
+	format, _, _ := strings.Cut(v, "=")
+	if !containsString(printerFormats, format) {
+		return "is not an output format: see the command's --help for the ones it prints (json, yaml)"
+	}
+	return ""
+}
+
 func storageClass(v string) string {
 	if errs := validation.IsDNS1123Subdomain(v); len(errs) > 0 {
 		return "is not a storage class name: list them with 'oc get storageclasses'"
@@ -165,7 +181,7 @@ var shaped = map[string]func(v string) error{
 // schedule's name; schedule create --schedule a cron line, parsed by Velero's
 // own parser in the command). A flag not here still keeps those rules; its
 // command's Validate judges what it means, before its first request (the
-// IAM names and ARNs, -o, --dry-run, --install-operator, --bucket).
+// IAM names and ARNs, --dry-run, --install-operator).
 var kinds = map[string]kind{
 	"namespace":                dnsLabel("a namespace name"),
 	"workload":                 dnsLabel("a namespace name"),
@@ -206,6 +222,7 @@ var kinds = map[string]kind{
 	"velero-memory-limit":   quantity,
 	"velero-memory-request": quantity,
 	"selector":              selector,
+	"output":                output,
 	"prefix":                prefix,
 	"include-resources":     resourceName,
 	"exclude-resources":     resourceName,
