@@ -56,6 +56,8 @@ var accepted = map[string]struct {
 	"client-certificate":    pathFlag,
 	"client-key":            pathFlag,
 	"output-dir":            pathFlag,
+	"role-path": {[]string{"../", "an IAM name, not a DNS label", "a DNS label over 63"},
+		"IAM allows any printable ASCII in a path, and setup adds the slashes ('oadp' is /oadp/)"},
 	"prefix": {[]string{"a DNS label over 63"},
 		"an S3 prefix can be up to 1,024 characters"},
 	"volume": {[]string{"a DNS label over 63"},

@@ -158,8 +158,15 @@ func prefix(v string) string {
 // the message the user knows; Check calls it before any request instead of
 // the command calling it after its reads.
 var shaped = map[string]func(v string) error{
-	"bucket":    manifests.ValidateBucketName,
-	"role-path": iam.ValidatePath,
+	"bucket": manifests.ValidateBucketName,
+	// setup adds the slashes IAM needs ("oadp" is /oadp/) before it checks.
+	"role-path": func(v string) error { return iam.ValidatePath(iam.NormalizePath(v)) },
+	"selector": func(v string) error {
+		if why := selector(v); why != "" {
+			return fmt.Errorf("invalid --selector %s: it %s", Quote(v), why)
+		}
+		return nil
+	},
 	"snapshots": func(v string) error {
 		if v != manifests.SnapshotsCSI && v != manifests.SnapshotsNative {
 			return fmt.Errorf("unknown snapshot mode %s: use --snapshots=csi or --snapshots=native", Quote(v))
@@ -221,7 +228,6 @@ var kinds = map[string]kind{
 	"velero-cpu-request":    quantity,
 	"velero-memory-limit":   quantity,
 	"velero-memory-request": quantity,
-	"selector":              selector,
 	"output":                output,
 	"prefix":                prefix,
 	"include-resources":     resourceName,
