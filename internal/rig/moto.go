@@ -228,8 +228,26 @@ func signedRegion(headers map[string]string) string {
 	return ""
 }
 
+// AuthorizeAWS turns moto's IAM authorization on (every request must be
+// signed by an IAM user's key and allowed by its policies, as in AWS) or off
+// (any credentials do everything: the rig's default). While it is on, the
+// rig's own clients (r.IAM(), r.S3(), Fresh) are refused: turn it off first.
+func (r *Rig) AuthorizeAWS(ctx context.Context, on bool) error {
+	// moto counts requests and authorizes those after the first N; "inf"
+	// is its default, never.
+	n := "inf"
+	if on {
+		n = "0"
+	}
+	return r.motoPostBody(ctx, "/moto-api/reset-auth", n)
+}
+
 func (r *Rig) motoPost(ctx context.Context, path string) error {
-	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, r.AWSEndpoint+path, nil)
+	return r.motoPostBody(ctx, path, "")
+}
+
+func (r *Rig) motoPostBody(ctx context.Context, path, body string) error {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, r.AWSEndpoint+path, strings.NewReader(body))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return err

@@ -213,7 +213,7 @@ func Explain(what string, err error) error {
 		strings.Contains(msg, "failed to refresh cached credentials") || strings.Contains(msg, "anonymous credentials"):
 		return fmt.Errorf("no AWS credentials found to %s: set --aws-profile or AWS_PROFILE, or run 'aws configure' or 'aws sso login'", what)
 	case IsAccessDenied(err):
-		return fmt.Errorf("AWS denied the request to %s: %s (grant the calling identity this permission, or use another --aws-profile)", what, apiMessage(err))
+		return fmt.Errorf("AWS denied the request to %s: %s (grant the calling identity this permission: 'kubectl oadp-sts policy --for-user' prints all the plugin needs; or use another --aws-profile)", what, apiMessage(err))
 	case ErrorCode(err) == "ExpiredToken" || ErrorCode(err) == "ExpiredTokenException":
 		return fmt.Errorf("the AWS session has expired, cannot %s: refresh it (for example 'aws sso login')", what)
 	}

@@ -27,6 +27,8 @@ import (
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmd/version"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmdutil"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/completion"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/inputcheck"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/redact"
 )
 
 // NewRootCmd builds the whole command tree over the given streams. Nothing is
@@ -50,6 +52,9 @@ func NewRootCmd(streams genericiooptions.IOStreams) *cobra.Command {
 			The OADP namespace is openshift-adp unless -n says otherwise.`),
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// Hostile values (empty, multi-line, NUL, not UTF-8, too long) are
+		// refused here, before any command reads or writes anything.
+		PersistentPreRunE: inputcheck.Check,
 		Annotations: map[string]string{
 			cobra.CommandDisplayNameAnnotation: "kubectl oadp-sts",
 		},
@@ -82,11 +87,14 @@ func NewRootCmd(streams genericiooptions.IOStreams) *cobra.Command {
 		version.NewCmd(streams),
 		completioncmd.NewCmd(streams),
 	)
+	inputcheck.Guard(root)
 	return root
 }
 
-// addKlogFlags exposes klog's -v so `-v=6` shows every API request, as in kubectl.
+// addKlogFlags exposes klog's -v so `-v=6` shows every API request, as in
+// kubectl, with credentials in logged bodies redacted (-v=8 logs them).
 func addKlogFlags(root *cobra.Command) {
+	redact.Install()
 	fs := flag.NewFlagSet("klog", flag.ContinueOnError)
 	klog.InitFlags(fs)
 	for _, name := range []string{"v", "vmodule"} {
