@@ -64,6 +64,8 @@ var accepted = map[string]struct {
 		"a StorageClass name is a DNS subdomain, which can be this long"},
 	"token": {[]string{"10,000 characters", "../", "shell metacharacters", "an IAM name, not a DNS label", "a DNS label over 63"},
 		"a bearer token is opaque and can be a long JWT: the API server judges it, and the plugin never prints it"},
+	"template": {[]string{"../", "shell metacharacters", "an IAM name, not a DNS label", "a DNS label over 63"},
+		"kubectl's --template: a go-template or jsonpath (or its file's path) is free text by design, rendered against the objects read and never run by a shell"},
 	"as":       kubeconfigName,
 	"as-uid":   kubeconfigName,
 	"as-group": kubeconfigName,
