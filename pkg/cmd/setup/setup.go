@@ -16,6 +16,7 @@ import (
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/iam"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/install"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/manifests"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/olm"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/printer"
 )
 
@@ -158,6 +159,7 @@ func NewCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Comma
 	fixed("snapshots", manifests.SnapshotsCSI, manifests.SnapshotsNative)
 	fixed("install-operator", Auto, installTrue, installFalse)
 	fixed("credentials", Auto, CredsSecret, CredsOLM)
+	fixed("approval", olm.Manual, olm.Automatic)
 	fixed("dry-run", DryRunNone, DryRunClient, DryRunServer)
 	fixed("output", "yaml", "json")
 	return cmd
@@ -274,6 +276,9 @@ func (o *Options) Run(ctx context.Context) error {
 		}
 		warnings, err := (&install.Installer{Client: dyn}).Preflight(ctx, mo)
 		if err != nil {
+			return err
+		}
+		if err := o.startingCSV(ctx, dyn, &mo); err != nil {
 			return err
 		}
 		for _, w := range warnings {
