@@ -40,6 +40,11 @@ const (
 	// release its finalizer) when the CloudStorage is deleted.
 	CloudStorageDeleteAnnotation = "oadp.openshift.io/cloudstorage-delete"
 	CloudStorageFinalizer        = "oadp.openshift.io/bucket-protection"
+	// CredentialsRequestNamespace and CredentialsRequestName are the
+	// CredentialsRequest the operator makes at start-up in the ROLEARN flow
+	// (hard-coded in its main.go).
+	CredentialsRequestNamespace = "openshift-cloud-credential-operator"
+	CredentialsRequestName      = "oadp-aws-credentials-request"
 )
 
 // Snapshot modes.

@@ -2,6 +2,7 @@ package setup_test
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -124,6 +125,27 @@ func TestSetupApprovesOnlyTheInstalledVersion(t *testing.T) {
 		}
 	}
 	check("after setup")
+	// status lists the pending upgrade, its version, and whether the role's
+	// policy (read back from moto's IAM) has what that version's DPA needs.
+	st := clitest.Run(t, "status", "-o", "json", "-n", ns)
+	var rep struct {
+		Checks []struct{ Name, Result, Message, Cause string }
+	}
+	if err := json.Unmarshal([]byte(st.Stdout), &rep); err != nil {
+		t.Fatalf("status -o json: %v\n%s", err, st.Stderr)
+	}
+	found := false
+	for _, c := range rep.Checks {
+		if c.Name == "pending installplans" {
+			found = true
+			if !strings.Contains(c.Cause, "would install "+v160+" (OADP 1.6.0)") || !strings.Contains(c.Cause, "has every action") || strings.Contains(c.Cause, v153) {
+				t.Errorf("status on the pending upgrade: %+v", c)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("status lists no pending installplans:\n%s", st.Stdout)
+	}
 	// A rerun converges on what is there and still leaves the upgrade alone.
 	if res := clitest.Run(t, "setup", "--yes", "--wait=false", "--oadp-version", "1.5", "-n", ns); res.Code != 0 {
 		t.Fatalf("rerun: exit %d: %s", res.Code, res.Stderr)

@@ -33,6 +33,7 @@ import (
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/install"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/kube"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/manifests"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/olm"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/record"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/status"
 )
@@ -132,6 +133,14 @@ func (g *gatherer) namespaceReads(ctx context.Context) {
 				break
 			}
 		}
+	})
+	g.nsWG.Go(func() { c.CredentialsRequest, c.CredentialsRequestErr = readCredentialsRequest(ctx, g.f) })
+	g.nsWG.Go(func() {
+		dyn, err := g.f.Dynamic()
+		if err == nil {
+			c.InstallPlans, err = olm.ListPlans(ctx, dyn, g.ns)
+		}
+		c.InstallPlansErr = err
 	})
 	// The storage is read only once a DPA says what to check it against:
 	// before setup there is none, and the AWS reads take longer anyway.
@@ -499,4 +508,21 @@ func setupCommand(ns string, o GatherOptions) string {
 		args = append(args, "--policy-name "+o.PolicyName)
 	}
 	return strings.Join(args, " ")
+}
+
+// readCredentialsRequest reads the CredentialsRequest the operator makes in
+// the ROLEARN flow; nil when absent or when the API is not served.
+func readCredentialsRequest(ctx context.Context, f *cmdutil.Factory) (*unstructured.Unstructured, error) {
+	dyn, err := f.Dynamic()
+	if err != nil {
+		return nil, err
+	}
+	cr, err := dyn.Resource(gvr.CredentialsReq).Namespace(manifests.CredentialsRequestNamespace).Get(ctx, manifests.CredentialsRequestName, metav1.GetOptions{})
+	switch {
+	case kube.IsTypeMissing(err), apierrors.IsNotFound(err):
+		return nil, nil
+	case err != nil:
+		return nil, kube.Explain(err, gvr.CredentialsReq, manifests.CredentialsRequestName)
+	}
+	return cr, nil
 }
