@@ -100,10 +100,12 @@ type Plan struct {
 	subscriptions []*unstructured.Unstructured
 	csvs          []string
 	opGroups      []string
-	crds          []string
-	namespace     bool
-	role          *roleState
-	policy        *policyState
+	// credentialsRequest is the operator's CredentialsRequest, to delete.
+	credentialsRequest bool
+	crds               []string
+	namespace          bool
+	role               *roleState
+	policy             *policyState
 }
 
 type cloudStorage struct {
@@ -326,6 +328,9 @@ func Discover(ctx context.Context, c Clients, o Options) (*Plan, error) {
 				p.add(Delete, "operatorgroup "+ogs[i].GetName(), "")
 			}
 		}
+	}
+	if err := p.discoverCredentialsRequest(ctx, c, o); err != nil {
+		return nil, err
 	}
 	var crdNames []string
 	for i := range crds {

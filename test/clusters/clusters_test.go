@@ -196,21 +196,11 @@ func shapeOf(fx *rig.ClusterFixture) shape {
 	return s
 }
 
-// credentialsRequestCRD is a STAND-IN for the CredentialsRequest CRD the
-// Cloud Credential Operator installs (its module is not on the Go module
-// proxy, so the rig has no copy): setup only asks whether the API is served,
-// and the standardized-flow fixture's CredentialsRequest needs a home. It
-// keeps every field and validates none.
-var credentialsRequestCRD = &unstructured.Unstructured{Object: map[string]any{
-	"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
-	"metadata": map[string]any{"name": "credentialsrequests.cloudcredential.openshift.io"},
-	"spec": map[string]any{
-		"group": "cloudcredential.openshift.io", "scope": "Namespaced",
-		"names": map[string]any{"kind": "CredentialsRequest", "listKind": "CredentialsRequestList", "plural": "credentialsrequests", "singular": "credentialsrequest"},
-		"versions": []any{map[string]any{"name": "v1", "served": true, "storage": true,
-			"schema": map[string]any{"openAPIV3Schema": map[string]any{"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}},
-	},
-}}
+// credentialsRequestCRD is the rig's STAND-IN for the Cloud Credential
+// Operator's CRD (see rig.CredentialsRequestCRD): setup only asks whether
+// the API is served, and the standardized-flow fixture's CredentialsRequest
+// needs a home.
+var credentialsRequestCRD = rig.CredentialsRequestCRD
 
 func TestClusterFixtures(t *testing.T) {
 	r := rig.Get(t)
