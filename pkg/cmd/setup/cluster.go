@@ -117,6 +117,14 @@ func (c *ClusterOptions) validate() error {
 	if c.Credentials == CredsOLM && c.InstallOperator == installFalse {
 		errs = append(errs, "--credentials=subscription needs the plugin to install the operator (the ROLEARN is read when it starts): drop --install-operator=false")
 	}
+	// The same checks as manifests.ValidateOptions, here for what the flags
+	// alone decide, so they are refused before anything is read.
+	if c.DataMover && c.Snapshots == manifests.SnapshotsNative {
+		errs = append(errs, "--data-mover moves the data of CSI snapshots: use it with --snapshots=csi, not --snapshots=native")
+	}
+	if c.DataMover && c.OADPVersion != "" && versions.CompareMinor(c.OADPVersion, "1.3") < 0 {
+		errs = append(errs, "--data-mover needs OADP 1.3 or later: OADP 1.2's Data Mover (VolSync, features.dataMover) was a Technology Preview that later versions cannot restore from")
+	}
 	if a, ok := olm.NormalizeApproval(c.Approval); ok {
 		c.Approval = a
 	} else {
