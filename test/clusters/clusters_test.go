@@ -741,32 +741,35 @@ func expectDPAAccepted(t *testing.T, setup run, fx *rig.ClusterFixture, v string
 	}
 }
 
-// expectFSBackupUploader: with --fs-backup for the fixture's version, the
+// expectFSBackupUploader: with --fs-backup, and with --data-mover (the
+// node agent of the built-in Data Mover), for the fixture's version, the
 // node agent runs with the named uploader, the word restic appears nowhere
 // in what setup writes (OADP 1.6 refuses it), and the engine and the API
 // server accept the DPA.
 func expectFSBackupUploader(t *testing.T, r *rig.Rig, bin string, fx *rig.ClusterFixture, v string) {
 	t.Helper()
 	version := fixtureOADPVersion(t, fx)
-	res := fixtureRun(t, r, bin, "setup", "--dry-run=client", "-o", "yaml", "--oadp-version", version, "--fs-backup")
-	if res.code != 0 {
-		t.Fatalf("setup --oadp-version %s --fs-backup exits %d:\n%s", version, res.code, res.stderr)
+	for _, flag := range []string{"--fs-backup", "--data-mover"} {
+		res := fixtureRun(t, r, bin, "setup", "--dry-run=client", "-o", "yaml", "--oadp-version", version, flag)
+		if res.code != 0 {
+			t.Fatalf("setup --oadp-version %s %s exits %d:\n%s", version, flag, res.code, res.stderr)
+		}
+		if strings.Contains(strings.ToLower(res.stdout), "restic") {
+			t.Errorf("setup --oadp-version %s %s writes restic:\n%s", version, flag, res.stdout)
+		}
+		objs := objects(t, res.stdout)
+		dpa := kind(objs, "DataProtectionApplication")
+		if dpa == nil {
+			t.Fatalf("setup printed no DPA")
+		}
+		on, _, _ := unstructured.NestedBool(dpa.Object, "spec", "configuration", "nodeAgent", "enable")
+		uploader, _, _ := unstructured.NestedString(dpa.Object, "spec", "configuration", "nodeAgent", "uploaderType")
+		if !on || uploader != v {
+			t.Errorf("%s: node agent enable=%v uploaderType %q, want enabled with %s", flag, on, uploader, v)
+		}
+		if vd := judge(t, objs, version); !vd.Accepted() {
+			t.Errorf("the engine rejects setup's %s DPA for OADP %s: %v", flag, version, vd.Err())
+		}
+		schemaCheck(t, r, version, objs)
 	}
-	if strings.Contains(strings.ToLower(res.stdout), "restic") {
-		t.Errorf("setup --oadp-version %s --fs-backup writes restic:\n%s", version, res.stdout)
-	}
-	objs := objects(t, res.stdout)
-	dpa := kind(objs, "DataProtectionApplication")
-	if dpa == nil {
-		t.Fatalf("setup printed no DPA")
-	}
-	on, _, _ := unstructured.NestedBool(dpa.Object, "spec", "configuration", "nodeAgent", "enable")
-	uploader, _, _ := unstructured.NestedString(dpa.Object, "spec", "configuration", "nodeAgent", "uploaderType")
-	if !on || uploader != v {
-		t.Errorf("--fs-backup: node agent enable=%v uploaderType %q, want enabled with %s", on, uploader, v)
-	}
-	if vd := judge(t, objs, version); !vd.Accepted() {
-		t.Errorf("the engine rejects setup's --fs-backup DPA for OADP %s: %v", version, vd.Err())
-	}
-	schemaCheck(t, r, version, objs)
 }
