@@ -47,7 +47,8 @@ type Approver struct {
 // it when, and only when, it installs the target's CSV. Any other plan (one
 // that would install another version) is left alone and is an error: setup
 // must not install a version whose DPA and IAM needs it did not check. An
-// already approved plan, or the target already installed, needs nothing.
+// already approved plan, or the target's minor version already installed
+// (a rerun), needs nothing.
 func (a *Approver) Approve(ctx context.Context, t Target) (Plan, error) {
 	subs := a.Client.Resource(gvr.Subscription).Namespace(t.Namespace)
 	sub, err := wait.For(ctx, subs, t.Subscription, func(o *unstructured.Unstructured) (bool, error) {
@@ -59,7 +60,9 @@ func (a *Approver) Approve(ctx context.Context, t Target) (Plan, error) {
 	if err != nil {
 		return Plan{}, err
 	}
-	if installed := kube.Str(sub.Object, "status", "installedCSV"); installed != "" && t.Matches(installed) {
+	// Installed already, or another patch of the same minor version: setup
+	// installs nothing more, and a pending plan is an upgrade for a person.
+	if installed := kube.Str(sub.Object, "status", "installedCSV"); installed != "" && (Target{Minor: t.Minor}).Matches(installed) {
 		return Plan{}, nil
 	}
 	name := kube.Str(sub.Object, "status", "installPlanRef", "name")

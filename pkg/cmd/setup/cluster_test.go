@@ -331,7 +331,9 @@ func TestSetupCCOFlow(t *testing.T) {
 	defer r.Dynamic.Resource(gvr.CRD).Delete(ctx, "credentialsrequests.cloudcredential.openshift.io", metav1.DeleteOptions{})
 	waitCRD(t, r)
 	ns := "setup-cco"
-	res := clitest.Run(t, "setup", "--yes", "--wait=false", "--install-operator=true", "-n", ns)
+	// No OLM runs here to make an InstallPlan: Automatic approval, so setup
+	// approves nothing.
+	res := clitest.Run(t, "setup", "--yes", "--wait=false", "--install-operator=true", "--approval=Automatic", "-n", ns)
 	if res.Code != 0 {
 		t.Fatalf("exit %d: %s", res.Code, res.Stderr)
 	}
