@@ -100,12 +100,13 @@ type Plan struct {
 	subscriptions []*unstructured.Unstructured
 	csvs          []string
 	opGroups      []string
+	crds          []string
+	namespace     bool
+	role          *roleState
+	policy        *policyState
+
 	// credentialsRequest is the operator's CredentialsRequest, to delete.
 	credentialsRequest bool
-	crds               []string
-	namespace          bool
-	role               *roleState
-	policy             *policyState
 }
 
 type cloudStorage struct {
