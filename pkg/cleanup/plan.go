@@ -104,6 +104,9 @@ type Plan struct {
 	namespace     bool
 	role          *roleState
 	policy        *policyState
+
+	// credentialsRequest is the operator's CredentialsRequest, to delete.
+	credentialsRequest bool
 }
 
 type cloudStorage struct {
@@ -170,6 +173,9 @@ func Discover(ctx context.Context, c Clients, o Options) (*Plan, error) {
 	p.planCloudStorages(ctx, c, o, f.css)
 	p.recordedBucket(ctx, c, o)
 	p.planOperator(f, o)
+	if err := p.discoverCredentialsRequest(ctx, c, o); err != nil {
+		return nil, err
+	}
 	p.planCRDs(f.crds, o)
 	p.planNamespace(f.ns, o)
 	if o.KeepIAM {

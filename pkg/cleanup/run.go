@@ -66,6 +66,11 @@ func (r *Runner) Run(ctx context.Context, p *Plan) error {
 	for _, og := range p.opGroups {
 		r.deleteAndWait(ctx, gvr.OperatorGroup, r.Namespace, og, "operatorgroup "+og, true)
 	}
+	// After the operator, which would make it again at its next start.
+	if p.credentialsRequest {
+		r.deleteAndWait(ctx, gvr.CredentialsReq, manifests.CredentialsRequestNamespace, manifests.CredentialsRequestName,
+			"credentialsrequest "+manifests.CredentialsRequestNamespace+"/"+manifests.CredentialsRequestName, true)
+	}
 	r.crds(ctx, p.crds)
 	// IAM before the namespace: the namespace carries setup's record of the
 	// role's and policy's names, which a rerun needs while either is left.

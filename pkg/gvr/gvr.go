@@ -18,6 +18,11 @@ var (
 	OperatorGroup  = schema.GroupVersionResource{Group: "operators.coreos.com", Version: "v1", Resource: "operatorgroups"}
 	CredentialsReq = schema.GroupVersionResource{Group: "cloudcredential.openshift.io", Version: "v1", Resource: "credentialsrequests"}
 
+	InstallPlan = schema.GroupVersionResource{Group: "operators.coreos.com", Version: "v1alpha1", Resource: "installplans"}
+	// PackageManifest is the package server's view of a catalog's package
+	// (an aggregated API, not a CRD): its channels and their CSVs.
+	PackageManifest = schema.GroupVersionResource{Group: "packages.operators.coreos.com", Version: "v1", Resource: "packagemanifests"}
+
 	Secret       = schema.GroupVersionResource{Version: "v1", Resource: "secrets"}
 	Event        = schema.GroupVersionResource{Version: "v1", Resource: "events"}
 	Namespace    = schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}

@@ -26,6 +26,7 @@ import (
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/gvr"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/kube"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/manifests"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/olm"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/wait"
 )
 
@@ -47,6 +48,9 @@ type Installer struct {
 	// after, until IAM has propagated the change, so WaitBSL waits through
 	// an AccessDenied instead of failing at once.
 	TrustChanged time.Time
+	// Approval, with Manual approval, is the one CSV whose InstallPlan Apply
+	// approves before it waits for the operator's CRDs; nil with Automatic.
+	Approval *olm.Target
 }
 
 // Preflight checks the namespace before anything is sent: another DPA would
@@ -68,7 +72,7 @@ func (i *Installer) Preflight(ctx context.Context, o manifests.Options) (warning
 			return nil, fmt.Errorf("namespace %q already has DataProtectionApplication %q: OADP runs one DPA per namespace; "+
 				"reuse it with --dpa-name %s, or delete it first ('oc -n %s delete dpa %s')", o.Namespace, d.GetName(), d.GetName(), o.Namespace, d.GetName())
 		}
-		if manifests.FSBackupEnabled(&d) && !o.FSBackup {
+		if manifests.FSBackupEnabled(&d) && !o.NodeAgent() {
 			warnings = append(warnings, fmt.Sprintf("dataprotectionapplication/%s runs the node agent for file-system backup, and this run turns it off: rerun with --fs-backup to keep it", d.GetName()))
 		}
 	}
@@ -107,6 +111,9 @@ func (i *Installer) Apply(ctx context.Context, objs []*unstructured.Unstructured
 			fmt.Fprintf(i.Out, "%s/%s not checked (server dry run: the operator and its CRDs are not installed yet)\n", strings.ToLower(obj.GetKind()), obj.GetName())
 			continue
 		case oadpKind && !crdsReady:
+			if err := i.approve(ctx); err != nil {
+				return results, err
+			}
 			if err := i.waitForCRDs(ctx); err != nil {
 				return results, err
 			}
@@ -123,6 +130,23 @@ func (i *Installer) Apply(ctx context.Context, objs []*unstructured.Unstructured
 		results = append(results, res)
 	}
 	return results, nil
+}
+
+// approve approves the InstallPlan of the target CSV, and no other: with
+// Manual approval OLM installs nothing until then.
+func (i *Installer) approve(ctx context.Context) error {
+	if i.Approval == nil {
+		return nil
+	}
+	a := &olm.Approver{Client: i.Client, Out: i.Out, Live: i.Live, Timeout: i.Timeout}
+	p, err := a.Approve(ctx, *i.Approval)
+	if err != nil {
+		return err
+	}
+	if p.Name != "" {
+		fmt.Fprintf(i.Out, "installplan/%s approved (%s)\n", p.Name, strings.Join(p.CSVs, ", "))
+	}
+	return nil
 }
 
 // retryWhileTypeMissing retries an apply for a few seconds while the API

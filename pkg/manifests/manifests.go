@@ -4,6 +4,7 @@
 package manifests
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"sort"
@@ -39,6 +40,11 @@ const (
 	// release its finalizer) when the CloudStorage is deleted.
 	CloudStorageDeleteAnnotation = "oadp.openshift.io/cloudstorage-delete"
 	CloudStorageFinalizer        = "oadp.openshift.io/bucket-protection"
+	// CredentialsRequestNamespace and CredentialsRequestName are the
+	// CredentialsRequest the operator makes at start-up in the ROLEARN flow
+	// (hard-coded in its main.go).
+	CredentialsRequestNamespace = "openshift-cloud-credential-operator"
+	CredentialsRequestName      = "oadp-aws-credentials-request"
 )
 
 // Snapshot modes.
@@ -68,6 +74,10 @@ type Options struct {
 	// FSBackup runs the node agent with Kopia, for file-system backup of the
 	// volumes no snapshot covers (OADP 1.3+; Restic is unsupported on STS).
 	FSBackup bool
+	// DataMover runs the node agent with Kopia for OADP's built-in Data
+	// Mover, which moves CSI snapshots' data to the bucket (OADP 1.3+, CSI
+	// plugin required); backups ask for it with snapshotMoveData.
+	DataMover bool
 
 	VeleroRequests     map[string]string // cpu, memory
 	VeleroLimits       map[string]string
@@ -85,6 +95,13 @@ type Options struct {
 	SubscriptionRoleARN bool
 	// WriteSecret makes the plugin write the credentials secret itself.
 	WriteSecret bool
+	// Approval is the Subscription's installPlanApproval: Manual (the
+	// default) or Automatic. With Manual, OLM installs no version, upgrades
+	// included, until its InstallPlan is approved.
+	Approval string
+	// StartingCSV is the CSV of OADPVersion the Subscription starts at, ""
+	// when the catalog could not be read.
+	StartingCSV string
 
 	Tags map[string]string
 
@@ -130,6 +147,9 @@ func (o Options) WithDefaults() Options {
 	}
 	if o.Channel == "" {
 		o.Channel = DefaultChannel(o.OADPVersion)
+	}
+	if o.Approval == "" {
+		o.Approval = "Manual"
 	}
 	return o
 }
@@ -219,7 +239,10 @@ func Subscription(o Options) *unstructured.Unstructured {
 		"source":              o.CatalogSource,
 		"sourceNamespace":     o.CatalogSourceNamespace,
 		"channel":             o.Channel,
-		"installPlanApproval": "Automatic",
+		"installPlanApproval": cmp.Or(o.Approval, "Manual"),
+	}
+	if o.StartingCSV != "" {
+		spec["startingCSV"] = o.StartingCSV
 	}
 	if o.SubscriptionRoleARN {
 		spec["config"] = map[string]any{"env": []any{map[string]any{"name": "ROLEARN", "value": o.RoleARN}}}
@@ -273,7 +296,7 @@ func DPA(o Options) *unstructured.Unstructured {
 	if o.OADPVersion == "1.2" {
 		config["restic"] = map[string]any{"enable": false}
 	} else {
-		config["nodeAgent"] = map[string]any{"enable": o.FSBackup, "uploaderType": "kopia"}
+		config["nodeAgent"] = map[string]any{"enable": o.NodeAgent(), "uploaderType": "kopia"}
 	}
 	bucket := map[string]any{
 		"cloudStorageRef": map[string]any{"name": o.CloudStorageName},
@@ -303,6 +326,10 @@ func DPA(o Options) *unstructured.Unstructured {
 	m["spec"] = spec
 	return &unstructured.Unstructured{Object: m}
 }
+
+// NodeAgent says whether the DPA runs the node agent: for file-system backup,
+// for the Data Mover, or both (one daemonset serves both).
+func (o Options) NodeAgent() bool { return o.FSBackup || o.DataMover }
 
 // FSBackupEnabled reports whether a DPA runs the node agent for file-system
 // backup. OADP 1.2's Restic does not count: STS does not support it.

@@ -82,6 +82,39 @@ func TestFSBackup(t *testing.T) {
 	}
 }
 
+// --data-mover turns the node agent on with Kopia next to the CSI plugin,
+// which is all OADP's built-in Data Mover needs from 1.3 (OADP docs "About
+// the OADP Data Mover"); every version from 1.3 accepts the DPA. 1.2 (whose
+// Data Mover was VolSync's) and native snapshots are refused by name.
+func TestDataMover(t *testing.T) {
+	for _, v := range SupportedOADPVersions[1:] {
+		o := opts(v, SnapshotsCSI)
+		o.DataMover = true
+		dpa := DPA(o.WithDefaults())
+		if err := ValidateOptions(o, "us-east-2"); err != nil {
+			t.Errorf("OADP %s: %v", v, err)
+		}
+		agent, _, _ := unstructured.NestedMap(dpa.Object, "spec", "configuration", "nodeAgent")
+		plugins, _, _ := unstructured.NestedStringSlice(dpa.Object, "spec", "configuration", "velero", "defaultPlugins")
+		if agent["enable"] != true || agent["uploaderType"] != "kopia" || !strings.Contains(strings.Join(plugins, ","), "csi") {
+			t.Errorf("OADP %s: nodeAgent %v plugins %v, want the agent with kopia and csi", v, agent, plugins)
+		}
+		if _, found := dpa.Object["spec"].(map[string]any)["features"]; found {
+			t.Errorf("OADP %s: spec.features (the old Data Mover) emitted", v)
+		}
+	}
+	for _, c := range []struct{ version, snapshots, want string }{
+		{"1.2", SnapshotsCSI, "--data-mover needs OADP 1.3 or later"},
+		{"1.5", SnapshotsNative, "--data-mover moves the data of CSI snapshots: use it with --snapshots=csi"},
+	} {
+		o := opts(c.version, c.snapshots)
+		o.DataMover = true
+		if err := ValidateOptions(o, "us-east-2"); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("OADP %s %s: %v, want %q", c.version, c.snapshots, err, c.want)
+		}
+	}
+}
+
 func TestSnapshotModeOfAHandWrittenDPA(t *testing.T) {
 	none := &unstructured.Unstructured{Object: map[string]any{"spec": map[string]any{
 		"configuration": map[string]any{"velero": map[string]any{"defaultPlugins": []any{"openshift", "aws"}}}}}}
@@ -257,6 +290,14 @@ func TestSecretAndSubscription(t *testing.T) {
 	sub := objs[2].Object["spec"].(map[string]any)
 	if sub["name"] != "redhat-oadp-operator" || sub["source"] != "redhat-operators" || sub["sourceNamespace"] != "openshift-marketplace" || sub["channel"] != "stable-1.4" {
 		t.Errorf("subscription spec %v", sub)
+	}
+	// Manual approval on STS unless asked otherwise; startingCSV only when known.
+	if _, found := sub["startingCSV"]; sub["installPlanApproval"] != "Manual" || found {
+		t.Errorf("default approval %v, startingCSV %v; want Manual and none", sub["installPlanApproval"], sub["startingCSV"])
+	}
+	o.Approval, o.StartingCSV = "Automatic", "oadp-operator.v1.4.5"
+	if sub := Subscription(o.WithDefaults()).Object["spec"].(map[string]any); sub["installPlanApproval"] != "Automatic" || sub["startingCSV"] != "oadp-operator.v1.4.5" {
+		t.Errorf("subscription spec %v, want Automatic from oadp-operator.v1.4.5", sub)
 	}
 	env := sub["config"].(map[string]any)["env"].([]any)[0].(map[string]any)
 	if env["name"] != "ROLEARN" || env["value"] != o.RoleARN {

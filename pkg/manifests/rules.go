@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/dparules"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/versions"
 )
 
 // SupportedOADPVersions are the operator minor versions the plugin knows the
@@ -79,6 +80,12 @@ func ValidateOptions(o Options, clusterRegion string) error {
 	}
 	if o.FSBackup && o.OADPVersion == "1.2" {
 		errs = append(errs, "--fs-backup needs OADP 1.3 or later: OADP 1.2 backs up file systems only with Restic, which is not supported on AWS STS")
+	}
+	if o.DataMover && versions.CompareMinor(o.OADPVersion, "1.3") < 0 {
+		errs = append(errs, "--data-mover needs OADP 1.3 or later: OADP 1.2's Data Mover (VolSync, features.dataMover) was a Technology Preview that later versions cannot restore from")
+	}
+	if o.DataMover && o.Snapshots != SnapshotsCSI {
+		errs = append(errs, "--data-mover moves the data of CSI snapshots: use it with --snapshots=csi, not --snapshots="+o.Snapshots)
 	}
 	if o.Region == "" {
 		errs = append(errs, "no AWS region: the cluster reports none; pass --region")

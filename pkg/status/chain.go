@@ -11,6 +11,7 @@ import (
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/checks"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/clusterfacts"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/iam"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/olm"
 )
 
 // Chain is what the command read of the STS chain beyond readiness: the IAM
@@ -38,6 +39,14 @@ type Chain struct {
 	SecretErr       error
 	Subscription    *unstructured.Unstructured
 	SubscriptionErr error
+	// CredentialsRequest is the operator's
+	// openshift-cloud-credential-operator/oadp-aws-credentials-request (the
+	// ROLEARN flow), nil when absent or not served.
+	CredentialsRequest    *unstructured.Unstructured
+	CredentialsRequestErr error
+	// InstallPlans are the OADP namespace's OLM InstallPlans.
+	InstallPlans    []olm.Plan
+	InstallPlansErr error
 
 	DPAs   []unstructured.Unstructured
 	DPAErr error
@@ -150,7 +159,9 @@ type chain struct {
 func (c *chain) build() {
 	c.iamChecks()
 	c.credentialChecks()
+	c.credentialsRequestCheck()
 	c.operatorChecks()
+	c.upgradeChecks()
 	c.storageChecks()
 	c.recentChecks()
 	if c.AssumeRole != nil {

@@ -1,6 +1,8 @@
 // Package clusters runs the plugin on the shapes of real clusters: each
-// fixture of ../shared/oracle/clusters (objects of a real kind of cluster,
-// from public sources, with "# EXPECT key: value" lines) is loaded into the
+// fixture of ../shared/oracle/clusters and of this package's
+// testdata/clusters (objects of a real kind of cluster, from public sources,
+// with "# EXPECT key: value" lines; the repository's own say in their header
+// which oracle fixtures they were made from) is loaded into the
 // rig's real kube-apiserver in place of the seeded cluster, its issuer is
 // registered in moto in its own partition, and every EXPECT line is asserted
 // through the built binary: `status -o json` and `setup --dry-run=client`.
@@ -25,7 +27,9 @@ import (
 
 	"github.com/oadp-sts/kubectl-oadp_sts/internal/clitest"
 	"github.com/oadp-sts/kubectl-oadp_sts/internal/rig"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/dparules"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/gvr"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/manifests"
 )
 
 func TestMain(m *testing.M) { rig.Main(m, rig.Options{}) }
@@ -192,21 +196,11 @@ func shapeOf(fx *rig.ClusterFixture) shape {
 	return s
 }
 
-// credentialsRequestCRD is a STAND-IN for the CredentialsRequest CRD the
-// Cloud Credential Operator installs (its module is not on the Go module
-// proxy, so the rig has no copy): setup only asks whether the API is served,
-// and the standardized-flow fixture's CredentialsRequest needs a home. It
-// keeps every field and validates none.
-var credentialsRequestCRD = &unstructured.Unstructured{Object: map[string]any{
-	"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
-	"metadata": map[string]any{"name": "credentialsrequests.cloudcredential.openshift.io"},
-	"spec": map[string]any{
-		"group": "cloudcredential.openshift.io", "scope": "Namespaced",
-		"names": map[string]any{"kind": "CredentialsRequest", "listKind": "CredentialsRequestList", "plural": "credentialsrequests", "singular": "credentialsrequest"},
-		"versions": []any{map[string]any{"name": "v1", "served": true, "storage": true,
-			"schema": map[string]any{"openAPIV3Schema": map[string]any{"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}},
-	},
-}}
+// credentialsRequestCRD is the rig's STAND-IN for the Cloud Credential
+// Operator's CRD (see rig.CredentialsRequestCRD): setup only asks whether
+// the API is served, and the standardized-flow fixture's CredentialsRequest
+// needs a home.
+var credentialsRequestCRD = rig.CredentialsRequestCRD
 
 func TestClusterFixtures(t *testing.T) {
 	r := rig.Get(t)
@@ -221,6 +215,16 @@ func TestClusterFixtures(t *testing.T) {
 	if len(fixtures) == 0 {
 		t.Fatalf("no cluster fixtures in %s/clusters", oracle)
 	}
+	// The repository's own fixtures: shapes the oracle's sample lacks (ROSA
+	// HCP on 4.22, OpenShift 5.0), made from its 4.19+ fixtures.
+	own, err := rig.ClusterFixtures("testdata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(own) == 0 {
+		t.Fatalf("no cluster fixtures in testdata/clusters")
+	}
+	fixtures = append(fixtures, own...)
 	ctx := context.Background()
 	// The stand-in CRD serves every fixture: the plugin then sees the
 	// credentials API a cluster with a Cloud Credential Operator serves, and
@@ -417,6 +421,10 @@ func checkFixture(t *testing.T, r *rig.Rig, bin string, fx *rig.ClusterFixture) 
 			}
 		case "oadpVersion":
 			expectOADPVersion(t, r, bin, setup, e.Value)
+		case "dpaAccepted":
+			expectDPAAccepted(t, setup, fx, e.Value)
+		case "fsBackupUploader":
+			expectFSBackupUploader(t, r, bin, fx, e.Value)
 		case "credentials":
 			expectCredentials(t, r, bin, e.Value)
 		case "secretCheckAfterSetup":
@@ -685,5 +693,84 @@ func expectReason(t *testing.T, rep *report, setup run, v string) {
 		if !strings.Contains(setup.stderr, words) {
 			t.Errorf("reason %q: setup's refusal does not name %q:\n%s", clause, words, setup.stderr)
 		}
+	}
+}
+
+// fixtureOADPVersion is the fixture's own oadpVersion line: the version a
+// DPA is judged for.
+func fixtureOADPVersion(t *testing.T, fx *rig.ClusterFixture) string {
+	t.Helper()
+	for _, e := range fx.Expect {
+		if e.Key == "oadpVersion" {
+			return e.Value
+		}
+	}
+	t.Fatalf("%s: dpaAccepted and fsBackupUploader need an oadpVersion line", fx.Name)
+	return ""
+}
+
+// judge is the engine's verdict on the DPA of setup's -o yaml, in the
+// namespace setup leaves: its CloudStorage, and the credentials secret it
+// writes or, in the ROLEARN flow, the Cloud Credential Operator's (the same
+// web-identity profile, docs/oadp-api-facts.md §2.3).
+func judge(t *testing.T, objs []map[string]any, version string) dparules.Verdict {
+	t.Helper()
+	dpa, cs := kind(objs, "DataProtectionApplication"), kind(objs, "CloudStorage")
+	if dpa == nil || cs == nil {
+		t.Fatalf("setup printed no DPA or no CloudStorage")
+	}
+	region, _, _ := unstructured.NestedString(cs.Object, "spec", "region")
+	ns := dparules.Namespace{DPA: dpa,
+		Secrets:       map[string]map[string][]byte{manifests.SecretName: {manifests.SecretKey: []byte(manifests.CredentialsFile(roleARNOf(objs), region))}},
+		CloudStorages: map[string]*unstructured.Unstructured{cs.GetName(): cs}}
+	return dparules.Judge(context.Background(), ns, version, nil)
+}
+
+// expectDPAAccepted: the DPA setup writes for the fixture's version is one
+// the operator's rules accept (and the API server's schema: schemaCheck).
+func expectDPAAccepted(t *testing.T, setup run, fx *rig.ClusterFixture, v string) {
+	t.Helper()
+	if v != "true" {
+		t.Fatalf("unknown dpaAccepted value %q", v)
+	}
+	if setup.code != 0 {
+		t.Fatalf("setup --dry-run=client exits %d:\n%s", setup.code, setup.stderr)
+	}
+	version := fixtureOADPVersion(t, fx)
+	if vd := judge(t, objects(t, setup.stdout), version); !vd.Accepted() {
+		t.Errorf("the engine rejects setup's DPA for OADP %s: %v", version, vd.Err())
+	}
+}
+
+// expectFSBackupUploader: with --fs-backup, and with --data-mover (the
+// node agent of the built-in Data Mover), for the fixture's version, the
+// node agent runs with the named uploader, the word restic appears nowhere
+// in what setup writes (OADP 1.6 refuses it), and the engine and the API
+// server accept the DPA.
+func expectFSBackupUploader(t *testing.T, r *rig.Rig, bin string, fx *rig.ClusterFixture, v string) {
+	t.Helper()
+	version := fixtureOADPVersion(t, fx)
+	for _, flag := range []string{"--fs-backup", "--data-mover"} {
+		res := fixtureRun(t, r, bin, "setup", "--dry-run=client", "-o", "yaml", "--oadp-version", version, flag)
+		if res.code != 0 {
+			t.Fatalf("setup --oadp-version %s %s exits %d:\n%s", version, flag, res.code, res.stderr)
+		}
+		if strings.Contains(strings.ToLower(res.stdout), "restic") {
+			t.Errorf("setup --oadp-version %s %s writes restic:\n%s", version, flag, res.stdout)
+		}
+		objs := objects(t, res.stdout)
+		dpa := kind(objs, "DataProtectionApplication")
+		if dpa == nil {
+			t.Fatalf("setup printed no DPA")
+		}
+		on, _, _ := unstructured.NestedBool(dpa.Object, "spec", "configuration", "nodeAgent", "enable")
+		uploader, _, _ := unstructured.NestedString(dpa.Object, "spec", "configuration", "nodeAgent", "uploaderType")
+		if !on || uploader != v {
+			t.Errorf("%s: node agent enable=%v uploaderType %q, want enabled with %s", flag, on, uploader, v)
+		}
+		if vd := judge(t, objs, version); !vd.Accepted() {
+			t.Errorf("the engine rejects setup's %s DPA for OADP %s: %v", flag, version, vd.Err())
+		}
+		schemaCheck(t, r, version, objs)
 	}
 }

@@ -80,6 +80,7 @@ type BackupOptions struct {
 	ExcludeResources []string
 	SnapshotVolumes  bool
 	FSBackup         bool
+	SnapshotMoveData bool
 	DryRun           cmdutil.DryRun
 	PrintFlags       *printer.ObjectFlags
 	// FromSchedule takes namespaces and options from a schedule's template.
@@ -88,6 +89,7 @@ type BackupOptions struct {
 
 	snapshotSet           bool
 	fsBackupSet           bool
+	moveDataSet           bool
 	fromScheduleConflicts []string
 	ns                    string
 	printer               printers.ResourcePrinter
@@ -131,6 +133,7 @@ func NewCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Comma
 	fl.StringSliceVar(&o.ExcludeResources, "exclude-resources", nil, "resources to leave out, e.g. secrets")
 	fl.BoolVar(&o.SnapshotVolumes, "snapshot-volumes", false, "--snapshot-volumes=true or =false: take snapshots of persistent volumes or not (unset: the server's default)")
 	fl.BoolVar(&o.FSBackup, "default-volumes-to-fs-backup", false, "back up pod volumes with the node agent's file-system backup (Kopia) unless a pod opts out; needs 'setup --fs-backup' (unset: the server's default)")
+	fl.BoolVar(&o.SnapshotMoveData, "snapshot-move-data", false, "move the CSI snapshots' data to the storage location with OADP's Data Mover, so the backup outlives the volumes' snapshots; needs 'setup --data-mover' (unset: the server's default)")
 	o.PrintFlags.AddFlags(cmd)
 	cmdutil.AddDryRunFlag(cmd, &o.DryRun, `"none", "client" or "server": client prints the Backup and creates nothing, server sends it with dryRun=All`)
 	fl.StringVar(&o.FromSchedule, "from-schedule", "", "back up now from this schedule's template (its namespaces and options), named SCHEDULE-<timestamp> like the schedule's own backups")
@@ -145,10 +148,11 @@ func (o *BackupOptions) Complete(cmd *cobra.Command, args []string) {
 	o.Namespaces = args
 	o.snapshotSet = cmd.Flags().Changed("snapshot-volumes")
 	o.fsBackupSet = cmd.Flags().Changed("default-volumes-to-fs-backup")
+	o.moveDataSet = cmd.Flags().Changed("snapshot-move-data")
 	o.ns = o.factory.Namespace()
 	if o.FromSchedule != "" {
 		o.fromScheduleConflicts = nil
-		for _, n := range []string{"ttl", "storage-location", "selector", "include-resources", "exclude-resources", "snapshot-volumes", "default-volumes-to-fs-backup"} {
+		for _, n := range []string{"ttl", "storage-location", "selector", "include-resources", "exclude-resources", "snapshot-volumes", "default-volumes-to-fs-backup", "snapshot-move-data"} {
 			if cmd.Flags().Changed(n) {
 				o.fromScheduleConflicts = append(o.fromScheduleConflicts, "--"+n)
 			}
@@ -224,6 +228,10 @@ func (o *BackupOptions) build() (*velero.BackupOptions, error) {
 		v := o.FSBackup
 		bo.DefaultVolumesToFsBackup = &v
 	}
+	if o.moveDataSet {
+		v := o.SnapshotMoveData
+		bo.SnapshotMoveData = &v
+	}
 	_, err := velero.NewBackup(*bo)
 	return bo, err
 }
@@ -253,9 +261,9 @@ func (o *BackupOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return kube.Explain(err, gvr.BSL, "")
 	}
-	fsBackup := o.fsBackupSet && o.FSBackup
+	fsBackup, moveData := o.fsBackupSet && o.FSBackup, o.moveDataSet && o.SnapshotMoveData
 	var dpa string
-	if o.StorageLocation == "" || fsBackup {
+	if o.StorageLocation == "" || fsBackup || moveData {
 		// The DPA setup recorded: its location, and its node agent.
 		names, err := record.Resolve(ctx, dyn, o.ns, record.Flags{})
 		if err != nil {
@@ -279,7 +287,12 @@ func (o *BackupOptions) Run(ctx context.Context) error {
 		}
 	}
 	if fsBackup {
-		if err := nodeAgentOn(ctx, dyn, o.ns); err != nil {
+		if err := nodeAgentOn(ctx, dyn, o.ns, "--default-volumes-to-fs-backup", "--fs-backup"); err != nil {
+			return err
+		}
+	}
+	if moveData {
+		if err := nodeAgentOn(ctx, dyn, o.ns, "--snapshot-move-data", "--data-mover"); err != nil {
 			return err
 		}
 	}
@@ -361,9 +374,11 @@ func recordedLocation(bsls []unstructured.Unstructured, dpa string) string {
 	return ""
 }
 
-// nodeAgentOn refuses file-system backup when the DPA keeps the node agent
-// off: Velero would accept the Backup and then fail every pod volume of it.
-func nodeAgentOn(ctx context.Context, dyn dynamic.Interface, ns string) error {
+// nodeAgentOn refuses file-system backup, or the Data Mover, when the DPA
+// keeps the node agent off: Velero would accept the Backup and then fail
+// every pod volume (or DataUpload) of it. flag is the backup's flag that
+// needs the agent, setupFlag the setup flag that turns it on.
+func nodeAgentOn(ctx context.Context, dyn dynamic.Interface, ns, flag, setupFlag string) error {
 	l, err := dyn.Resource(gvr.DPA).Namespace(ns).List(ctx, metav1.ListOptions{})
 	switch {
 	case kube.IsTypeMissing(err), apierrors.IsForbidden(err):
@@ -381,5 +396,5 @@ func nodeAgentOn(ctx context.Context, dyn dynamic.Interface, ns string) error {
 		names[i] = "dataprotectionapplication/" + l.Items[i].GetName()
 	}
 	sort.Strings(names)
-	return fmt.Errorf("--default-volumes-to-fs-backup needs OADP's node agent, and %s keeps it off: run 'kubectl oadp-sts setup --fs-backup' first", strings.Join(names, ", "))
+	return fmt.Errorf("%s needs OADP's node agent, and %s keeps it off: run 'kubectl oadp-sts setup %s' first", flag, strings.Join(names, ", "), setupFlag)
 }

@@ -13,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/cli-runtime/pkg/printers"
+	"k8s.io/client-go/dynamic"
 
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/checks"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/clusterfacts"
@@ -21,6 +22,7 @@ import (
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/install"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/kube"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/manifests"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/olm"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/printer"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/record"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/versions"
@@ -59,6 +61,8 @@ type ClusterOptions struct {
 	CatalogNS       string
 	Credentials     string
 	RoleARN         string
+	Approval        string
+	DataMover       bool
 
 	PrintFlags     *printer.ObjectFlags
 	ForceConflicts bool
@@ -90,6 +94,8 @@ func (c *ClusterOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.CatalogSource, "catalog-source", "", "catalog source of the operator, e.g. a mirrored catalog in restricted networks (default: "+manifests.DefaultCatalogSource+", or "+manifests.CommunityCatalogSource+" for the community package)")
 	fs.StringVar(&c.CatalogNS, "catalog-source-namespace", manifests.DefaultCatalogNS, "namespace of the catalog source")
 	fs.StringVar(&c.Credentials, "credentials", Auto, "who writes the cloud-credentials secret: auto, secret (the plugin) or subscription (ROLEARN in the Subscription; the Cloud Credential Operator writes it, OpenShift 4.14+)")
+	fs.StringVar(&c.Approval, "approval", olm.Manual, "installPlanApproval of the Subscription setup makes: Manual (setup approves only the InstallPlan of the version it installs; upgrades wait for you, since a new version can need IAM actions the role lacks) or Automatic")
+	fs.BoolVar(&c.DataMover, "data-mover", false, "turn on OADP's built-in Data Mover: the node agent with Kopia moves CSI snapshots' data to the bucket ('backup --snapshot-move-data'; OADP 1.3+, --snapshots=csi)")
 	fs.StringVar(&c.RoleARN, "role-arn", "", "use this existing IAM role and skip the IAM steps (for roles made by hand, e.g. from --output-dir)")
 	fs.BoolVar(&c.ForceConflicts, "force-conflicts", false, "take over fields of existing objects that another manager owns")
 	fs.BoolVar(&c.Wait, "wait", true, "wait for the operator, the DPA's Reconciled condition and the storage location to be Available")
@@ -115,6 +121,19 @@ func (c *ClusterOptions) validate() error {
 	}
 	if c.Credentials == CredsOLM && c.InstallOperator == installFalse {
 		errs = append(errs, "--credentials=subscription needs the plugin to install the operator (the ROLEARN is read when it starts): drop --install-operator=false")
+	}
+	// The same checks as manifests.ValidateOptions, here for what the flags
+	// alone decide, so they are refused before anything is read.
+	if c.DataMover && c.Snapshots == manifests.SnapshotsNative {
+		errs = append(errs, "--data-mover moves the data of CSI snapshots: use it with --snapshots=csi, not --snapshots=native")
+	}
+	if c.DataMover && c.OADPVersion != "" && versions.CompareMinor(c.OADPVersion, "1.3") < 0 {
+		errs = append(errs, "--data-mover needs OADP 1.3 or later: OADP 1.2's Data Mover (VolSync, features.dataMover) was a Technology Preview that later versions cannot restore from")
+	}
+	if a, ok := olm.NormalizeApproval(c.Approval); ok {
+		c.Approval = a
+	} else {
+		errs = append(errs, fmt.Sprintf("--approval must be Manual or Automatic, not %q", c.Approval))
 	}
 	if c.Timeout <= 0 {
 		errs = append(errs, fmt.Sprintf("--timeout must be positive, not %s", c.Timeout))
@@ -225,7 +244,8 @@ func (o *Options) manifestOptions(st *clusterState) (manifests.Options, error) {
 		VeleroRequests: quantities(c.CPURequest, c.MemoryRequest), VeleroLimits: quantities(c.CPULimit, c.MemoryLimit),
 		VeleroNodeSelector: c.NodeSelector,
 		InstallOperator:    installOp, Package: pkg, Channel: c.Channel, CatalogSource: c.CatalogSource, CatalogSourceNamespace: c.CatalogNS,
-		SubscriptionRoleARN: creds == CredsOLM, WriteSecret: creds == CredsSecret,
+		SubscriptionRoleARN: creds == CredsOLM, WriteSecret: creds == CredsSecret, Approval: c.Approval,
+		DataMover: c.DataMover,
 		// The bucket carries the ownership tags cleanup checks before deleting it.
 		Tags: iam.OwnershipTags(f.Cluster.ID),
 	}
@@ -273,6 +293,9 @@ func (o *Options) runCluster(ctx context.Context, mo manifests.Options) error {
 	}
 	in := &install.Installer{Client: dyn, Out: log, Live: printer.IsTerminal(log),
 		DryRun: o.DryRun == DryRunServer, Force: o.Cluster.ForceConflicts, Timeout: o.Cluster.Timeout, TrustChanged: o.trustChanged}
+	if mo.InstallOperator && mo.Approval == olm.Manual {
+		in.Approval = &olm.Target{Namespace: mo.Namespace, Subscription: mo.Package, CSV: mo.StartingCSV, Minor: mo.OADPVersion}
+	}
 	results, err := in.Apply(ctx, objs, mo.InstallOperator)
 	if err != nil {
 		return err
@@ -310,6 +333,31 @@ func (o *Options) runCluster(ctx context.Context, mo manifests.Options) error {
 		return err
 	}
 	fmt.Fprintf(log, "backupstoragelocation/%s Available\n\nOADP is ready. Back up a namespace with:\n  kubectl oadp-sts backup <namespace>\n", bsl)
+	return nil
+}
+
+// startingCSV names the CSV of the chosen version the Subscription starts
+// at, from the catalog's PackageManifest. Without the package server's API
+// (or the package) the Subscription names none, and setup approves only an
+// InstallPlan of the chosen minor version.
+func (o *Options) startingCSV(ctx context.Context, dyn dynamic.Interface, mo *manifests.Options) error {
+	if !mo.InstallOperator {
+		return nil
+	}
+	csv, found, err := olm.ReadStartingCSV(ctx, dyn, mo.CatalogSourceNamespace, mo.Package, mo.Channel, mo.OADPVersion)
+	switch {
+	case err != nil:
+		return err
+	case !found:
+		fmt.Fprintf(o.ErrOut, "no PackageManifest %s in %s: the Subscription names no startingCSV", mo.Package, mo.CatalogSourceNamespace)
+		if mo.Approval == olm.Manual {
+			fmt.Fprintf(o.ErrOut, "; setup approves only an InstallPlan of OADP %s", mo.OADPVersion)
+		}
+		fmt.Fprintln(o.ErrOut)
+	default:
+		mo.StartingCSV = csv
+		fmt.Fprintf(o.ErrOut, "starting CSV %s (%s approval)\n", csv, mo.Approval)
+	}
 	return nil
 }
 

@@ -334,7 +334,9 @@ func TestSetupCCOFlow(t *testing.T) {
 	})
 	waitCRD(t, r)
 	ns := "setup-cco"
-	res := clitest.Run(t, "setup", "--yes", "--wait=false", "--install-operator=true", "-n", ns)
+	// No OLM runs here to make an InstallPlan: Automatic approval, so setup
+	// approves nothing.
+	res := clitest.Run(t, "setup", "--yes", "--wait=false", "--install-operator=true", "--approval=Automatic", "-n", ns)
 	if res.Code != 0 {
 		t.Fatalf("exit %d: %s", res.Code, res.Stderr)
 	}
@@ -540,8 +542,8 @@ func TestSetupWarnsBeforeTurningFSBackupOff(t *testing.T) {
 }
 
 // --install-operator=auto on a cluster without OADP: setup subscribes, waits
-// for OLM to install the operator's CRDs (the test plays OLM), then applies
-// the CloudStorage and DPA.
+// for OLM to install the operator's CRDs (the test plays OLM with Automatic
+// approval, so setup approves nothing), then applies the CloudStorage and DPA.
 func TestSetupInstallsTheOperatorWhenAbsent(t *testing.T) {
 	r := rig.Get(t)
 	r.Fresh(t)
@@ -556,7 +558,7 @@ func TestSetupInstallsTheOperatorWhenAbsent(t *testing.T) {
 			}
 		}
 	}()
-	res := clitest.Run(t, "setup", "--yes", "--wait=false", "--timeout", "30s", "-n", ns)
+	res := clitest.Run(t, "setup", "--yes", "--wait=false", "--timeout", "30s", "--approval=Automatic", "-n", ns)
 	if res.Code != 0 {
 		t.Fatalf("exit %d: %s", res.Code, res.Stderr)
 	}
@@ -619,7 +621,7 @@ func TestSetupWaitsOutTerminatingCRDs(t *testing.T) {
 			t.Error(err)
 		}
 	}()
-	res := clitest.Run(t, "setup", "--yes", "--wait=false", "--timeout", "30s", "-n", ns)
+	res := clitest.Run(t, "setup", "--yes", "--wait=false", "--timeout", "30s", "--approval=Automatic", "-n", ns)
 	<-released
 	if res.Code != 0 {
 		t.Fatalf("exit %d: %s", res.Code, res.Stderr)
@@ -640,7 +642,7 @@ func TestSetupWaitsOutTerminatingCRDs(t *testing.T) {
 
 func TestSetupFlagCompletion(t *testing.T) {
 	for flag, want := range map[string]string{
-		"--oadp-version": "1.2\n1.3\n1.4\n1.5\n", "--snapshots": "csi\nnative\n",
+		"--oadp-version": "1.2\n1.3\n1.4\n1.5\n1.6\n", "--snapshots": "csi\nnative\n", "--approval": "Manual\nAutomatic\n",
 		"--install-operator": "auto\ntrue\nfalse\n", "--credentials": "auto\nsecret\nsubscription\n",
 	} {
 		res := clitest.Run(t, "__complete", "setup", flag, "")

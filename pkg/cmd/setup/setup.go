@@ -17,6 +17,7 @@ import (
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/iam"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/install"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/manifests"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/olm"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/printer"
 )
 
@@ -34,6 +35,13 @@ var (
 		DataProtectionApplication shaped for the installed OADP version (never the
 		spec.features block OADP 1.3+ rejects). Then it waits for the operator, the
 		DPA's Reconciled condition and the storage location to be Available.
+
+		The Subscription asks for Manual approval (--approval=Automatic otherwise)
+		and starts at the CSV of the OADP version setup writes the DPA for; setup
+		approves that version's InstallPlan and no other, so an upgrade, which can
+		need IAM actions the role lacks, waits until you approve it ('status'
+		lists it). --data-mover runs the node agent for OADP's built-in Data Mover
+		('backup --snapshot-move-data').
 
 		Every step converges: what is missing is created, what drifted is put back,
 		and each step reports created, updated/configured or unchanged. A second run
@@ -73,6 +81,9 @@ var (
 
 		# Print the cluster objects and apply them with oc
 		kubectl oadp-sts setup --dry-run=client -o yaml | oc apply -f -
+
+		# CSI snapshots whose data the Data Mover copies to the bucket
+		kubectl oadp-sts setup --data-mover --yes
 
 		# Native EBS snapshots instead of CSI, Velero on infra nodes
 		kubectl oadp-sts setup --snapshots=native --velero-node-selector node-role.kubernetes.io/infra= --yes
@@ -162,6 +173,7 @@ func NewCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Comma
 	fixed("snapshots", manifests.SnapshotsCSI, manifests.SnapshotsNative)
 	fixed("install-operator", Auto, installTrue, installFalse)
 	fixed("credentials", Auto, CredsSecret, CredsOLM)
+	fixed("approval", olm.Manual, olm.Automatic)
 	return cmd
 }
 
@@ -274,6 +286,9 @@ func (o *Options) Run(ctx context.Context) error {
 		}
 		warnings, err := (&install.Installer{Client: dyn}).Preflight(ctx, mo)
 		if err != nil {
+			return err
+		}
+		if err := o.startingCSV(ctx, dyn, &mo); err != nil {
 			return err
 		}
 		for _, w := range warnings {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
@@ -13,6 +14,7 @@ import (
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/checks"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/clusterfacts"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/gvr"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/olm"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/record"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/status"
 )
@@ -122,6 +124,9 @@ type namespaceRead struct {
 	cloudStorages *future[listed]
 	backups       *future[listed]
 	restores      *future[listed]
+	// The ROLEARN flow's CredentialsRequest and the pending upgrades.
+	credentialsRequest *future[*unstructured.Unstructured]
+	installPlans       *future[[]olm.Plan]
 }
 
 // readNamespace starts every read of the OADP namespace. The DPA's
@@ -139,6 +144,10 @@ func readNamespace(ctx context.Context, c Clients, ns string) *namespaceRead {
 		cloudStorages: start(list(gvr.CloudStorage)),
 		backups:       start(list(gvr.Backup)),
 		restores:      start(list(gvr.Restore)),
+		credentialsRequest: start(func() (*unstructured.Unstructured, error) {
+			return readCredentialsRequest(ctx, c.Dynamic)
+		}),
+		installPlans: start(func() ([]olm.Plan, error) { return olm.ListPlans(ctx, c.Dynamic, ns) }),
 	}
 	r.dpaSecrets = start(func() (dpaSecretsRead, error) {
 		dpas, _ := r.dpas.wait()
@@ -174,6 +183,8 @@ func (r *namespaceRead) into(ch *status.Chain) {
 	ch.Backups, backupErr = r.backups.wait()
 	ch.Restores, restoreErr = r.restores.wait()
 	ch.VeleroErr = errors.Join(backupErr, restoreErr)
+	ch.CredentialsRequest, ch.CredentialsRequestErr = r.credentialsRequest.wait()
+	ch.InstallPlans, ch.InstallPlansErr = r.installPlans.wait()
 }
 
 // storageRead is the snapshot mode of the namespace's DPA and where the

@@ -107,3 +107,16 @@ func requestToken(ctx context.Context, c kubernetes.Interface, ns string) (token
 	t.issuer, t.subject, t.audience = claims(t.token)
 	return t, nil
 }
+
+// readCredentialsRequest reads the CredentialsRequest the operator makes in
+// the ROLEARN flow; nil when absent or when the API is not served.
+func readCredentialsRequest(ctx context.Context, c dynamic.Interface) (*unstructured.Unstructured, error) {
+	cr, err := c.Resource(gvr.CredentialsReq).Namespace(manifests.CredentialsRequestNamespace).Get(ctx, manifests.CredentialsRequestName, metav1.GetOptions{})
+	switch {
+	case kube.IsTypeMissing(err), apierrors.IsNotFound(err):
+		return nil, nil
+	case err != nil:
+		return nil, kube.Explain(err, gvr.CredentialsReq, manifests.CredentialsRequestName)
+	}
+	return cr, nil
+}
