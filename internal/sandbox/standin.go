@@ -104,6 +104,15 @@ var (
 	sa     = schema.GroupVersionResource{Version: "v1", Resource: "serviceaccounts"}
 )
 
+// VeleroLocationLabels are the labels the operator puts on the locations it
+// makes from velero-type entries (not on CloudStorage ones), beside
+// app.kubernetes.io/instance=<location>; managed-by stays the stand-in's.
+var VeleroLocationLabels = map[string]string{
+	"app.kubernetes.io/name":      "oadp-operator-velero",
+	"app.kubernetes.io/component": "bsl",
+	"openshift.io/oadp":           "True",
+}
+
 type key struct{ kind, name string }
 
 // TokenPath is the local file standing in for
@@ -309,6 +318,7 @@ func (s *StandIn) buildDPAObjects(ctx context.Context, dpa *unstructured.Unstruc
 		loc, _ := l.(map[string]any)
 		bsl := map[string]any{}
 		var credential map[string]any
+		veleroType := false
 		name, _, _ := unstructured.NestedString(loc, "name")
 		if name == "" {
 			name = fmt.Sprintf("%s-%d", dpa.GetName(), i+1)
@@ -340,9 +350,18 @@ func (s *StandIn) buildDPAObjects(ctx context.Context, dpa *unstructured.Unstruc
 			}
 			credential, _, _ = unstructured.NestedMap(b, "credential")
 		} else if v, ok, _ := unstructured.NestedMap(loc, "velero"); ok {
+			// As the operator does: the location's spec as written, with the
+			// labels it puts on velero-type locations only (which is what its
+			// registry-secret step selects), and for aws an empty
+			// checksumAlgorithm unless one is given.
 			bsl = v
-			bsl["config"] = stringMap(v["config"])
+			config := stringMap(v["config"])
+			if p, _ := v["provider"].(string); (p == "aws" || p == "velero.io/aws") && config["checksumAlgorithm"] == nil {
+				config["checksumAlgorithm"] = ""
+			}
+			bsl["config"] = config
 			credential, _, _ = unstructured.NestedMap(v, "credential")
+			veleroType = true
 		}
 		if p, _ := bsl["provider"].(string); p == "aws" || p == "velero.io/aws" {
 			config := bsl["config"].(map[string]any)
@@ -356,7 +375,16 @@ func (s *StandIn) buildDPAObjects(ctx context.Context, dpa *unstructured.Unstruc
 			}
 			bsl["credential"] = map[string]any{"name": copyName, "key": credential["key"]}
 		}
-		objs = append(objs, s.owned("velero.io/v1", "BackupStorageLocation", name, owner, bsl))
+		o := s.owned("velero.io/v1", "BackupStorageLocation", name, owner, bsl)
+		if veleroType {
+			l := o.GetLabels()
+			for k, v := range VeleroLocationLabels {
+				l[k] = v
+			}
+			l["app.kubernetes.io/instance"] = name
+			o.SetLabels(l)
+		}
+		objs = append(objs, o)
 	}
 	snaps, _, _ := unstructured.NestedSlice(spec, "snapshotLocations")
 	for i, sl := range snaps {

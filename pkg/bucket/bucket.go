@@ -30,6 +30,7 @@ import (
 // API is the part of S3 this package calls; *s3.Client satisfies it.
 type API interface {
 	HeadBucket(ctx context.Context, in *s3.HeadBucketInput, optFns ...func(*s3.Options)) (*s3.HeadBucketOutput, error)
+	ListBuckets(ctx context.Context, in *s3.ListBucketsInput, optFns ...func(*s3.Options)) (*s3.ListBucketsOutput, error)
 	GetBucketLocation(ctx context.Context, in *s3.GetBucketLocationInput, optFns ...func(*s3.Options)) (*s3.GetBucketLocationOutput, error)
 	GetPublicAccessBlock(ctx context.Context, in *s3.GetPublicAccessBlockInput, optFns ...func(*s3.Options)) (*s3.GetPublicAccessBlockOutput, error)
 	GetBucketEncryption(ctx context.Context, in *s3.GetBucketEncryptionInput, optFns ...func(*s3.Options)) (*s3.GetBucketEncryptionOutput, error)
@@ -49,7 +50,7 @@ var _ API = (*s3.Client)(nil)
 // cleanup's emptying lists and deletes versions), for the least policy of
 // the plugin's user.
 var CallerActions = []string{
-	"s3:ListBucket", "s3:GetBucketLocation", "s3:CreateBucket", "s3:DeleteBucket",
+	"s3:ListAllMyBuckets", "s3:ListBucket", "s3:GetBucketLocation", "s3:CreateBucket", "s3:DeleteBucket",
 	"s3:GetBucketPublicAccessBlock", "s3:PutBucketPublicAccessBlock",
 	"s3:GetEncryptionConfiguration", "s3:PutEncryptionConfiguration",
 	"s3:GetBucketTagging", "s3:PutBucketTagging",
@@ -251,7 +252,9 @@ func inRegion(region string) func(*s3.Options) {
 
 // Read learns the bucket's state. HeadBucket names this account as the
 // expected owner, so a bucket of another account is Forbidden rather than
-// read; the rest is read only for a bucket this account owns.
+// read, and the bucket must be among the ones ListBuckets gives this account
+// (S3-compatible stores that ignore the expected owner still list only the
+// caller's own); the rest is read only for a bucket this account owns.
 func Read(ctx context.Context, c API, w Want) (State, error) {
 	var st State
 	in := &s3.HeadBucketInput{Bucket: &w.Name}
@@ -275,6 +278,14 @@ func Read(ctx context.Context, c API, w Want) (State, error) {
 	st.Exists = true
 	if head != nil && head.BucketRegion != nil {
 		st.Region = aws.ToString(head.BucketRegion)
+	}
+	mine, err := listed(ctx, c, w.Name, inRegion(w.Region))
+	if err != nil {
+		return st, err
+	}
+	if !mine {
+		st.Exists, st.Forbidden = false, true
+		return st, nil
 	}
 	loc, err := c.GetBucketLocation(ctx, &s3.GetBucketLocationInput{Bucket: &w.Name, ExpectedBucketOwner: in.ExpectedBucketOwner}, inRegion(w.Region))
 	if err != nil {
@@ -321,6 +332,21 @@ func Read(ctx context.Context, c API, w Want) (State, error) {
 	}
 	st.Versioning = string(ver.Status)
 	return st, nil
+}
+
+// listed reports whether the caller's account owns a bucket of that name.
+func listed(ctx context.Context, c API, name string, opt func(*s3.Options)) (bool, error) {
+	pages := s3.NewListBucketsPaginator(c, &s3.ListBucketsInput{Prefix: &name})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx, opt)
+		if err != nil {
+			return false, awsclient.Explain("list this account's buckets", err)
+		}
+		if slices.ContainsFunc(page.Buckets, func(b types.Bucket) bool { return aws.ToString(b.Name) == name }) {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // regionOf reads GetBucketLocation's answer: empty is us-east-1, and the

@@ -34,8 +34,11 @@ const (
 	AnnotationRoleExternal = prefix + "role-external"
 	AnnotationPolicyName   = prefix + "policy-name"
 	AnnotationBucket       = prefix + "bucket"
-	AnnotationCloudStorage = prefix + "cloudstorage"
-	AnnotationDPA          = prefix + "dpa"
+	// AnnotationBucketAdopted marks a bucket setup found rather than made:
+	// cleanup never deletes it.
+	AnnotationBucketAdopted = prefix + "bucket-adopted"
+	AnnotationCloudStorage  = prefix + "cloudstorage"
+	AnnotationDPA           = prefix + "dpa"
 )
 
 // Record is what setup made, as it writes it on the namespace.
@@ -47,8 +50,10 @@ type Record struct {
 	ExternalRole bool
 	PolicyName   string
 	Bucket       string
-	CloudStorage string
-	DPA          string
+	// BucketAdopted: setup used an existing bucket of the account.
+	BucketAdopted bool
+	CloudStorage  string
+	DPA           string
 }
 
 // Empty reports whether nothing is recorded.
@@ -69,6 +74,9 @@ func (r Record) Annotations() map[string]string {
 	}
 	set(AnnotationPolicyName, r.PolicyName)
 	set(AnnotationBucket, r.Bucket)
+	if r.BucketAdopted {
+		out[AnnotationBucketAdopted] = "true"
+	}
 	set(AnnotationCloudStorage, r.CloudStorage)
 	set(AnnotationDPA, r.DPA)
 	return out
@@ -77,13 +85,14 @@ func (r Record) Annotations() map[string]string {
 // FromAnnotations reads the record back from a namespace's annotations.
 func FromAnnotations(a map[string]string) Record {
 	return Record{
-		ClusterName:  a[AnnotationClusterName],
-		RoleARN:      a[AnnotationRoleARN],
-		ExternalRole: a[AnnotationRoleExternal] == "true",
-		PolicyName:   a[AnnotationPolicyName],
-		Bucket:       a[AnnotationBucket],
-		CloudStorage: a[AnnotationCloudStorage],
-		DPA:          a[AnnotationDPA],
+		ClusterName:   a[AnnotationClusterName],
+		RoleARN:       a[AnnotationRoleARN],
+		ExternalRole:  a[AnnotationRoleExternal] == "true",
+		PolicyName:    a[AnnotationPolicyName],
+		Bucket:        a[AnnotationBucket],
+		BucketAdopted: a[AnnotationBucketAdopted] == "true",
+		CloudStorage:  a[AnnotationCloudStorage],
+		DPA:           a[AnnotationDPA],
 	}
 }
 

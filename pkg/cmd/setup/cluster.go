@@ -215,7 +215,7 @@ func (o *Options) manifestOptions(st *clusterState) (manifests.Options, error) {
 	mo := manifests.Options{
 		Namespace: o.factory.Namespace(), ClusterName: f.Cluster.Name, ClusterID: f.Cluster.ID, Region: f.Cluster.Region,
 		RoleARN: o.RoleARN, OADPVersion: version,
-		Bucket: c.Bucket, CloudStorageName: c.CloudStorageName, DPAName: c.DPAName, Prefix: c.Prefix,
+		Bucket: c.Bucket, BucketLocation: !o.Store.cloudStorage, KMSKeyARN: o.Store.KMSKeyARN, CloudStorageName: c.CloudStorageName, DPAName: c.DPAName, Prefix: c.Prefix,
 		Snapshots: c.Snapshots, SnapshotRegion: c.SnapshotRegion, BackupImages: c.BackupImages, FSBackup: c.FSBackup,
 		VeleroRequests: quantities(c.CPURequest, c.MemoryRequest), VeleroLimits: quantities(c.CPULimit, c.MemoryLimit),
 		VeleroNodeSelector: c.NodeSelector,
@@ -228,6 +228,9 @@ func (o *Options) manifestOptions(st *clusterState) (manifests.Options, error) {
 		return mo, errors.New("no cluster name for the bucket and DPA names: set --cluster-name, or --bucket and --dpa-name")
 	}
 	mo = mo.WithDefaults()
+	if err := o.checkBackupImages(&mo, o.Store.backupImagesAsked); err != nil {
+		return mo, err
+	}
 	rec := record.Record{ClusterName: f.Cluster.Name, RoleARN: o.RoleARN, ExternalRole: c.RoleARN != "",
 		Bucket: mo.Bucket, CloudStorage: mo.CloudStorageName, DPA: mo.DPAName}
 	if !rec.ExternalRole {

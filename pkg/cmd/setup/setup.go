@@ -97,6 +97,7 @@ const (
 type Options struct {
 	Facts   facts.Flags
 	Cluster ClusterOptions
+	Store   BucketOptions
 
 	PolicyName          string
 	RoleName            string
@@ -131,6 +132,7 @@ func NewCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Comma
 		Example: example,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			o.Store.backupImagesAsked = cmd.Flags().Changed("backup-images")
 			if err := o.Complete(); err != nil {
 				return err
 			}
@@ -151,6 +153,7 @@ func NewCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Comma
 	fs.StringVar(&o.OutputDir, "output-dir", "", "write the IAM plan to this directory as numbered 'aws iam ... --cli-input-json' files, and change nothing")
 	fs.BoolVarP(&o.Yes, "yes", "y", false, "change AWS without asking")
 	o.Cluster.addFlags(fs)
+	o.Store.addFlags(fs)
 	fixed := func(flag string, values ...string) {
 		_ = cmd.RegisterFlagCompletionFunc(flag, cobra.FixedCompletions(values, cobra.ShellCompDirectiveNoFileComp))
 	}
@@ -209,6 +212,9 @@ func (o *Options) Validate() error {
 		return fmt.Errorf("-o and --output-dir do not go together: -o prints the cluster objects, --output-dir writes the IAM plan")
 	}
 	if err := o.Cluster.validate(); err != nil {
+		return err
+	}
+	if err := o.Store.validate(); err != nil {
 		return err
 	}
 	return iam.ValidateBoundary(o.PermissionsBoundary)
@@ -281,6 +287,11 @@ func (o *Options) Run(ctx context.Context) error {
 		}
 		o.storageCheck(ctx, mo)
 	}
+	if !o.Store.cloudStorage {
+		if err := o.planBucket(ctx, &mo); err != nil {
+			return err
+		}
+	}
 	if o.Cluster.RoleARN == "" {
 		roleARN, err := o.runAWS(ctx)
 		if err != nil {
@@ -293,6 +304,9 @@ func (o *Options) Run(ctx context.Context) error {
 	}
 	if o.OutputDir != "" {
 		return nil
+	}
+	if err := o.applyBucket(ctx); err != nil {
+		return err
 	}
 	return o.runCluster(ctx, mo)
 }
