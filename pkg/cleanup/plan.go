@@ -61,7 +61,10 @@ type Options struct {
 	// Region the cluster's: a bucket whose CloudStorage is already gone is
 	// still found through the record, and deleted when it carries our tags.
 	RecordedBucket string
-	Region         string
+	// RecordedBucketAdopted: setup recorded that it adopted the bucket (an
+	// existing one of the account), which cleanup never deletes, --force or not.
+	RecordedBucketAdopted bool
+	Region                string
 }
 
 // Clients are what cleanup reads and writes.
@@ -460,6 +463,10 @@ func policyUsers(ctx context.Context, c awsclient.IAMAPI, arn string) ([]string,
 func (p *Plan) recordedBucket(ctx context.Context, c Clients, o Options) {
 	b := o.RecordedBucket
 	if b == "" || o.KeepBucket || c.S3 == nil || slices.ContainsFunc(p.cloudStorages, func(cs cloudStorage) bool { return cs.bucket == b }) {
+		return
+	}
+	if o.RecordedBucketAdopted {
+		p.add(Keep, "bucket "+b, "adopted by setup (it existed before), so it is never deleted")
 		return
 	}
 	exists, owned, reason := bucketState(ctx, c.S3, b, o.Region, o.ClusterID)

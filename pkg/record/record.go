@@ -151,8 +151,11 @@ type Names struct {
 	ExternalRole bool
 	PolicyName   string
 	Bucket       string
-	CloudStorage string
-	DPA          string
+	// BucketAdopted: the record says setup found the bucket rather than
+	// made it, so it is never deleted.
+	BucketAdopted bool
+	CloudStorage  string
+	DPA           string
 	// From says where each name came from, by the names of Field*.
 	From map[string]string
 
@@ -344,6 +347,7 @@ func Decide(fl Flags, ev Evidence) (Names, error) {
 	if n.Bucket, err = pick(FieldBucket, "--bucket", fl.Bucket, bucketKnown, clusterGiven); err != nil {
 		return Names{}, err
 	}
+	n.BucketAdopted = rec.BucketAdopted && n.Bucket == rec.Bucket
 	return n, nil
 }
 

@@ -325,6 +325,7 @@ func (g *gatherer) awsChain(ctx context.Context) {
 	wg.Go(func() {
 		g.nsWG.Wait()
 		c.Buckets = readBuckets(ctx, clients.S3, id.Partition, c)
+		c.Hardening = readHardening(ctx, clients.S3, id, g.cluster, c, g.names.BucketAdopted)
 	})
 	wg.Wait()
 }
