@@ -22,6 +22,8 @@ var badInputs = [][]string{
 	{"setup", "--timeout", "0s"},
 	{"setup", "--role-arn", "my-role"},
 	{"setup", "-o", "yaml", "--output-dir", "plan"},
+	{"setup", "--kms-key-arn", "my-key"},
+	{"setup", "--cloudstorage", "--bucket-versioning"},
 	{"cleanup", "--timeout", "0s"},
 	{"cleanup", "--role-name", "bad/name!"},
 	{"setup", "--bogus"},
@@ -38,6 +40,7 @@ var badInputs = [][]string{
 	{"logs", "backup"},
 	{"logs", "backup", "hello-world", "--timeout", "0s"},
 	{"describe", "backup", "hello-world", "--details", "-o", "table"},
+	{"policy", "--bucket", "My_Bucket"},
 }
 
 const (

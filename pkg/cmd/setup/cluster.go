@@ -66,7 +66,7 @@ type ClusterOptions struct {
 
 func (c *ClusterOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.OADPVersion, "oadp-version", "", "OADP minor version to write the DPA for: 1.2 to 1.6 (default: the installed operator's, else the newest Red Hat supports on this OpenShift version)")
-	fs.StringVar(&c.Bucket, "bucket", "", "S3 bucket the CloudStorage creates (default: <cluster-name>-oadp)")
+	fs.StringVar(&c.Bucket, "bucket", "", "S3 bucket setup makes, or adopts when this account owns it in the cluster's region (with --cloudstorage, the one the CloudStorage creates; default: <cluster-name>-oadp)")
 	fs.StringVar(&c.CloudStorageName, "cloudstorage-name", "", "name of the CloudStorage (default: the bucket name)")
 	fs.StringVar(&c.DPAName, "dpa-name", "", "name of the DataProtectionApplication (default: <cluster-name>-dpa)")
 	fs.StringVar(&c.Prefix, "prefix", manifests.DefaultPrefix, "object prefix of the backups in the bucket")

@@ -23,14 +23,21 @@ var (
 	long = templates.LongDesc(`
 		Set up OADP on an AWS STS cluster: the whole chapter in one command.
 
-		In AWS: the IAM permissions policy (default OadpVer1) and the role the
-		cluster's OIDC issuer may assume (default
+		In AWS: the S3 bucket (default CLUSTER_NAME-oadp) in the cluster's region,
+		with Block Public Access, default encryption (SSE-S3, or SSE-KMS with
+		--kms-key-arn), ownership tags and, with --bucket-versioning, versioning;
+		an existing bucket is used only when this account owns it in that region,
+		and is never deleted by cleanup. The IAM permissions policy scoped to that
+		bucket (default CLUSTER_NAME-oadp-bucket) and the role the cluster's OIDC
+		issuer may assume (default
 		CLUSTER_NAME-openshift-oadp-aws-cloud-credentials), with the policy
-		attached. In the cluster: the namespace, the cloud-credentials secret (or,
+		attached. With --cloudstorage the operator makes the bucket from a
+		CloudStorage, as the chapter does (a Technology Preview), and the policy
+		is the chapter's OadpVer1 on every bucket. In the cluster: the namespace, the cloud-credentials secret (or,
 		on OpenShift 4.14+ when setup installs the operator, ROLEARN in the
 		Subscription so the Cloud Credential Operator writes it), the OADP operator
-		through OLM when it is not installed, a CloudStorage for the bucket, and a
-		DataProtectionApplication shaped for the installed OADP version (never the
+		through OLM when it is not installed, and a
+		DataProtectionApplication naming the bucket (or its CloudStorage) shaped for the installed OADP version (never the
 		spec.features block OADP 1.3+ rejects). Then it waits for the operator, the
 		DPA's Reconciled condition and the storage location to be Available.
 
@@ -144,7 +151,7 @@ func NewCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Comma
 	}
 	fs := cmd.Flags()
 	o.Facts.AddFlags(fs)
-	fs.StringVar(&o.PolicyName, "policy-name", "", "name of the IAM permissions policy (default: the one an earlier setup recorded, else "+iam.DefaultPolicyName+")")
+	fs.StringVar(&o.PolicyName, "policy-name", "", "name of the IAM permissions policy (default: the one an earlier setup recorded, else <cluster-name>"+iam.PolicySuffix+", or "+iam.DefaultPolicyName+" with --cloudstorage)")
 	fs.StringVar(&o.RoleName, "role-name", "", "name of the IAM role (default: the one an earlier setup recorded, else <cluster-name>"+iam.RoleSuffix+")")
 	fs.StringVar(&o.RolePath, "role-path", "", "IAM path of the role, for example /oadp/ (default: the recorded role's, else /)")
 	fs.StringVar(&o.PermissionsBoundary, "permissions-boundary", "", "ARN of a managed policy to set as the role's permissions boundary (an existing role's boundary is removed when not given)")
