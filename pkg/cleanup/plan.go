@@ -474,7 +474,7 @@ func (p *Plan) recordedBucket(ctx context.Context, c Clients, o Options) {
 	case !exists:
 	case owned || o.Force:
 		p.buckets = append(p.buckets, cloudStorage{bucket: b, region: o.Region, deleteBucket: true, bucketExists: true})
-		p.add(Delete, "bucket "+b, "recorded by setup, its CloudStorage already gone; emptied first: every object version and delete marker")
+		p.add(Delete, "bucket "+b, "recorded by setup and tagged for this cluster, with no CloudStorage naming it; emptied first: every object version and delete marker")
 	default:
 		p.add(Skip, "bucket "+b, "recorded by setup, but "+reason+"; --force deletes it")
 	}
