@@ -44,7 +44,9 @@ import (
 //
 //   - a DataProtectionApplication becomes BackupStorageLocations `<dpa>-<n>`
 //     (and VolumeSnapshotLocations for native snapshot locations) built the
-//     way the operator builds them, plus the `velero` ServiceAccount and
+//     way the operator builds them (a velero-type location as written, with
+//     the operator's labels and an empty aws checksumAlgorithm; a CloudStorage
+//     location from its CloudStorage), plus the `velero` ServiceAccount and
 //     Deployment objects; its Reconciled condition comes from the plugin's
 //     own rule engine (pkg/dparules) run on the namespace's real objects.
 //     The engine agrees with the real operator on the oracle's cases
