@@ -51,8 +51,8 @@ echo "${dim}KUBECONFIG and AWS_* now point at the sandbox; on a real cluster, lo
 say "1. Check that the cluster is an AWS STS cluster the plugin can set OADP up on."
 run kubectl oadp-sts status
 
-say "2. Set up OADP: the IAM policy and role, the credentials secret, the bucket (CloudStorage)
-# and the DataProtectionApplication; wait until Velero can use the bucket."
+say "2. Set up OADP: the bucket (made and hardened by setup), the IAM policy scoped to it and the role,
+# the credentials secret and the DataProtectionApplication; wait until Velero can use the bucket."
 run kubectl oadp-sts setup --yes
 
 say "3. The chapter's workload: hello-openshift in the hello-world namespace."

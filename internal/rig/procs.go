@@ -9,7 +9,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -32,6 +34,11 @@ func (r *Rig) start(name, bin string, args []string, env []string) (*proc, error
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = lf, lf
 	cmd.Env = append(os.Environ(), env...)
+	// "-KEY" in env removes KEY from the inherited environment.
+	cmd.Env = slices.DeleteFunc(cmd.Env, func(kv string) bool {
+		k, _, _ := strings.Cut(kv, "=")
+		return strings.HasPrefix(kv, "-") || slices.Contains(env, "-"+k)
+	})
 	// Servers write scratch files (moto its recording) to their working directory.
 	cmd.Dir = r.Dir
 	cmd.SysProcAttr = sysProcAttr()

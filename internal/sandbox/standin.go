@@ -46,7 +46,9 @@ import (
 //
 //   - a DataProtectionApplication becomes BackupStorageLocations `<dpa>-<n>`
 //     (and VolumeSnapshotLocations for native snapshot locations) built the
-//     way the operator builds them, plus the `velero` ServiceAccount and
+//     way the operator builds them (a velero-type location as written, with
+//     the operator's labels and an empty aws checksumAlgorithm; a CloudStorage
+//     location from its CloudStorage), plus the `velero` ServiceAccount and
 //     Deployment objects; its Reconciled condition comes from the plugin's
 //     own rule engine (pkg/dparules) run on the namespace's real objects.
 //     The engine agrees with the real operator on the oracle's cases
@@ -105,6 +107,15 @@ var (
 	deploy = schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}
 	sa     = schema.GroupVersionResource{Version: "v1", Resource: "serviceaccounts"}
 )
+
+// VeleroLocationLabels are the labels the operator puts on the locations it
+// makes from velero-type entries (not on CloudStorage ones), beside
+// app.kubernetes.io/instance=<location>; managed-by stays the stand-in's.
+var VeleroLocationLabels = map[string]string{
+	"app.kubernetes.io/name":      "oadp-operator-velero",
+	"app.kubernetes.io/component": "bsl",
+	"openshift.io/oadp":           "True",
+}
 
 type key struct{ kind, name string }
 
@@ -334,6 +345,7 @@ func (s *StandIn) storageLocation(ctx context.Context, dpa *unstructured.Unstruc
 	loc, _ := l.(map[string]any)
 	bsl := map[string]any{}
 	var credential map[string]any
+	veleroType := false
 	name, _, _ := unstructured.NestedString(loc, "name")
 	name = cmp.Or(name, fmt.Sprintf("%s-%d", dpa.GetName(), i+1))
 	if b, ok, _ := unstructured.NestedMap(loc, "bucket"); ok {
@@ -342,9 +354,18 @@ func (s *StandIn) storageLocation(ctx context.Context, dpa *unstructured.Unstruc
 			return nil, err
 		}
 	} else if v, ok, _ := unstructured.NestedMap(loc, "velero"); ok {
+		// As the operator does: the location's spec as written, with the
+		// labels it puts on velero-type locations only (which is what its
+		// registry-secret step selects), and for aws an empty
+		// checksumAlgorithm unless one is given.
 		bsl = v
-		bsl["config"] = stringMap(v["config"])
+		config := stringMap(v["config"])
+		if p, _ := v["provider"].(string); (p == "aws" || p == "velero.io/aws") && config["checksumAlgorithm"] == nil {
+			config["checksumAlgorithm"] = ""
+		}
+		bsl["config"] = config
 		credential, _, _ = unstructured.NestedMap(v, "credential")
+		veleroType = true
 	}
 	if p, _ := bsl["provider"].(string); p == "aws" || p == "velero.io/aws" {
 		config := bsl["config"].(map[string]any)
@@ -358,7 +379,16 @@ func (s *StandIn) storageLocation(ctx context.Context, dpa *unstructured.Unstruc
 		}
 		bsl["credential"] = map[string]any{"name": copyName, "key": credential["key"]}
 	}
-	return s.owned("velero.io/v1", "BackupStorageLocation", name, owner, bsl), nil
+	o := s.owned("velero.io/v1", "BackupStorageLocation", name, owner, bsl)
+	if veleroType {
+		l := o.GetLabels()
+		for k, v := range VeleroLocationLabels {
+			l[k] = v
+		}
+		l["app.kubernetes.io/instance"] = name
+		o.SetLabels(l)
+	}
+	return o, nil
 }
 
 // bslFromCloudStorage is a location's spec from its bucket entry and the

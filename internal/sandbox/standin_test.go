@@ -272,3 +272,36 @@ func equalJSON(a, b any) bool {
 	}
 	return a == b
 }
+
+// A velero-type location (the bucket setup makes) becomes a location as the
+// operator makes it: the spec as written, the operator's labels for
+// velero-type locations, checksumAlgorithm empty for aws.
+func TestVeleroLocationBecomesALabelledLocation(t *testing.T) {
+	r, _ := standIn(t)
+	o := opts
+	o.BucketLocation, o.BackupImages, o.CloudStorageName = true, false, ""
+	if err := r.Apply(context.Background(), manifests.DPA(o)); err != nil {
+		t.Fatal(err)
+	}
+	bsl := waitFor(t, r, gvr.BSL, manifests.BSLName(o.DPAName), func(u *unstructured.Unstructured) (bool, error) {
+		return u.GetLabels()["app.kubernetes.io/component"] == "bsl", nil
+	})
+	for k, v := range VeleroLocationLabels {
+		if bsl.GetLabels()[k] != v {
+			t.Errorf("BSL label %s=%q, want %q", k, bsl.GetLabels()[k], v)
+		}
+	}
+	spec, _, _ := unstructured.NestedMap(bsl.Object, "spec")
+	want := map[string]any{
+		"provider":      "aws",
+		"objectStorage": map[string]any{"bucket": o.Bucket, "prefix": "velero"},
+		"config": map[string]any{"region": rig.Region, "profile": "default", "checksumAlgorithm": "",
+			"s3Url": r.AWSEndpoint, "s3ForcePathStyle": "true"},
+		"credential": map[string]any{"name": "cloud-credentials-sandbox", "key": "credentials"},
+	}
+	for k, v := range want {
+		if !equalJSON(spec[k], v) {
+			t.Errorf("BSL spec.%s = %v, want %v", k, spec[k], v)
+		}
+	}
+}

@@ -61,7 +61,10 @@ type Options struct {
 	// Region the cluster's: a bucket whose CloudStorage is already gone is
 	// still found through the record, and deleted when it carries our tags.
 	RecordedBucket string
-	Region         string
+	// RecordedBucketAdopted: setup recorded that it adopted the bucket (an
+	// existing one of the account), which cleanup never deletes, --force or not.
+	RecordedBucketAdopted bool
+	Region                string
 }
 
 // Clients are what cleanup reads and writes.
@@ -507,12 +510,16 @@ func (p *Plan) recordedBucket(ctx context.Context, c Clients, o Options) {
 	if b == "" || o.KeepBucket || c.S3 == nil || slices.ContainsFunc(p.cloudStorages, func(cs cloudStorage) bool { return cs.bucket == b }) {
 		return
 	}
+	if o.RecordedBucketAdopted {
+		p.add(Keep, "bucket "+b, "adopted by setup (it existed before), so it is never deleted")
+		return
+	}
 	exists, owned, reason := bucketState(ctx, c.S3, b, o.Region, o.ClusterID)
 	switch {
 	case !exists:
 	case owned || o.Force:
 		p.buckets = append(p.buckets, cloudStorage{bucket: b, region: o.Region, deleteBucket: true, bucketExists: true})
-		p.add(Delete, "bucket "+b, "recorded by setup, its CloudStorage already gone; emptied first: every object version and delete marker")
+		p.add(Delete, "bucket "+b, "recorded by setup and tagged for this cluster, with no CloudStorage naming it; emptied first: every object version and delete marker")
 	default:
 		p.add(Skip, "bucket "+b, "recorded by setup, but "+reason+"; --force deletes it")
 	}

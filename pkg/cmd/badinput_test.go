@@ -27,6 +27,8 @@ var badInputs = [][]string{
 	{"setup", "--timeout", "0s"},
 	{"setup", "--role-arn", "my-role"},
 	{"setup", "-o", "yaml", "--output-dir", "plan"},
+	{"setup", "--kms-key-arn", "my-key"},
+	{"setup", "--cloudstorage", "--bucket-versioning"},
 	{"cleanup", "--timeout", "0s"},
 	{"cleanup", "--role-name", "bad/name!"},
 	{"setup", "--bogus"},
@@ -47,6 +49,7 @@ var badInputs = [][]string{
 	{"get", "backups", "-o", "wide"},
 	{"get", "backups", "-l", "a=b=c"},
 	{"cleanup", "--dry-run=yes"},
+	{"policy", "--bucket", "My_Bucket"},
 }
 
 // hostileRows are rows of the same table drawn from TestHostileInput's

@@ -44,10 +44,11 @@ type Document struct {
 
 // Statement is one statement; Action is a string or a list, as in the chapter.
 type Statement struct {
-	Effect    string                         `json:"Effect"`
-	Principal map[string]string              `json:"Principal,omitempty"`
-	Action    any                            `json:"Action"`
-	Resource  string                         `json:"Resource,omitempty"`
+	Effect    string            `json:"Effect"`
+	Principal map[string]string `json:"Principal,omitempty"`
+	Action    any               `json:"Action"`
+	// Resource is a string or a list, like Action.
+	Resource  any                            `json:"Resource,omitempty"`
 	Condition map[string]map[string][]string `json:"Condition,omitempty"`
 }
 

@@ -34,6 +34,10 @@ type Inputs struct {
 	// RolePath is "/" unless --role-path says otherwise.
 	RolePath            string
 	PermissionsBoundary string
+	// Scope, when set, scopes the permissions policy to one bucket; nil is
+	// the chapter's policy (the CloudStorage path, where the operator makes
+	// the bucket).
+	Scope *Scope
 }
 
 // Spec is the desired IAM state: a policy, a role, the attachment.
@@ -87,10 +91,16 @@ func NewSpec(in Inputs) (*Spec, error) {
 	if err := in.Validate(); err != nil {
 		return nil, err
 	}
+	policy := PermissionsPolicy()
+	if in.Scope != nil {
+		sc := *in.Scope
+		sc.Partition = in.Partition
+		policy = ScopedPolicy(sc)
+	}
 	return &Spec{
 		PolicyName:          in.PolicyName,
 		PolicyARN:           PolicyARN(in.Partition, in.AccountID, in.PolicyName),
-		Policy:              PermissionsPolicy(),
+		Policy:              policy,
 		PolicyTags:          PolicyTags(in.OpenShiftVersion, in.Namespace),
 		RoleName:            in.RoleName,
 		RolePath:            in.RolePath,

@@ -63,7 +63,13 @@ type Options struct {
 	// OADPVersion is the operator's minor version: "1.2" to "1.6".
 	OADPVersion string
 
-	Bucket           string
+	Bucket string
+	// BucketLocation names the bucket in the DPA's velero.objectStorage:
+	// setup made (or adopted) it, and no CloudStorage is written. False is
+	// the chapter's CloudStorage path, where the operator makes the bucket.
+	BucketLocation bool
+	// KMSKeyARN is the bucket's SSE-KMS key, passed to Velero as kmsKeyId.
+	KMSKeyARN        string
 	CloudStorageName string
 	DPAName          string
 	Prefix           string
@@ -118,7 +124,7 @@ func (o Options) WithDefaults() Options {
 	if o.Bucket == "" && o.ClusterName != "" {
 		o.Bucket = names.Bucket(o.ClusterName)
 	}
-	if o.CloudStorageName == "" {
+	if o.CloudStorageName == "" && !o.BucketLocation {
 		o.CloudStorageName = o.Bucket
 	}
 	if o.DPAName == "" && o.ClusterName != "" {
@@ -181,7 +187,10 @@ func Build(o Options) []*unstructured.Unstructured {
 	if o.WriteSecret {
 		objs = append(objs, Secret(o))
 	}
-	return append(objs, CloudStorage(o), DPA(o))
+	if !o.BucketLocation {
+		objs = append(objs, CloudStorage(o))
+	}
+	return append(objs, DPA(o))
 }
 
 func labels() map[string]any { return map[string]any{ManagedByLabel: ManagedByValue} }
@@ -298,18 +307,9 @@ func DPA(o Options) *unstructured.Unstructured {
 	} else {
 		config["nodeAgent"] = map[string]any{"enable": o.NodeAgent(), "uploaderType": "kopia"}
 	}
-	bucket := map[string]any{
-		"cloudStorageRef": map[string]any{"name": o.CloudStorageName},
-		"credential":      map[string]any{"name": SecretName, "key": SecretKey},
-		"default":         true,
-		"config":          map[string]any{"region": o.Region},
-	}
-	if o.Prefix != "" {
-		bucket["prefix"] = o.Prefix
-	}
 	spec := map[string]any{
 		"backupImages":    o.BackupImages,
-		"backupLocations": []any{map[string]any{"bucket": bucket}},
+		"backupLocations": []any{o.backupLocation()},
 		"configuration":   config,
 	}
 	if o.Snapshots == SnapshotsNative {
@@ -330,6 +330,40 @@ func DPA(o Options) *unstructured.Unstructured {
 // NodeAgent says whether the DPA runs the node agent: for file-system backup,
 // for the Data Mover, or both (one daemonset serves both).
 func (o Options) NodeAgent() bool { return o.FSBackup || o.DataMover }
+
+// backupLocation is the DPA's one location: the CloudStorage's, or with
+// BucketLocation a velero location naming the bucket, its region and the
+// profile of the web-identity credential.
+func (o Options) backupLocation() map[string]any {
+	credential := map[string]any{"name": SecretName, "key": SecretKey}
+	if o.BucketLocation {
+		objectStorage := map[string]any{"bucket": o.Bucket}
+		if o.Prefix != "" {
+			objectStorage["prefix"] = o.Prefix
+		}
+		config := map[string]any{"region": o.Region, "profile": "default"}
+		if o.KMSKeyARN != "" {
+			config["kmsKeyId"] = o.KMSKeyARN
+		}
+		return map[string]any{"velero": map[string]any{
+			"provider":      "aws",
+			"default":       true,
+			"objectStorage": objectStorage,
+			"config":        config,
+			"credential":    credential,
+		}}
+	}
+	bucket := map[string]any{
+		"cloudStorageRef": map[string]any{"name": o.CloudStorageName},
+		"credential":      credential,
+		"default":         true,
+		"config":          map[string]any{"region": o.Region},
+	}
+	if o.Prefix != "" {
+		bucket["prefix"] = o.Prefix
+	}
+	return map[string]any{"bucket": bucket}
+}
 
 // FSBackupEnabled reports whether a DPA runs the node agent for file-system
 // backup. OADP 1.2's Restic does not count: STS does not support it.

@@ -27,12 +27,16 @@ var SupportedOADPVersions = []string{"1.2", "1.3", "1.4", "1.5", "1.6"}
 // in the namespace.
 func SetupNamespace(o Options) dparules.Namespace {
 	o = o.WithDefaults()
-	cs := CloudStorage(o)
-	return dparules.Namespace{
+	ns := dparules.Namespace{
 		DPA:           DPA(o),
 		Secrets:       map[string]map[string][]byte{SecretName: {SecretKey: []byte(CredentialsFile(o.RoleARN, o.Region))}},
-		CloudStorages: map[string]*unstructured.Unstructured{cs.GetName(): cs},
+		CloudStorages: map[string]*unstructured.Unstructured{},
 	}
+	if !o.BucketLocation {
+		cs := CloudStorage(o)
+		ns.CloudStorages[cs.GetName()] = cs
+	}
+	return ns
 }
 
 // JudgeSetup is the operator's verdict on the objects setup would write.
@@ -93,7 +97,11 @@ func ValidateOptions(o Options, clusterRegion string) error {
 	if err := ValidateBucketName(o.Bucket); err != nil {
 		errs = append(errs, err.Error())
 	}
-	for flag, name := range map[string]string{"--dpa-name": o.DPAName, "--cloudstorage-name": o.CloudStorageName, "-n": o.Namespace} {
+	names := map[string]string{"--dpa-name": o.DPAName, "-n": o.Namespace}
+	if !o.BucketLocation {
+		names["--cloudstorage-name"] = o.CloudStorageName
+	}
+	for flag, name := range names {
 		if msgs := validation.IsDNS1123Subdomain(name); len(msgs) > 0 {
 			errs = append(errs, fmt.Sprintf("%s %q is not a valid name: %s", flag, name, strings.Join(msgs, "; ")))
 		}

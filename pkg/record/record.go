@@ -35,8 +35,11 @@ const (
 	AnnotationRoleExternal = prefix + "role-external"
 	AnnotationPolicyName   = prefix + "policy-name"
 	AnnotationBucket       = prefix + "bucket"
-	AnnotationCloudStorage = prefix + "cloudstorage"
-	AnnotationDPA          = prefix + "dpa"
+	// AnnotationBucketAdopted marks a bucket setup found rather than made:
+	// cleanup never deletes it.
+	AnnotationBucketAdopted = prefix + "bucket-adopted"
+	AnnotationCloudStorage  = prefix + "cloudstorage"
+	AnnotationDPA           = prefix + "dpa"
 )
 
 // Record is what setup made, as it writes it on the namespace.
@@ -48,8 +51,10 @@ type Record struct {
 	ExternalRole bool
 	PolicyName   string
 	Bucket       string
-	CloudStorage string
-	DPA          string
+	// BucketAdopted: setup used an existing bucket of the account.
+	BucketAdopted bool
+	CloudStorage  string
+	DPA           string
 }
 
 // Empty reports whether nothing is recorded.
@@ -70,6 +75,9 @@ func (r Record) Annotations() map[string]string {
 	}
 	set(AnnotationPolicyName, r.PolicyName)
 	set(AnnotationBucket, r.Bucket)
+	if r.BucketAdopted {
+		out[AnnotationBucketAdopted] = "true"
+	}
 	set(AnnotationCloudStorage, r.CloudStorage)
 	set(AnnotationDPA, r.DPA)
 	return out
@@ -78,13 +86,14 @@ func (r Record) Annotations() map[string]string {
 // FromAnnotations reads the record back from a namespace's annotations.
 func FromAnnotations(a map[string]string) Record {
 	return Record{
-		ClusterName:  a[AnnotationClusterName],
-		RoleARN:      a[AnnotationRoleARN],
-		ExternalRole: a[AnnotationRoleExternal] == "true",
-		PolicyName:   a[AnnotationPolicyName],
-		Bucket:       a[AnnotationBucket],
-		CloudStorage: a[AnnotationCloudStorage],
-		DPA:          a[AnnotationDPA],
+		ClusterName:   a[AnnotationClusterName],
+		RoleARN:       a[AnnotationRoleARN],
+		ExternalRole:  a[AnnotationRoleExternal] == "true",
+		PolicyName:    a[AnnotationPolicyName],
+		Bucket:        a[AnnotationBucket],
+		BucketAdopted: a[AnnotationBucketAdopted] == "true",
+		CloudStorage:  a[AnnotationCloudStorage],
+		DPA:           a[AnnotationDPA],
 	}
 }
 
@@ -143,8 +152,11 @@ type Names struct {
 	ExternalRole bool
 	PolicyName   string
 	Bucket       string
-	CloudStorage string
-	DPA          string
+	// BucketAdopted: the record says setup found the bucket rather than
+	// made it, so it is never deleted.
+	BucketAdopted bool
+	CloudStorage  string
+	DPA           string
 	// From says where each name came from, by the names of Field*.
 	From map[string]string
 
@@ -267,6 +279,7 @@ func Decide(fl Flags, ev Evidence) (Names, error) {
 	if n.Bucket, err = pick(FieldBucket, "--bucket", fl.Bucket, bucketKnown, clusterGiven); err != nil {
 		return Names{}, err
 	}
+	n.BucketAdopted = rec.BucketAdopted && n.Bucket == rec.Bucket
 	return n, nil
 }
 

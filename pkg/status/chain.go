@@ -63,6 +63,9 @@ type Chain struct {
 	VeleroErr     error
 
 	Buckets []Bucket
+	// Hardening is the bucket of a velero location setup made or adopted,
+	// nil on the CloudStorage path.
+	Hardening *Hardening
 
 	// SnapshotMode is the DPA's (manifests.SnapshotMode), "" when it takes
 	// no volume snapshots; SnapshotWarnings are where the cluster's storage

@@ -186,6 +186,9 @@ func (c *chain) policyActions() Check {
 	case c.Policy == nil:
 		return Check{Name: CheckPolicyActions, Result: Skipped, Message: "no policy " + c.PolicyName}
 	}
+	if s := c.Scope(); s != nil {
+		return c.scopedPolicyActions(s)
+	}
 	allowed, err := allowedActions(c.Policy.Document)
 	if err != nil {
 		return Check{Name: CheckPolicyActions, Result: Failed, Message: "unreadable document", Cause: err.Error(),

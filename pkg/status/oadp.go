@@ -390,6 +390,9 @@ func (c *chain) storageChecks() {
 	for _, b := range c.Buckets {
 		add(c.bucketCheck(b))
 	}
+	if ch, ok := c.hardeningCheck(); ok {
+		add(ch)
+	}
 }
 
 // snapshotCheck is setup's storage check for the DPA's snapshot mode: a

@@ -359,9 +359,18 @@ func checkFixture(t *testing.T, r *rig.Rig, bin string, fx *rig.ClusterFixture) 
 		if rep.AWS != nil && !strings.HasPrefix(role, "arn:"+rep.AWS.Partition+":iam::") {
 			t.Errorf("role %s is not in the caller's partition %s", role, rep.AWS.Partition)
 		}
-		if cs := kind(objs, "CloudStorage"); cs == nil {
-			t.Errorf("setup printed no CloudStorage:\n%s", setup.stdout)
-		} else if b, _, _ := unstructured.NestedString(cs.Object, "spec", "name"); len(b) > 63 || !regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`).MatchString(b) {
+		// The default is the bucket setup makes, named in the DPA's velero
+		// location; no CloudStorage (that is --cloudstorage's path).
+		var b string
+		if dpa := kind(objs, "DataProtectionApplication"); dpa == nil {
+			t.Errorf("setup printed no DataProtectionApplication:\n%s", setup.stdout)
+		} else if locs, _, _ := unstructured.NestedSlice(dpa.Object, "spec", "backupLocations"); len(locs) == 1 {
+			b, _, _ = unstructured.NestedString(locs[0].(map[string]any), "velero", "objectStorage", "bucket")
+		}
+		if kind(objs, "CloudStorage") != nil {
+			t.Errorf("a default setup printed a CloudStorage:\n%s", setup.stdout)
+		}
+		if len(b) > 63 || !regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`).MatchString(b) {
 			t.Errorf("default bucket %q is not a valid S3 bucket name", b)
 		}
 	}
@@ -554,7 +563,8 @@ func expectOADPVersion(t *testing.T, r *rig.Rig, bin string, setup run, v string
 	schemaCheck(t, r, v, objects(t, res.stdout))
 }
 
-// schemaCheck has the API server validate setup's CloudStorage and DPA
+// schemaCheck has the API server validate setup's CloudStorage (when it
+// writes one) and DPA
 // (dry run, strict field validation) against the OADP CRDs of version v. 1.6
 // ships no CRD fixture: its DPA is shaped as 1.5's, so the 1.5 CRDs serve as
 // its schema here. 1.2 has no fixture either and is not checked.
@@ -585,6 +595,9 @@ func schemaCheck(t *testing.T, r *rig.Rig, v string, objs []map[string]any) {
 	must(t, r.ApplyObject(ctx, ns))
 	for _, k := range []string{"CloudStorage", "DataProtectionApplication"} {
 		o := kind(objs, k)
+		if o == nil && k == "CloudStorage" {
+			continue // the default: the bucket setup makes, no CloudStorage
+		}
 		if o == nil {
 			t.Errorf("setup printed no %s", k)
 			continue

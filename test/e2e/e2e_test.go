@@ -39,6 +39,7 @@ import (
 	"github.com/oadp-sts/kubectl-oadp_sts/internal/sandbox"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/exitcode"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/gvr"
+	oiam "github.com/oadp-sts/kubectl-oadp_sts/pkg/iam"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/manifests"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/wait"
 )
@@ -55,7 +56,10 @@ const (
 	bucket      = clusterName + "-oadp"
 	bslName     = dpaName + "-1"
 	role        = clusterName + "-openshift-oadp-aws-cloud-credentials"
-	policy      = "OadpVer1"
+	// policy is the chapter's shared policy, of the --cloudstorage path;
+	// scopedPolicy the per-cluster one of the bucket setup makes.
+	policy       = "OadpVer1"
+	scopedPolicy = clusterName + oiam.PolicySuffix
 )
 
 var (
@@ -125,12 +129,19 @@ func TestHelloWorldWalkthrough(t *testing.T) {
 	if got := str(bsl, "status", "phase"); got != "Available" {
 		t.Fatalf("BSL %s phase %q, want Available (message %q)", bslName, got, str(bsl, "status", "message"))
 	}
+	// The default: setup made the bucket, the DPA names it in a velero
+	// location, and no CloudStorage is involved.
 	if got := str(bsl, "spec", "objectStorage", "bucket"); got != bucket {
-		t.Errorf("BSL bucket %q, want %q (the CloudStorage's spec.name)", got, bucket)
+		t.Errorf("BSL bucket %q, want %q (the DPA's velero.objectStorage)", got, bucket)
 	}
-	if got := str(bsl, "spec", "config", "enableSharedConfig"); got != "true" {
-		t.Errorf("BSL config enableSharedConfig %q, want \"true\" from the CloudStorage", got)
+	if got := str(bsl, "spec", "config", "profile"); got != "default" {
+		t.Errorf("BSL config profile %q, want default", got)
 	}
+	if css, e := r.Dynamic.Resource(gvr.CloudStorage).Namespace(ns).List(ctx, metav1.ListOptions{}); e != nil || len(css.Items) != 0 {
+		t.Errorf("CloudStorages after a default setup: %v (err %v), want none", css, e)
+	}
+	checkBucketHardened(t, r)
+	checkScopedPolicy(t, r)
 	sec, e := r.Kube.CoreV1().Secrets(ns).Get(ctx, manifests.SecretName, metav1.GetOptions{})
 	if e != nil {
 		t.Fatal(e)
@@ -193,8 +204,8 @@ func TestHelloWorldWalkthrough(t *testing.T) {
 	if _, e := r.IAM().GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(role)}); e == nil {
 		t.Errorf("role %s still exists after cleanup", role)
 	}
-	if _, e := r.IAM().GetPolicy(ctx, &iam.GetPolicyInput{PolicyArn: aws.String("arn:aws:iam::" + rig.AWSAccount + ":policy/" + policy)}); e == nil {
-		t.Errorf("policy %s still exists after cleanup", policy)
+	if _, e := r.IAM().GetPolicy(ctx, &iam.GetPolicyInput{PolicyArn: aws.String("arn:aws:iam::" + rig.AWSAccount + ":policy/" + scopedPolicy)}); e == nil {
+		t.Errorf("policy %s still exists after cleanup", scopedPolicy)
 	}
 	crds, e := r.Dynamic.Resource(gvr.CRD).List(ctx, metav1.ListOptions{})
 	if e != nil {
@@ -208,6 +219,80 @@ func TestHelloWorldWalkthrough(t *testing.T) {
 	if _, e := r.Kube.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{}); !apierrors.IsNotFound(e) {
 		t.Errorf("namespace %s after cleanup: %v, want not found", ns, e)
 	}
+}
+
+// checkBucketHardened reads the bucket setup made back from moto.
+func checkBucketHardened(t *testing.T, r *rig.Rig) {
+	t.Helper()
+	ctx := context.Background()
+	c := r.S3()
+	pab, e := c.GetPublicAccessBlock(ctx, &s3.GetPublicAccessBlockInput{Bucket: aws.String(bucket)})
+	if e != nil {
+		t.Errorf("bucket %s public access block: %v", bucket, e)
+	} else if p := pab.PublicAccessBlockConfiguration; !aws.ToBool(p.BlockPublicAcls) || !aws.ToBool(p.IgnorePublicAcls) || !aws.ToBool(p.BlockPublicPolicy) || !aws.ToBool(p.RestrictPublicBuckets) {
+		t.Errorf("bucket %s public access block not all on: %+v", bucket, p)
+	}
+	enc, e := c.GetBucketEncryption(ctx, &s3.GetBucketEncryptionInput{Bucket: aws.String(bucket)})
+	if e != nil {
+		t.Errorf("bucket %s encryption: %v", bucket, e)
+	} else if a := enc.ServerSideEncryptionConfiguration.Rules[0].ApplyServerSideEncryptionByDefault.SSEAlgorithm; a != "AES256" {
+		t.Errorf("bucket %s default encryption %s, want AES256", bucket, a)
+	}
+	tags, e := c.GetBucketTagging(ctx, &s3.GetBucketTaggingInput{Bucket: aws.String(bucket)})
+	if e != nil {
+		t.Fatalf("bucket %s tags: %v", bucket, e)
+	}
+	got := map[string]string{}
+	for _, tg := range tags.TagSet {
+		got[aws.ToString(tg.Key)] = aws.ToString(tg.Value)
+	}
+	if got[oiam.TagManagedBy] != oiam.ManagedBy || got[oiam.TagOwnerClusterID] != rig.ClusterID {
+		t.Errorf("bucket %s tags %v lack the ownership tags", bucket, got)
+	}
+}
+
+// checkScopedPolicy reads the role's policy back from IAM: it names only the
+// bucket, and in CSI mode no EC2 action.
+func checkScopedPolicy(t *testing.T, r *rig.Rig) {
+	t.Helper()
+	ctx := context.Background()
+	arn := aws.String("arn:aws:iam::" + rig.AWSAccount + ":policy/" + scopedPolicy)
+	p, e := r.IAM().GetPolicy(ctx, &iam.GetPolicyInput{PolicyArn: arn})
+	if e != nil {
+		t.Fatalf("policy %s: %v", scopedPolicy, e)
+	}
+	v, e := r.IAM().GetPolicyVersion(ctx, &iam.GetPolicyVersionInput{PolicyArn: arn, VersionId: p.Policy.DefaultVersionId})
+	if e != nil {
+		t.Fatal(e)
+	}
+	doc, e := oiam.DecodeDocument(aws.ToString(v.PolicyVersion.Document))
+	if e != nil {
+		t.Fatal(e)
+	}
+	for _, st := range doc.(map[string]any)["Statement"].([]any) {
+		m := st.(map[string]any)
+		for _, a := range anyList(m["Action"]) {
+			if strings.HasPrefix(a, "ec2:") {
+				t.Errorf("CSI mode, yet the policy allows %s", a)
+			}
+		}
+		for _, res := range anyList(m["Resource"]) {
+			if res != "arn:aws:s3:::"+bucket && !strings.HasPrefix(res, "arn:aws:s3:::"+bucket+"/") {
+				t.Errorf("the policy names %s, beyond bucket %s", res, bucket)
+			}
+		}
+	}
+}
+
+func anyList(v any) []string {
+	if s, ok := v.(string); ok {
+		return []string{s}
+	}
+	var out []string
+	for _, e := range v.([]any) {
+		out = append(out, e.(string))
+	}
+	return out
 }
 
 // lostBucket is the failing case: the location's bucket is gone. While the

@@ -35,7 +35,7 @@ const (
 func setupCustom(t *testing.T, r *rig.Rig) {
 	t.Helper()
 	waitNamespaceGone(t, r, ns)
-	res := clitest.Run(t, "setup", "--yes", "--wait=false", "--cluster-name", myCluster, "--policy-name", myPolicy, "--bucket", myBucket, "--dpa-name", myDPA)
+	res := clitest.Run(t, "setup", "--yes", "--wait=false", "--cloudstorage", "--cluster-name", myCluster, "--policy-name", myPolicy, "--bucket", myBucket, "--dpa-name", myDPA)
 	if res.Code != 0 {
 		t.Fatalf("setup: exit %d: %s", res.Code, res.Stderr)
 	}

@@ -13,26 +13,38 @@ import (
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmdutil"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/facts"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/iam"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/manifests"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/names"
 )
 
 var (
 	long = templates.LongDesc(`
-		Print the IAM permissions policy OADP needs (the chapter's 25 S3 and EC2
-		actions), or with --trust the role's trust policy for this cluster's OIDC
-		issuer, as JSON for review or for 'aws iam create-policy --policy-document'.
+		Print the IAM permissions policy OADP needs, or with --trust the role's
+		trust policy for this cluster's OIDC issuer, as JSON for review or for
+		'aws iam create-policy --policy-document'.
 
 		With --for-user it prints instead the least policy the person running setup,
 		status, cleanup and verify needs (or those of them named, --for-user=status):
 		the AWS calls each command makes with your own credentials, and nothing else.
 
-		The permissions policy is the same for every cluster and needs nothing. The
-		trust policy needs the AWS account, partition and issuer: they are read from
+		The permissions policy is the one setup writes: scoped to the bucket setup
+		makes (bucket-level actions on the bucket, object actions under --prefix,
+		EC2 snapshot actions only with --snapshots=native, KMS actions on the key
+		only with --kms-key-arn). The bucket is --bucket, else CLUSTER_NAME-oadp
+		(the cluster's name is read unless --cluster-name gives it). With
+		--cloudstorage it is the chapter's policy (25 S3 and EC2 actions on every
+		resource), the same for every cluster, and needs nothing.
+
+		The trust policy needs the AWS account, partition and issuer: they are read from
 		AWS and the cluster unless --account-id and --oidc-issuer give them, in which
 		case nothing is read at all.`)
 
 	example = templates.Examples(`
-		# The permissions policy
-		kubectl oadp-sts policy > policy.json
+		# The permissions policy of the bucket setup makes, offline
+		kubectl oadp-sts policy --bucket mycluster-oadp > policy.json
+
+		# The chapter's policy, for the CloudStorage path
+		kubectl oadp-sts policy --cloudstorage
 
 		# The trust policy, reading the issuer and account
 		kubectl oadp-sts policy --trust
@@ -49,6 +61,12 @@ type Options struct {
 	Trust   bool
 	ForUser []string
 	Facts   facts.Flags
+
+	CloudStorage bool
+	Bucket       string
+	Prefix       string
+	Snapshots    string
+	KMSKeyARN    string
 
 	factory *cmdutil.Factory
 	genericiooptions.IOStreams
@@ -74,7 +92,39 @@ func NewCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Comma
 	fs.StringVar(&o.Facts.OIDCIssuer, "oidc-issuer", "", "the cluster's service-account issuer URL (default: read from the cluster)")
 	fs.StringVar(&o.Facts.AccountID, "account-id", "", "the AWS account ID (default: the caller's)")
 	fs.StringVar(&o.Facts.Partition, "partition", "", "the AWS partition (default: the caller's, else aws)")
+	fs.BoolVar(&o.CloudStorage, "cloudstorage", false, "print the chapter's policy, for setup --cloudstorage (the operator makes the bucket)")
+	fs.StringVar(&o.Bucket, "bucket", "", "the bucket the policy is scoped to (default: <cluster-name>-oadp)")
+	fs.StringVar(&o.Facts.ClusterName, "cluster-name", "", "the cluster's name, for the default bucket (default: read from the cluster)")
+	fs.StringVar(&o.Prefix, "prefix", manifests.DefaultPrefix, "the object prefix the policy allows")
+	fs.StringVar(&o.Snapshots, "snapshots", manifests.SnapshotsCSI, "csi, or native to allow the EC2 snapshot actions")
+	fs.StringVar(&o.KMSKeyARN, "kms-key-arn", "", "the bucket's KMS key, which the policy then may use")
 	return cmd
+}
+
+// permissions is the permissions policy setup would write for the flags.
+func (o *Options) permissions(ctx context.Context) (iam.Document, error) {
+	if o.CloudStorage {
+		if o.Bucket != "" || o.KMSKeyARN != "" {
+			return iam.Document{}, fmt.Errorf("--cloudstorage prints the chapter's policy on every bucket: drop --bucket and --kms-key-arn, or drop --cloudstorage")
+		}
+		return iam.PermissionsPolicy(), nil
+	}
+	if o.Snapshots != manifests.SnapshotsCSI && o.Snapshots != manifests.SnapshotsNative {
+		return iam.Document{}, fmt.Errorf("--snapshots must be csi or native, not %q", o.Snapshots)
+	}
+	partition, bucket := o.Facts.Partition, o.Bucket
+	if bucket == "" {
+		f, err := facts.Resolve(ctx, o.factory, o.Facts, facts.ClusterName|facts.Partition)
+		if err != nil {
+			return iam.Document{}, fmt.Errorf("%w (or give --bucket, or --cloudstorage for the chapter's policy)", err)
+		}
+		bucket, partition = names.Bucket(f.Cluster.Name), f.Identity.Partition
+	}
+	if err := manifests.ValidateBucketName(bucket); err != nil {
+		return iam.Document{}, err
+	}
+	return iam.ScopedPolicy(iam.Scope{Partition: partition, Bucket: bucket, Prefix: o.Prefix,
+		NativeSnapshots: o.Snapshots == manifests.SnapshotsNative, KMSKeyARN: o.KMSKeyARN}), nil
 }
 
 // Run prints the document.
@@ -91,7 +141,11 @@ func (o *Options) Run(ctx context.Context) error {
 		return err
 	}
 	if !o.Trust {
-		_, err := fmt.Fprint(o.Out, iam.PermissionsPolicy().Indented())
+		doc, err := o.permissions(ctx)
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprint(o.Out, doc.Indented())
 		return err
 	}
 	f, err := facts.Resolve(ctx, o.factory, o.Facts, facts.OIDCIssuer|facts.AccountID|facts.Partition)

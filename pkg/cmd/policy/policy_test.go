@@ -15,13 +15,21 @@ func TestPolicyOffline(t *testing.T) {
 	t.Setenv("KUBECONFIG", filepath.Join(t.TempDir(), "none"))
 	t.Setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:1")
 
-	res := clitest.Run(t, "policy")
+	res := clitest.Run(t, "policy", "--cloudstorage")
 	var doc iam.Document
 	if err := json.Unmarshal([]byte(res.Stdout), &doc); res.Code != 0 || err != nil {
 		t.Fatalf("exit %d, %v", res.Code, err)
 	}
 	if eq, _ := iam.Equal(res.Stdout, iam.PermissionsPolicy()); !eq {
-		t.Errorf("policy prints another document")
+		t.Errorf("policy --cloudstorage prints another document")
+	}
+	res = clitest.Run(t, "policy", "--bucket", "bucket-one", "--snapshots=native", "--kms-key-arn", "arn:aws:kms:us-east-2:123456789012:key/k")
+	want := iam.ScopedPolicy(iam.Scope{Partition: "aws", Bucket: "bucket-one", Prefix: "velero", NativeSnapshots: true, KMSKeyARN: "arn:aws:kms:us-east-2:123456789012:key/k"})
+	if eq, _ := iam.Equal(res.Stdout, want); res.Code != 0 || !eq {
+		t.Errorf("policy --bucket: exit %d, a document other than setup's scoped one:\n%s%s", res.Code, res.Stdout, res.Stderr)
+	}
+	if res := clitest.Run(t, "policy"); res.Code != 1 || !strings.Contains(res.Stderr, "--bucket") {
+		t.Errorf("policy without a cluster or --bucket: exit %d, %q, want 1 naming --bucket", res.Code, res.Stderr)
 	}
 
 	res = clitest.Run(t, "policy", "--trust", "-n", "backup", "--account-id", "123456789012", "--oidc-issuer", "https://oidc.example.com/c")

@@ -100,10 +100,14 @@ func (o *Options) readIAM(ctx context.Context, c awsclient.IAMAPI, spec *iam.Spe
 // apply asks (or refuses) when the plan changes anything, then applies it.
 func (o *Options) apply(ctx context.Context, c awsclient.IAMAPI, plan *iam.Plan) error {
 	log := o.ErrOut
-	if plan.Changes() && !o.Yes {
+	bucketChanges := o.Store.plan != nil && o.Store.plan.Changes()
+	if (plan.Changes() || bucketChanges) && !o.Yes {
 		if !o.isTerminal() {
 			for _, st := range plan.Steps {
 				fmt.Fprintln(log, st.Line(false))
+			}
+			if bucketChanges {
+				fmt.Fprintln(log, o.Store.plan.Line(false))
 			}
 			return fmt.Errorf("setup would change IAM in AWS account %s and there is no terminal to confirm it: rerun with --yes to apply, or with --dry-run=client or --output-dir DIR to only see the plan",
 				o.facts.Identity.AccountID)
@@ -127,10 +131,14 @@ func (o *Options) apply(ctx context.Context, c awsclient.IAMAPI, plan *iam.Plan)
 	return nil
 }
 
-// confirm prints the plan and reads y/N from In.
+// confirm prints the plan (the bucket's too) and reads y/N from In.
 func (o *Options) confirm(plan *iam.Plan) (bool, error) {
 	for _, st := range plan.Steps {
 		fmt.Fprintln(o.ErrOut, st.Line(false))
+	}
+	if p := o.Store.plan; p != nil && p.Changes() {
+		fmt.Fprintln(o.ErrOut, p.Line(false))
+		return confirmAWS(o), nil
 	}
 	return cmdutil.Confirm(o.In, o.ErrOut, fmt.Sprintf("Change IAM in AWS account %s?", o.facts.Identity.AccountID)), nil
 }
@@ -160,6 +168,7 @@ func (o *Options) iamSpec() (*iam.Spec, error) {
 		RoleName:            role,
 		RolePath:            o.RolePath,
 		PermissionsBoundary: o.PermissionsBoundary,
+		Scope:               o.scope(),
 	})
 }
 

@@ -74,7 +74,7 @@ type ClusterOptions struct {
 
 func (c *ClusterOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.OADPVersion, "oadp-version", "", "OADP minor version to write the DPA for: 1.2 to 1.6 (default: the installed operator's, else the newest Red Hat supports on this OpenShift version)")
-	fs.StringVar(&c.Bucket, "bucket", "", "S3 bucket the CloudStorage creates (default: <cluster-name>-oadp)")
+	fs.StringVar(&c.Bucket, "bucket", "", "S3 bucket setup makes, or adopts when this account owns it in the cluster's region (with --cloudstorage, the one the CloudStorage creates; default: <cluster-name>-oadp)")
 	fs.StringVar(&c.CloudStorageName, "cloudstorage-name", "", "name of the CloudStorage (default: the bucket name)")
 	fs.StringVar(&c.DPAName, "dpa-name", "", "name of the DataProtectionApplication (default: <cluster-name>-dpa)")
 	fs.StringVar(&c.Prefix, "prefix", manifests.DefaultPrefix, "object prefix of the backups in the bucket")
@@ -239,7 +239,7 @@ func (o *Options) manifestOptions(st *clusterState) (manifests.Options, error) {
 	mo := manifests.Options{
 		Namespace: o.factory.Namespace(), ClusterName: f.Cluster.Name, ClusterID: f.Cluster.ID, Region: f.Cluster.Region,
 		RoleARN: o.RoleARN, OADPVersion: version,
-		Bucket: c.Bucket, CloudStorageName: c.CloudStorageName, DPAName: c.DPAName, Prefix: c.Prefix,
+		Bucket: c.Bucket, BucketLocation: !o.Store.cloudStorage, KMSKeyARN: o.Store.KMSKeyARN, CloudStorageName: c.CloudStorageName, DPAName: c.DPAName, Prefix: c.Prefix,
 		Snapshots: c.Snapshots, SnapshotRegion: c.SnapshotRegion, BackupImages: c.BackupImages, FSBackup: c.FSBackup,
 		VeleroRequests: quantities(c.CPURequest, c.MemoryRequest), VeleroLimits: quantities(c.CPULimit, c.MemoryLimit),
 		VeleroNodeSelector: c.NodeSelector,
@@ -253,6 +253,9 @@ func (o *Options) manifestOptions(st *clusterState) (manifests.Options, error) {
 		return mo, errors.New("no cluster name for the bucket and DPA names: set --cluster-name, or --bucket and --dpa-name")
 	}
 	mo = mo.WithDefaults()
+	if err := o.checkBackupImages(&mo, o.Store.backupImagesAsked); err != nil {
+		return mo, err
+	}
 	rec := record.Record{ClusterName: f.Cluster.Name, RoleARN: o.RoleARN, ExternalRole: c.RoleARN != "",
 		Bucket: mo.Bucket, CloudStorage: mo.CloudStorageName, DPA: mo.DPAName}
 	if !rec.ExternalRole {

@@ -62,7 +62,7 @@ func TestSetupCreatesTheClusterObjects(t *testing.T) {
 	r.Fresh(t)
 	r.UseEnv(t)
 	ns := "setup-objects"
-	res := clitest.Run(t, "setup", "--yes", "--wait=false", "-n", ns)
+	res := clitest.Run(t, "setup", "--yes", "--wait=false", "--cloudstorage", "-n", ns)
 	if res.Code != 0 {
 		t.Fatalf("exit %d: %s", res.Code, res.Stderr)
 	}
@@ -120,7 +120,7 @@ func TestSetupDryRunYAMLPipesIntoKubectlApply(t *testing.T) {
 	r.Fresh(t)
 	r.UseEnv(t)
 	ctx := context.Background()
-	if res := clitest.Run(t, "setup", "--yes", "--wait=false", "-n", "via-setup"); res.Code != 0 {
+	if res := clitest.Run(t, "setup", "--yes", "--wait=false", "--cloudstorage", "-n", "via-setup"); res.Code != 0 {
 		t.Fatalf("setup: %s", res.Stderr)
 	}
 	if err := r.ResetAWS(ctx); err != nil {
@@ -131,7 +131,7 @@ func TestSetupDryRunYAMLPipesIntoKubectlApply(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res := clitest.Run(t, "setup", "--dry-run=client", "-o", "yaml", "-n", "via-kubectl")
+	res := clitest.Run(t, "setup", "--dry-run=client", "-o", "yaml", "--cloudstorage", "-n", "via-kubectl")
 	if res.Code != 0 {
 		t.Fatalf("dry run: exit %d: %s", res.Code, res.Stderr)
 	}
@@ -621,7 +621,7 @@ func TestSetupWaitsOutTerminatingCRDs(t *testing.T) {
 			t.Error(err)
 		}
 	}()
-	res := clitest.Run(t, "setup", "--yes", "--wait=false", "--timeout", "30s", "--approval=Automatic", "-n", ns)
+	res := clitest.Run(t, "setup", "--yes", "--wait=false", "--cloudstorage", "--timeout", "30s", "--approval=Automatic", "-n", ns)
 	<-released
 	if res.Code != 0 {
 		t.Fatalf("exit %d: %s", res.Code, res.Stderr)

@@ -29,7 +29,7 @@ func TestSetupAsksOnATerminal(t *testing.T) {
 			r.Fresh(t)
 			var errOut bytes.Buffer
 			f := cmdutil.NewFactory(genericclioptions.NewConfigFlags(true), awsclient.NewOptions())
-			o := &Options{factory: f, PolicyName: "OadpVer1", RolePath: "/", DryRun: DryRunNone,
+			o := &Options{factory: f, PolicyName: "OadpVer1", RolePath: "/", DryRun: DryRunNone, Store: BucketOptions{CloudStorage: true},
 				IOStreams:  genericiooptions.IOStreams{In: strings.NewReader(tc.answer), Out: &bytes.Buffer{}, ErrOut: &errOut},
 				isTerminal: func() bool { return true }}
 			if err := o.Complete(); err != nil {

@@ -17,7 +17,7 @@ func TestSetupSurvivesTransientAWSFaults(t *testing.T) {
 	r.Fresh(t)
 	r.UseEnv(t)
 	p := faults.Front(t, r.AWSEndpoint, faults.Options{Rate: 0.3, Seed: 10})
-	res := clitest.Run(t, "setup", "--yes", "--wait=false")
+	res := clitest.Run(t, "setup", "--yes", "--wait=false", "--cloudstorage")
 	if res.Code != 0 {
 		t.Fatalf("exit %d under 30%% transient faults: %s", res.Code, res.Stderr)
 	}
@@ -34,7 +34,7 @@ func TestSetupSurvivesTransientAWSFaults(t *testing.T) {
 	clusterObjects(t, r, "openshift-adp")
 	nothingCreated(t, r, "OadpVer1", roleName)
 
-	again := clitest.Run(t, "setup", "--yes", "--wait=false")
+	again := clitest.Run(t, "setup", "--yes", "--wait=false", "--cloudstorage")
 	if again.Code != 0 || strings.Contains(again.Stderr, "created") || strings.Contains(again.Stderr, "updated") {
 		t.Errorf("second run under faults: exit %d, want every step unchanged:\n%s", again.Code, again.Stderr)
 	}
@@ -50,7 +50,7 @@ func TestSetupFailsClearlyWhenAWSFaultsPersist(t *testing.T) {
 	faults.Front(t, r.AWSEndpoint, faults.Options{Rate: 1, Throttle: 1})
 	// The SDK's own knob, as in the aws CLI: fewer attempts, a shorter test.
 	t.Setenv("AWS_MAX_ATTEMPTS", "4")
-	res := clitest.Run(t, "setup", "--yes", "--wait=false")
+	res := clitest.Run(t, "setup", "--yes", "--wait=false", "--cloudstorage")
 	checkPersistentFailure(t, res, "Throttling")
 	if !strings.Contains(res.Stderr, "still throttled after 4 attempts") || !strings.Contains(res.Stderr, "request rate") {
 		t.Errorf("a sustained throttle is not named as one:\n%s", res.Stderr)

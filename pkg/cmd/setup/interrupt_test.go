@@ -78,7 +78,7 @@ func TestSetupConvergesAfterBeingKilledAtEveryStep(t *testing.T) {
 	bin := clitest.Binary(t)
 	p := faults.Front(t, r.AWSEndpoint, faults.Options{})
 	setup := func(ns string) []string {
-		return []string{"setup", "--yes", "--wait=false", "-n", ns}
+		return []string{"setup", "--yes", "--wait=false", "--cloudstorage", "-n", ns}
 	}
 
 	// The uninterrupted run: the reference state and the steps to kill at.

@@ -3,7 +3,6 @@ package setup
 import (
 	"fmt"
 
-	"github.com/oadp-sts/kubectl-oadp_sts/pkg/iam"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/record"
 )
 
@@ -38,7 +37,7 @@ func (o *Options) useRecord(ev record.Evidence) error {
 	set(&o.Cluster.CloudStorageName, names.CloudStorage)
 	set(&o.Cluster.DPAName, names.DPA)
 	set(&o.RolePath, "/")
-	set(&o.PolicyName, iam.DefaultPolicyName)
+	o.chooseStorage(names.CloudStorage != "")
 
 	if found := names.Found(); found != "" {
 		fmt.Fprintf(o.ErrOut, "using what an earlier setup made: %s\n", found)

@@ -25,14 +25,21 @@ var (
 	long = templates.LongDesc(`
 		Set up OADP on an AWS STS cluster: the whole chapter in one command.
 
-		In AWS: the IAM permissions policy (default OadpVer1) and the role the
-		cluster's OIDC issuer may assume (default
+		In AWS: the S3 bucket (default CLUSTER_NAME-oadp) in the cluster's region,
+		with Block Public Access, default encryption (SSE-S3, or SSE-KMS with
+		--kms-key-arn), ownership tags and, with --bucket-versioning, versioning;
+		an existing bucket is used only when this account owns it in that region,
+		and is never deleted by cleanup. The IAM permissions policy scoped to that
+		bucket (default CLUSTER_NAME-oadp-bucket) and the role the cluster's OIDC
+		issuer may assume (default
 		CLUSTER_NAME-openshift-oadp-aws-cloud-credentials), with the policy
-		attached. In the cluster: the namespace, the cloud-credentials secret (or,
+		attached. With --cloudstorage the operator makes the bucket from a
+		CloudStorage, as the chapter does (a Technology Preview), and the policy
+		is the chapter's OadpVer1 on every bucket. In the cluster: the namespace, the cloud-credentials secret (or,
 		on OpenShift 4.14+ when setup installs the operator, ROLEARN in the
 		Subscription so the Cloud Credential Operator writes it), the OADP operator
-		through OLM when it is not installed, a CloudStorage for the bucket, and a
-		DataProtectionApplication shaped for the installed OADP version (never the
+		through OLM when it is not installed, and a
+		DataProtectionApplication naming the bucket (or its CloudStorage) shaped for the installed OADP version (never the
 		spec.features block OADP 1.3+ rejects). Then it waits for the operator, the
 		DPA's Reconciled condition and the storage location to be Available.
 
@@ -109,6 +116,7 @@ const (
 type Options struct {
 	Facts   facts.Flags
 	Cluster ClusterOptions
+	Store   BucketOptions
 
 	PolicyName          string
 	RoleName            string
@@ -146,6 +154,7 @@ func NewCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Comma
 		Example: example,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			o.Store.backupImagesAsked = cmd.Flags().Changed("backup-images")
 			if err := o.Complete(); err != nil {
 				return err
 			}
@@ -157,7 +166,7 @@ func NewCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Comma
 	}
 	fs := cmd.Flags()
 	o.Facts.AddFlags(fs)
-	fs.StringVar(&o.PolicyName, "policy-name", "", "name of the IAM permissions policy (default: the one an earlier setup recorded, else "+iam.DefaultPolicyName+")")
+	fs.StringVar(&o.PolicyName, "policy-name", "", "name of the IAM permissions policy (default: the one an earlier setup recorded, else <cluster-name>"+iam.PolicySuffix+", or "+iam.DefaultPolicyName+" with --cloudstorage)")
 	fs.StringVar(&o.RoleName, "role-name", "", "name of the IAM role (default: the one an earlier setup recorded, else <cluster-name>"+iam.RoleSuffix+")")
 	fs.StringVar(&o.RolePath, "role-path", "", "IAM path of the role, for example /oadp/ (default: the recorded role's, else /)")
 	fs.StringVar(&o.PermissionsBoundary, "permissions-boundary", "", "ARN of a managed policy to set as the role's permissions boundary (an existing role's boundary is removed when not given)")
@@ -166,6 +175,7 @@ func NewCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Comma
 	fs.BoolVarP(&o.Yes, "yes", "y", false, "change AWS without asking")
 	o.Cluster.addFlags(fs)
 	o.Cluster.PrintFlags.AddFlags(cmd)
+	o.Store.addFlags(fs)
 	fixed := func(flag string, values ...string) {
 		completion.Register(cmd, map[string]cobra.CompletionFunc{flag: cobra.FixedCompletions(values, cobra.ShellCompDirectiveNoFileComp)})
 	}
@@ -221,6 +231,9 @@ func (o *Options) Validate() error {
 		return fmt.Errorf("-o and --output-dir do not go together: -o prints the cluster objects, --output-dir writes the IAM plan")
 	}
 	if err := o.Cluster.validate(); err != nil {
+		return err
+	}
+	if err := o.Store.validate(); err != nil {
 		return err
 	}
 	return iam.ValidateBoundary(o.PermissionsBoundary)
@@ -296,6 +309,11 @@ func (o *Options) Run(ctx context.Context) error {
 		}
 		o.storageCheck(ctx, mo)
 	}
+	if !o.Store.cloudStorage {
+		if err := o.planBucket(ctx, &mo); err != nil {
+			return err
+		}
+	}
 	if o.Cluster.RoleARN == "" {
 		roleARN, err := o.runAWS(ctx)
 		if err != nil {
@@ -308,6 +326,9 @@ func (o *Options) Run(ctx context.Context) error {
 	}
 	if o.OutputDir != "" {
 		return nil
+	}
+	if err := o.applyBucket(ctx); err != nil {
+		return err
 	}
 	return o.runCluster(ctx, mo)
 }

@@ -222,7 +222,8 @@ func record(t *testing.T, r *rig.Rig) func() []rig.AWSRequest {
 
 func setupYes(t *testing.T, args ...string) clitest.Result {
 	t.Helper()
-	res := clitest.Run(t, append([]string{"setup", "--yes", "--wait=false"}, args...)...)
+	// The chapter's path: the tests of this file hold setup to its documents.
+	res := clitest.Run(t, append([]string{"setup", "--yes", "--wait=false", "--cloudstorage"}, args...)...)
 	if res.Code != 0 {
 		t.Fatalf("setup exit %d: %s", res.Code, res.Stderr)
 	}
@@ -410,7 +411,7 @@ func TestSetupDryRunChangesNothing(t *testing.T) {
 	r.UseEnv(t)
 	for _, mode := range []string{"client", "server"} {
 		stop := record(t, r)
-		res := clitest.Run(t, "setup", "--dry-run="+mode)
+		res := clitest.Run(t, "setup", "--cloudstorage", "--dry-run="+mode)
 		reqs := stop()
 		if res.Code != 0 {
 			t.Fatalf("exit %d: %s", res.Code, res.Stderr)
@@ -432,7 +433,7 @@ func TestSetupDryRunChangesNothing(t *testing.T) {
 	}
 	// On a converged account a dry run says what would stay.
 	setupYes(t)
-	res := clitest.Run(t, "setup", "--dry-run")
+	res := clitest.Run(t, "setup", "--cloudstorage", "--dry-run")
 	if !strings.Contains(res.Stderr, "role "+roleName+": unchanged") {
 		t.Errorf("dry run on a converged account:\n%s", res.Stderr)
 	}
@@ -471,7 +472,7 @@ func TestSetupOutputDirFilesWorkWithTheAWSCLI(t *testing.T) {
 	dir := t.TempDir()
 
 	stop := record(t, r)
-	res := clitest.Run(t, "setup", "--output-dir", dir)
+	res := clitest.Run(t, "setup", "--cloudstorage", "--output-dir", dir)
 	if m := mutating(stop()); res.Code != 0 || len(m) != 0 {
 		t.Fatalf("exit %d, mutating calls %v: %s", res.Code, m, res.Stderr)
 	}
@@ -499,7 +500,7 @@ func TestSetupOutputDirFilesWorkWithTheAWSCLI(t *testing.T) {
 
 	// The same state as setup's: setup finds nothing to do.
 	stop = record(t, r)
-	res = clitest.Run(t, "setup", "--wait=false")
+	res = clitest.Run(t, "setup", "--wait=false", "--cloudstorage")
 	if m := mutating(stop()); res.Code != 0 || len(m) != 0 || strings.Count(res.Stderr, ": unchanged") != 3 {
 		t.Errorf("setup after the aws CLI: exit %d, mutating %v\n%s", res.Code, m, res.Stderr)
 	}
@@ -643,7 +644,7 @@ func TestSetupAccessDenied(t *testing.T) {
 	t.Setenv("AWS_ACCESS_KEY_ID", aws.ToString(key.AccessKey.AccessKeyId))
 	t.Setenv("AWS_SECRET_ACCESS_KEY", aws.ToString(key.AccessKey.SecretAccessKey))
 
-	res := clitest.Run(t, "setup", "--yes", "--wait=false")
+	res := clitest.Run(t, "setup", "--yes", "--wait=false", "--cloudstorage")
 	motoAuth(t, r, "inf")
 	if res.Code == 0 {
 		t.Fatal("exit 0 without permission to change IAM")

@@ -39,7 +39,7 @@ var (
 func setUpChain(t *testing.T, r *rig.Rig, ns string) {
 	t.Helper()
 	ctx := context.Background()
-	if res := clitest.Run(t, "setup", "--yes", "--wait=false", "-n", ns); res.Code != 0 {
+	if res := clitest.Run(t, "setup", "--yes", "--wait=false", "--cloudstorage", "-n", ns); res.Code != 0 {
 		t.Fatalf("setup: exit %d: %s", res.Code, res.Stderr)
 	}
 	csv := &unstructured.Unstructured{Object: map[string]any{

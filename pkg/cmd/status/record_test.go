@@ -36,7 +36,7 @@ func TestStatusWithoutFlagsChecksWhatSetupRecorded(t *testing.T) {
 		dpa    = "mycluster-velero"
 	)
 	role := "mycluster" + iam.RoleSuffix
-	if res := clitest.Run(t, "setup", "--yes", "--wait=false", "-n", ns, "--cluster-name", "mycluster",
+	if res := clitest.Run(t, "setup", "--yes", "--wait=false", "--cloudstorage", "-n", ns, "--cluster-name", "mycluster",
 		"--policy-name", policy, "--bucket", bkt, "--dpa-name", dpa); res.Code != 0 {
 		t.Fatalf("setup: exit %d: %s", res.Code, res.Stderr)
 	}

@@ -22,6 +22,8 @@ type awsDeps struct {
 	cluster             *future[*clusterfacts.Facts]
 	names               *future[record.Names]
 	bsls, cloudStorages *future[listed]
+	dpas                *future[listed]
+	storage             *future[storageRead]
 	token               *future[tokenRead] // nil without --assume-role
 }
 
@@ -37,6 +39,7 @@ type awsRead struct {
 	policy      *status.Policy
 	policyErr   error
 	buckets     []status.Bucket
+	hardening   *status.Hardening
 	assume      *assumeRead
 }
 
@@ -52,6 +55,7 @@ func (a awsRead) into(ch *status.Chain) {
 	ch.Attached, ch.AttachedErr = a.attached, a.attachedErr
 	ch.Policy, ch.PolicyErr = a.policy, a.policyErr
 	ch.Buckets = a.buckets
+	ch.Hardening = a.hardening
 	if ch.AssumeRole != nil && a.assume != nil {
 		ch.AssumeRole.RoleARN, ch.AssumeRole.AssumedARN, ch.AssumeRole.Err = a.assume.roleARN, a.assume.assumedARN, a.assume.err
 	}
@@ -99,8 +103,16 @@ func readAWS(ctx context.Context, c Clients, d awsDeps) (awsRead, error) {
 	policy := start(func() (*status.Policy, error) {
 		return readPolicy(ctx, clients.IAM, iam.PolicyARN(id.Partition, id.AccountID, policyName))
 	})
+	// The bucket a velero location of our DPA names, and its settings
+	// setup hardens (made or adopted by setup; none on the chapter's path).
+	hardening := start(func() (*status.Hardening, error) {
+		dpas, _ := d.dpas.wait()
+		st, _ := d.storage.wait()
+		return readHardening(ctx, clients.S3, id, cluster, &status.Chain{DPAs: dpas, SnapshotMode: st.mode}, rec.BucketAdopted), nil
+	})
 	byName.into(&out)
 	out.policy, out.policyErr = policy.wait()
+	out.hardening, _ = hardening.wait()
 	if provider != nil {
 		if af, err := provider.wait(); err != nil {
 			out.facts, out.err = nil, err

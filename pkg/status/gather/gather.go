@@ -63,7 +63,7 @@ func Gather(ctx context.Context, c Clients, o Options) (*status.Report, error) {
 		token = start(func() (tokenRead, error) { return requestToken(ctx, c.Kube, ns) })
 	}
 	aws := start(func() (awsRead, error) {
-		return readAWS(ctx, c, awsDeps{cluster: cluster, names: names, bsls: nsr.bsls, cloudStorages: nsr.cloudStorages, token: token})
+		return readAWS(ctx, c, awsDeps{cluster: cluster, names: names, bsls: nsr.bsls, cloudStorages: nsr.cloudStorages, dpas: nsr.dpas, storage: nsr.storage, token: token})
 	})
 
 	rec, recErr := names.wait()
