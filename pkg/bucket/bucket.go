@@ -45,19 +45,6 @@ type API interface {
 
 var _ API = (*s3.Client)(nil)
 
-// CallerActions are the S3 actions setup, status and cleanup call on the
-// bucket with the user's own credentials (HeadBucket is s3:ListBucket;
-// cleanup's emptying lists and deletes versions), for the least policy of
-// the plugin's user.
-var CallerActions = []string{
-	"s3:ListAllMyBuckets", "s3:ListBucket", "s3:GetBucketLocation", "s3:CreateBucket", "s3:DeleteBucket",
-	"s3:GetBucketPublicAccessBlock", "s3:PutBucketPublicAccessBlock",
-	"s3:GetEncryptionConfiguration", "s3:PutEncryptionConfiguration",
-	"s3:GetBucketTagging", "s3:PutBucketTagging",
-	"s3:GetBucketVersioning", "s3:PutBucketVersioning",
-	"s3:ListBucketVersions", "s3:DeleteObject", "s3:DeleteObjectVersion",
-}
-
 // Encryption algorithms as S3 names them.
 const (
 	SSES3  = "AES256"

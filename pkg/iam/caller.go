@@ -19,11 +19,16 @@ var callerCalls = map[string][]string{
 		"GetPolicy", "GetPolicyVersion", "CreatePolicy", "TagPolicy", "CreatePolicyVersion", "ListPolicyVersions", "DeletePolicyVersion",
 		"GetRole", "CreateRole", "TagRole", "UpdateAssumeRolePolicy", "PutRolePermissionsBoundary", "DeleteRolePermissionsBoundary",
 		"ListAttachedRolePolicies", "AttachRolePolicy",
-		"HeadBucket",
+		// The bucket setup makes and hardens (pkg/bucket).
+		"HeadBucket", "ListBuckets", "GetBucketLocation", "CreateBucket",
+		"GetPublicAccessBlock", "PutPublicAccessBlock", "GetBucketEncryption", "PutBucketEncryption",
+		"GetBucketTagging", "PutBucketTagging", "GetBucketVersioning", "PutBucketVersioning",
 	},
 	"status": {
 		"GetCallerIdentity", "GetOpenIDConnectProvider", "GetRole", "ListAttachedRolePolicies", "GetPolicy", "GetPolicyVersion",
 		"GetBucketLocation", "HeadBucket",
+		// The hardening of the bucket setup made (pkg/bucket's Read).
+		"ListBuckets", "GetPublicAccessBlock", "GetBucketEncryption", "GetBucketTagging", "GetBucketVersioning",
 		// --assume-role's AssumeRoleWithWebIdentity is signed by the
 		// service account's token, not the user's credentials: no action.
 	},
@@ -41,16 +46,25 @@ var callerCalls = map[string][]string{
 // a create with tags also needs the tag action, S3's operations map to
 // their bucket and object actions.
 var callActions = map[string][]string{
-	"GetCallerIdentity":  {"sts:GetCallerIdentity"},
-	"CreateRole":         {"iam:CreateRole", "iam:TagRole"},
-	"CreatePolicy":       {"iam:CreatePolicy", "iam:TagPolicy"},
-	"HeadBucket":         {"s3:ListBucket"},
-	"GetBucketLocation":  {"s3:GetBucketLocation"},
-	"GetBucketTagging":   {"s3:GetBucketTagging"},
-	"ListObjectVersions": {"s3:ListBucketVersions"},
-	"ListObjectsV2":      {"s3:ListBucket"},
-	"DeleteObjects":      {"s3:DeleteObject", "s3:DeleteObjectVersion"},
-	"DeleteBucket":       {"s3:DeleteBucket"},
+	"GetCallerIdentity":    {"sts:GetCallerIdentity"},
+	"CreateRole":           {"iam:CreateRole", "iam:TagRole"},
+	"CreatePolicy":         {"iam:CreatePolicy", "iam:TagPolicy"},
+	"HeadBucket":           {"s3:ListBucket"},
+	"GetBucketLocation":    {"s3:GetBucketLocation"},
+	"GetBucketTagging":     {"s3:GetBucketTagging"},
+	"PutBucketTagging":     {"s3:PutBucketTagging"},
+	"ListBuckets":          {"s3:ListAllMyBuckets"},
+	"CreateBucket":         {"s3:CreateBucket"},
+	"GetPublicAccessBlock": {"s3:GetBucketPublicAccessBlock"},
+	"PutPublicAccessBlock": {"s3:PutBucketPublicAccessBlock"},
+	"GetBucketEncryption":  {"s3:GetEncryptionConfiguration"},
+	"PutBucketEncryption":  {"s3:PutEncryptionConfiguration"},
+	"GetBucketVersioning":  {"s3:GetBucketVersioning"},
+	"PutBucketVersioning":  {"s3:PutBucketVersioning"},
+	"ListObjectVersions":   {"s3:ListBucketVersions"},
+	"ListObjectsV2":        {"s3:ListBucket"},
+	"DeleteObjects":        {"s3:DeleteObject", "s3:DeleteObjectVersion"},
+	"DeleteBucket":         {"s3:DeleteBucket"},
 }
 
 // ActionsFor is the IAM actions an AWS operation needs.
