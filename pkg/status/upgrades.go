@@ -71,12 +71,22 @@ func orNoneStr(s string) string {
 
 // actionsFor are the IAM actions the DPA setup writes for an OADP version
 // needs; known is false for a version newer than the plugin knows. Every
-// version the plugin knows needs the same policy.
-func actionsFor(version string) (actions []string, known bool) {
+// version the plugin knows needs the same actions for a mode: those of the
+// policy scoped to the DPA's bucket when a velero location names one (scope),
+// else the chapter's policy, whose bucket the operator's CloudStorage makes.
+func actionsFor(version string, scope *iam.Scope) (actions []string, known bool) {
 	if !slices.Contains(manifests.SupportedOADPVersions, versions.Minor(version)) {
 		return nil, false
 	}
-	return iam.PermissionActions, true
+	if scope == nil {
+		return iam.PermissionActions, true
+	}
+	for _, g := range iam.ScopedPolicy(*scope).Grants() {
+		if !slices.Contains(actions, g.Action) {
+			actions = append(actions, g.Action)
+		}
+	}
+	return actions, true
 }
 
 // upgradeChecks lists the InstallPlans that wait for an approval (with
@@ -110,7 +120,7 @@ func (c *chain) upgradeChecks() {
 	for _, p := range pending {
 		v := p.Version()
 		line := fmt.Sprintf("installplan/%s would install %s (OADP %s)", p.Name, strings.Join(p.CSVs, ", "), orNoneStr(v))
-		need, known := actionsFor(v)
+		need, known := actionsFor(v, c.Scope())
 		var missing []string
 		for _, a := range need {
 			if allowed == nil || !allowed.allows(a) {
