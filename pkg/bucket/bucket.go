@@ -15,7 +15,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	"maps"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -44,6 +46,18 @@ type API interface {
 }
 
 var _ API = (*s3.Client)(nil)
+
+var kmsKeyResource = regexp.MustCompile(`^(key|alias)/[A-Za-z0-9/_+=,.@:-]+$`)
+
+// ValidateKMSKeyARN refuses a --kms-key-arn that is not the ARN of a KMS
+// key or alias.
+func ValidateKMSKeyARN(v string) error {
+	a, err := arn.Parse(v)
+	if err != nil || a.Service != "kms" || !kmsKeyResource.MatchString(a.Resource) {
+		return fmt.Errorf("--kms-key-arn %q is not a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/KEY_ID)", v)
+	}
+	return nil
+}
 
 // Encryption algorithms as S3 names them.
 const (

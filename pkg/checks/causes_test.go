@@ -15,7 +15,7 @@ func TestLikelyCauses(t *testing.T) {
 	}{
 		{"no provider", "WebIdentityErr: No OpenIDConnect provider found in your account for https://issuer", "IAM has no OIDC provider for the cluster's issuer in this account"},
 		{"audience", "InvalidIdentityToken: Incorrect token audience", "the OIDC provider does not list the client ID \"openshift\", or the trust policy has an aud condition other than openshift"},
-		{"trust", "AccessDenied: Not authorized to perform sts:AssumeRoleWithWebIdentity", "the role's trust policy does not name this cluster's issuer or the velero service account"},
+		{"trust", "AccessDenied: Not authorized to perform sts:AssumeRoleWithWebIdentity", "the role's trust policy does not name this cluster's issuer or the velero service account, or IAM has not yet propagated a role made or changed moments ago"},
 		{"no bucket", "rpc error: NoSuchBucket: The specified bucket does not exist", "the bucket does not exist yet (the CloudStorage has not created it) or is in another account"},
 		{"region", "PermanentRedirect: use the bucket's endpoint", "the bucket is in another region than config.region of the location"},
 		{"unknown", "something else entirely", ""},

@@ -2,6 +2,7 @@ package inputcheck
 
 import (
 	"fmt"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/bucket"
 	"net"
 	"net/url"
 	"regexp"
@@ -158,7 +159,8 @@ func prefix(v string) string {
 // the message the user knows; Check calls it before any request instead of
 // the command calling it after its reads.
 var shaped = map[string]func(v string) error{
-	"bucket": manifests.ValidateBucketName,
+	"bucket":      manifests.ValidateBucketName,
+	"kms-key-arn": bucket.ValidateKMSKeyARN,
 	// setup adds the slashes IAM needs ("oadp" is /oadp/) before it checks.
 	"role-path": func(v string) error { return iam.ValidatePath(iam.NormalizePath(v)) },
 	"selector": func(v string) error {

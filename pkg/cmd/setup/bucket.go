@@ -4,10 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 
-	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/spf13/pflag"
 
@@ -42,14 +40,11 @@ func (b *BucketOptions) addFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&b.Versioning, "bucket-versioning", false, "turn on versioning of the bucket setup makes (OADP 1.4+; deleting a backup then keeps old object versions)")
 }
 
-var kmsKeyResource = regexp.MustCompile(`^(key|alias)/[A-Za-z0-9/_+=,.@:-]+$`)
-
 func (b *BucketOptions) validate() error {
 	var errs []string
 	if b.KMSKeyARN != "" {
-		a, err := arn.Parse(b.KMSKeyARN)
-		if err != nil || a.Service != "kms" || !kmsKeyResource.MatchString(a.Resource) {
-			errs = append(errs, fmt.Sprintf("--kms-key-arn %q is not a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/KEY_ID)", b.KMSKeyARN))
+		if err := bucket.ValidateKMSKeyARN(b.KMSKeyARN); err != nil {
+			errs = append(errs, err.Error())
 		}
 		if b.CloudStorage {
 			errs = append(errs, "--kms-key-arn does not go with --cloudstorage: the operator makes that bucket with its own settings; drop one of them")
