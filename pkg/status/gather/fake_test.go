@@ -29,6 +29,7 @@ var listKinds = map[schema.GroupVersionResource]string{
 	gvr.DPA: "DataProtectionApplicationList", gvr.CloudStorage: "CloudStorageList", gvr.BSL: "BackupStorageLocationList",
 	gvr.Backup: "BackupList", gvr.Restore: "RestoreList", gvr.Secret: "SecretList", gvr.Namespace: "NamespaceList",
 	gvr.StorageClass: "StorageClassList", gvr.VolumeSnapshotClass: "VolumeSnapshotClassList", gvr.PVC: "PersistentVolumeClaimList",
+	gvr.InstallPlan: "InstallPlanList", gvr.CredentialsReq: "CredentialsRequestList",
 }
 
 // fakeClients are a healthy STS cluster as the rig seeds it, with no AWS
