@@ -106,10 +106,14 @@ var printerFormats = []string{
 	"jsonpath", "jsonpath-file", "jsonpath-as-json", "custom-columns", "custom-columns-file",
 }
 
+// formatWord is a value a command's own printer judges: a plain word it
+// may not print gets that command's list of the formats it does.
+var formatWord = regexp.MustCompile(`^[a-z][a-z-]{0,31}$`)
+
 func output(v string) string {
 	format, _, _ := strings.Cut(v, "=")
-	if !containsString(printerFormats, format) {
-		return "is not an output format: see the command's --help for the ones it prints (json, yaml)"
+	if !containsString(printerFormats, format) && !formatWord.MatchString(format) {
+		return "is not an output format (such as json, yaml or name; the command's --help lists the ones it prints)"
 	}
 	return ""
 }

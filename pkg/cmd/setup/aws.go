@@ -18,8 +18,9 @@ import (
 // runAWS converges the IAM policy, the role and the attachment, or in a dry
 // run prints what it would do, and returns the role's ARN either way: the ARN
 // follows from the account, path and name, so the cluster side can be
-// planned before the role exists.
-func (o *Options) runAWS(ctx context.Context) (string, error) {
+// planned before the role exists. ready is called once IAM is read and
+// before anything is printed or changed: the bucket's plan, read meanwhile.
+func (o *Options) runAWS(ctx context.Context, ready func() error) (string, error) {
 	log := o.ErrOut
 	spec, err := o.iamSpec()
 	if err != nil {
@@ -28,21 +29,24 @@ func (o *Options) runAWS(ctx context.Context) (string, error) {
 	if err := o.checkCluster(); err != nil {
 		return "", err
 	}
-	if o.DryRun == DryRunServer {
-		fmt.Fprintln(log, "AWS has no server-side dry run: IAM is only read, as with --dry-run=client")
-	}
-
 	var plan *iam.Plan
 	if o.dryRun() && !o.facts.AWSRead && !o.facts.ClusterRead {
 		// Every fact came from flags: a plan without reading anything.
 		plan = iam.FreshPlan(spec)
+		if err := ready(); err != nil {
+			return "", err
+		}
 	} else {
 		cfg, err := o.factory.AWSConfig(ctx)
 		if err != nil {
 			return "", err
 		}
 		c := awsclient.New(cfg).IAM
-		if plan, err = o.readIAM(ctx, c, spec); err != nil {
+		plan, err = o.readIAM(ctx, c, spec)
+		if rerr := ready(); rerr != nil {
+			return "", rerr
+		}
+		if err != nil {
 			return "", err
 		}
 		fmt.Fprintf(log, "oidc provider %s: found\n", iam.OIDCProviderARN(o.facts.Identity.Partition, o.facts.Identity.AccountID, o.facts.Cluster.OIDCIssuer))
@@ -51,6 +55,9 @@ func (o *Options) runAWS(ctx context.Context) (string, error) {
 		}
 	}
 
+	if o.DryRun == DryRunServer {
+		fmt.Fprintln(log, "AWS has no server-side dry run: IAM is only read, as with --dry-run=client")
+	}
 	if plan.Assumed {
 		fmt.Fprintln(log, "plan from flags only, AWS not read: assuming none of the objects exists yet")
 	}

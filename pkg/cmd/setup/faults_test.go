@@ -70,7 +70,7 @@ func TestSetupSurvivesThrottlingBurst(t *testing.T) {
 	// identity) goes out alone and meets the whole burst.
 	const burst = 6
 	p.ThrottleNext(burst)
-	res := clitest.Run(t, "setup", "--yes", "--wait=false")
+	res := clitest.Run(t, "setup", "--yes", "--wait=false", "--cloudstorage")
 	if res.Code != 0 {
 		t.Fatalf("exit %d after a burst of %d throttles: %s", res.Code, burst, res.Stderr)
 	}

@@ -5,6 +5,7 @@ package setup
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -309,19 +310,26 @@ func (o *Options) Run(ctx context.Context) error {
 		}
 		o.storageCheck(ctx, mo)
 	}
+	// The bucket's reads need only the account ID, like IAM's: they go out
+	// together, and IAM changes nothing until the bucket's plan is known
+	// (a bucket setup may not use refuses the run before anything is made).
+	bucketPlanned := func() error { return nil }
 	if !o.Store.cloudStorage {
-		if err := o.planBucket(ctx, &mo); err != nil {
-			return err
-		}
+		done := make(chan error, 1)
+		go func() { done <- o.planBucket(ctx, &mo) }()
+		bucketPlanned = sync.OnceValue(func() error { return <-done })
 	}
 	if o.Cluster.RoleARN == "" {
-		roleARN, err := o.runAWS(ctx)
+		roleARN, err := o.runAWS(ctx, bucketPlanned)
 		if err != nil {
 			return err
 		}
 		o.RoleARN = roleARN
 		mo.RoleARN = roleARN
 	} else {
+		if err := bucketPlanned(); err != nil {
+			return err
+		}
 		fmt.Fprintf(o.ErrOut, "using role %s (%s): IAM not read or changed\n", o.RoleARN, o.roleARNFrom())
 	}
 	if o.OutputDir != "" {
