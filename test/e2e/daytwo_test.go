@@ -6,6 +6,7 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"github.com/oadp-sts/kubectl-oadp_sts/internal/clitest"
 	"io"
 	"os"
 	"reflect"
@@ -50,6 +51,12 @@ func TestDayTwo(t *testing.T) {
 			for _, f := range []string{sb.StandInLog, sb.VeleroLog} {
 				t.Logf("%s ends:\n%s", f, tailOf(f, 8000))
 			}
+		}
+		// The chapter's path leaves a CloudStorage in setup's record, which
+		// a later setup of the same cluster would follow: the tests after
+		// this one start from a cluster without it (the operator stays).
+		if res := clitest.Run(t, "cleanup", "--yes", "--keep-operator"); res.Code != 0 {
+			t.Errorf("cleanup after day two: exit %d: %s", res.Code, res.Stderr)
 		}
 	})
 	// The walkthrough's own setup (it reruns it, converging): the names of the
