@@ -20,6 +20,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -262,9 +263,20 @@ func Read(ctx context.Context, c API, w Want) (State, error) {
 	if w.AccountID != "" {
 		in.ExpectedBucketOwner = &w.AccountID
 	}
-	head, err := c.HeadBucket(ctx, in, inRegion(w.Region))
-	switch code := awsclient.ErrorCode(err); {
-	case err == nil:
+	// Two round trips wherever S3 is: whether the bucket exists and whether
+	// this account lists it, at once; then its settings, all at once.
+	var (
+		head       *s3.HeadBucketOutput
+		headErr    error
+		mine       bool
+		listErr    error
+		firstRound sync.WaitGroup
+	)
+	firstRound.Go(func() { head, headErr = c.HeadBucket(ctx, in, inRegion(w.Region)) })
+	firstRound.Go(func() { mine, listErr = listed(ctx, c, w.Name, inRegion(w.Region)) })
+	firstRound.Wait()
+	switch code := awsclient.ErrorCode(headErr); {
+	case headErr == nil:
 	case code == "NotFound" || code == "NoSuchBucket":
 		return st, nil
 	case code == "Forbidden" || code == "AccessDenied" || code == "403":
@@ -272,64 +284,82 @@ func Read(ctx context.Context, c API, w Want) (State, error) {
 		return st, nil
 	case code == "301" || code == "MovedPermanently" || code == "PermanentRedirect":
 		// Only a bucket in another region answers with a redirect.
-		st.Exists = true
 	default:
-		return st, awsclient.Explain("read bucket "+w.Name, err)
+		return st, awsclient.Explain("read bucket "+w.Name, headErr)
 	}
 	st.Exists = true
 	if head != nil && head.BucketRegion != nil {
 		st.Region = aws.ToString(head.BucketRegion)
 	}
-	mine, err := listed(ctx, c, w.Name, inRegion(w.Region))
-	if err != nil {
-		return st, err
+	if listErr != nil {
+		return st, listErr
 	}
 	if !mine {
 		st.Exists, st.Forbidden = false, true
 		return st, nil
 	}
-	loc, err := c.GetBucketLocation(ctx, &s3.GetBucketLocationInput{Bucket: &w.Name, ExpectedBucketOwner: in.ExpectedBucketOwner}, inRegion(w.Region))
-	if err != nil {
-		return st, awsclient.Explain("read the region of bucket "+w.Name, err)
+	return readSettings(ctx, c, w, st, in.ExpectedBucketOwner)
+}
+
+// readSettings reads the region and the settings setup hardens of a bucket
+// this account owns, all at once. A bucket in another region is refused
+// whatever its settings say, so their reads' errors are not reported then.
+func readSettings(ctx context.Context, c API, w Want, st State, owner *string) (State, error) {
+	opt := inRegion(w.Region)
+	var (
+		wg                                     sync.WaitGroup
+		loc                                    *s3.GetBucketLocationOutput
+		pab                                    *s3.GetPublicAccessBlockOutput
+		enc                                    *s3.GetBucketEncryptionOutput
+		tags                                   *s3.GetBucketTaggingOutput
+		ver                                    *s3.GetBucketVersioningOutput
+		locErr, pabErr, encErr, tagErr, verErr error
+	)
+	wg.Go(func() {
+		loc, locErr = c.GetBucketLocation(ctx, &s3.GetBucketLocationInput{Bucket: &w.Name, ExpectedBucketOwner: owner}, opt)
+	})
+	wg.Go(func() { pab, pabErr = c.GetPublicAccessBlock(ctx, &s3.GetPublicAccessBlockInput{Bucket: &w.Name}, opt) })
+	wg.Go(func() { enc, encErr = c.GetBucketEncryption(ctx, &s3.GetBucketEncryptionInput{Bucket: &w.Name}, opt) })
+	wg.Go(func() { tags, tagErr = c.GetBucketTagging(ctx, &s3.GetBucketTaggingInput{Bucket: &w.Name}, opt) })
+	wg.Go(func() { ver, verErr = c.GetBucketVersioning(ctx, &s3.GetBucketVersioningInput{Bucket: &w.Name}, opt) })
+	wg.Wait()
+	if locErr != nil {
+		return st, awsclient.Explain("read the region of bucket "+w.Name, locErr)
 	}
 	st.Region = regionOf(loc.LocationConstraint)
 	if st.Region != w.Region {
 		return st, nil // refused whatever the rest says
 	}
-	pab, err := c.GetPublicAccessBlock(ctx, &s3.GetPublicAccessBlockInput{Bucket: &w.Name}, inRegion(w.Region))
 	switch {
-	case awsclient.ErrorCode(err) == "NoSuchPublicAccessBlockConfiguration":
-	case err != nil:
-		return st, awsclient.Explain("read the public access block of bucket "+w.Name, err)
+	case awsclient.ErrorCode(pabErr) == "NoSuchPublicAccessBlockConfiguration":
+	case pabErr != nil:
+		return st, awsclient.Explain("read the public access block of bucket "+w.Name, pabErr)
 	default:
 		b := pab.PublicAccessBlockConfiguration
 		st.PublicAccessBlocked = b != nil && aws.ToBool(b.BlockPublicAcls) && aws.ToBool(b.IgnorePublicAcls) &&
 			aws.ToBool(b.BlockPublicPolicy) && aws.ToBool(b.RestrictPublicBuckets)
 	}
-	enc, err := c.GetBucketEncryption(ctx, &s3.GetBucketEncryptionInput{Bucket: &w.Name}, inRegion(w.Region))
 	switch {
-	case awsclient.ErrorCode(err) == "ServerSideEncryptionConfigurationNotFoundError":
-	case err != nil:
-		return st, awsclient.Explain("read the default encryption of bucket "+w.Name, err)
+	case awsclient.ErrorCode(encErr) == "ServerSideEncryptionConfigurationNotFoundError":
+	case encErr != nil:
+		return st, awsclient.Explain("read the default encryption of bucket "+w.Name, encErr)
 	case enc.ServerSideEncryptionConfiguration != nil && len(enc.ServerSideEncryptionConfiguration.Rules) > 0:
 		if d := enc.ServerSideEncryptionConfiguration.Rules[0].ApplyServerSideEncryptionByDefault; d != nil {
 			st.Encryption, st.KMSKey = string(d.SSEAlgorithm), aws.ToString(d.KMSMasterKeyID)
 		}
 	}
-	tags, err := c.GetBucketTagging(ctx, &s3.GetBucketTaggingInput{Bucket: &w.Name}, inRegion(w.Region))
 	st.Tags = iam.Tags{}
 	switch {
-	case awsclient.ErrorCode(err) == "NoSuchTagSet":
-	case err != nil:
-		return st, awsclient.Explain("read the tags of bucket "+w.Name, err)
+	case awsclient.ErrorCode(tagErr) == "NoSuchTagSet":
+	case tagErr != nil:
+		return st, awsclient.Explain("read the tags of bucket "+w.Name, tagErr)
 	default:
 		for _, t := range tags.TagSet {
 			st.Tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
 		}
 	}
-	ver, err := c.GetBucketVersioning(ctx, &s3.GetBucketVersioningInput{Bucket: &w.Name}, inRegion(w.Region))
-	if err != nil {
-		return st, awsclient.Explain("read the versioning of bucket "+w.Name, err)
+	if verErr != nil {
+		return st, awsclient.Explain("read the versioning of bucket "+w.Name, verErr)
 	}
 	st.Versioning = string(ver.Status)
 	return st, nil
@@ -388,42 +418,54 @@ func Apply(ctx context.Context, c API, p Plan) error {
 			}
 		}
 	}
-	for _, f := range p.Fixes {
-		var err error
-		switch f {
-		case FixPublicAccess:
-			_, err = c.PutPublicAccessBlock(ctx, &s3.PutPublicAccessBlockInput{Bucket: &w.Name, PublicAccessBlockConfiguration: &types.PublicAccessBlockConfiguration{
-				BlockPublicAcls: aws.Bool(true), IgnorePublicAcls: aws.Bool(true), BlockPublicPolicy: aws.Bool(true), RestrictPublicBuckets: aws.Bool(true),
-			}}, opt)
-		case FixEncryption:
-			def := &types.ServerSideEncryptionByDefault{SSEAlgorithm: types.ServerSideEncryptionAes256}
-			rule := types.ServerSideEncryptionRule{ApplyServerSideEncryptionByDefault: def}
-			if w.KMSKeyARN != "" {
-				def.SSEAlgorithm, def.KMSMasterKeyID = types.ServerSideEncryptionAwsKms, &w.KMSKeyARN
-				// Bucket keys cut the KMS requests (and their cost) per object.
-				rule.BucketKeyEnabled = aws.Bool(true)
-			}
-			_, err = c.PutBucketEncryption(ctx, &s3.PutBucketEncryptionInput{Bucket: &w.Name,
-				ServerSideEncryptionConfiguration: &types.ServerSideEncryptionConfiguration{Rules: []types.ServerSideEncryptionRule{rule}}}, opt)
-		case FixTags:
-			tags := p.Tags
-			if tags == nil {
-				tags = w.Tags
-			}
-			var set []types.Tag
-			for _, k := range slices.Sorted(maps.Keys(tags)) {
-				if tags[k] != "" {
-					set = append(set, types.Tag{Key: aws.String(k), Value: aws.String(tags[k])})
-				}
-			}
-			_, err = c.PutBucketTagging(ctx, &s3.PutBucketTaggingInput{Bucket: &w.Name, Tagging: &types.Tagging{TagSet: set}}, opt)
-		case FixVersioning:
-			_, err = c.PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{Bucket: &w.Name,
-				VersioningConfiguration: &types.VersioningConfiguration{Status: types.BucketVersioningStatusEnabled}}, opt)
+	// Each fix is its own call on the made bucket: all at once.
+	errs := make([]error, len(p.Fixes))
+	var wg sync.WaitGroup
+	for i, f := range p.Fixes {
+		wg.Go(func() { errs[i] = applyFix(ctx, c, p, f) })
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// applyFix makes one of the plan's fixes.
+func applyFix(ctx context.Context, c API, p Plan, f Fix) error {
+	w := p.Want
+	opt := inRegion(w.Region)
+	var err error
+	switch f {
+	case FixPublicAccess:
+		_, err = c.PutPublicAccessBlock(ctx, &s3.PutPublicAccessBlockInput{Bucket: &w.Name, PublicAccessBlockConfiguration: &types.PublicAccessBlockConfiguration{
+			BlockPublicAcls: aws.Bool(true), IgnorePublicAcls: aws.Bool(true), BlockPublicPolicy: aws.Bool(true), RestrictPublicBuckets: aws.Bool(true),
+		}}, opt)
+	case FixEncryption:
+		def := &types.ServerSideEncryptionByDefault{SSEAlgorithm: types.ServerSideEncryptionAes256}
+		rule := types.ServerSideEncryptionRule{ApplyServerSideEncryptionByDefault: def}
+		if w.KMSKeyARN != "" {
+			def.SSEAlgorithm, def.KMSMasterKeyID = types.ServerSideEncryptionAwsKms, &w.KMSKeyARN
+			// Bucket keys cut the KMS requests (and their cost) per object.
+			rule.BucketKeyEnabled = aws.Bool(true)
 		}
-		if err != nil {
-			return awsclient.Explain("set the "+string(f)+" of bucket "+w.Name, err)
+		_, err = c.PutBucketEncryption(ctx, &s3.PutBucketEncryptionInput{Bucket: &w.Name,
+			ServerSideEncryptionConfiguration: &types.ServerSideEncryptionConfiguration{Rules: []types.ServerSideEncryptionRule{rule}}}, opt)
+	case FixTags:
+		tags := p.Tags
+		if tags == nil {
+			tags = w.Tags
 		}
+		var set []types.Tag
+		for _, k := range slices.Sorted(maps.Keys(tags)) {
+			if tags[k] != "" {
+				set = append(set, types.Tag{Key: aws.String(k), Value: aws.String(tags[k])})
+			}
+		}
+		_, err = c.PutBucketTagging(ctx, &s3.PutBucketTaggingInput{Bucket: &w.Name, Tagging: &types.Tagging{TagSet: set}}, opt)
+	case FixVersioning:
+		_, err = c.PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{Bucket: &w.Name,
+			VersioningConfiguration: &types.VersioningConfiguration{Status: types.BucketVersioningStatusEnabled}}, opt)
+	}
+	if err != nil {
+		return awsclient.Explain("set the "+string(f)+" of bucket "+w.Name, err)
 	}
 	return nil
 }

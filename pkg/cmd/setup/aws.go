@@ -127,9 +127,20 @@ func (o *Options) apply(ctx context.Context, c awsclient.IAMAPI, plan *iam.Plan)
 			return errors.New("setup cancelled: AWS not changed")
 		}
 	}
-	err := plan.Apply(ctx, c, func(st *iam.Step) { fmt.Fprintln(log, st.Line(true)) })
+	// The bucket is made and hardened while IAM converges: neither needs
+	// the other, and each is a chain of round trips of its own.
+	bucketDone := o.startBucket(ctx)
+	var lines []string
+	err := plan.Apply(ctx, c, func(st *iam.Step) { lines = append(lines, st.Line(true)) })
+	berr := bucketDone()
+	for _, l := range lines {
+		fmt.Fprintln(log, l)
+	}
 	if err != nil {
 		return err
+	}
+	if berr != nil {
+		return berr
 	}
 	if plan.TrustChanged() {
 		o.trustChanged = time.Now()

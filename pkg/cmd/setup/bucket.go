@@ -32,6 +32,8 @@ type BucketOptions struct {
 	backupImagesAsked bool
 	// confirmed is set once the person (or --yes) agreed to change AWS.
 	confirmed bool
+	// applied is set once the plan was applied beside IAM's (startBucket).
+	applied bool
 }
 
 func (b *BucketOptions) addFlags(fs *pflag.FlagSet) {
@@ -140,9 +142,35 @@ func (o *Options) s3(ctx context.Context) (*s3.Client, error) {
 
 // applyBucket makes the bucket plan's changes, asking first unless the IAM
 // step already asked for both.
+// startBucket applies the bucket's plan beside IAM's, once the person (or
+// --yes) agreed to both; the func it returns waits for it and says what it
+// did, so the two never write to the terminal at once.
+func (o *Options) startBucket(ctx context.Context) func() error {
+	p := o.Store.plan
+	if p == nil || o.dryRun() || !p.Changes() {
+		return func() error { return nil }
+	}
+	done := make(chan error, 1)
+	go func() {
+		c, err := o.s3(ctx)
+		if err == nil {
+			err = bucket.Apply(ctx, c, *p)
+		}
+		done <- err
+	}()
+	return func() error {
+		err := <-done
+		if err == nil {
+			fmt.Fprintln(o.ErrOut, p.Line(true))
+			o.Store.applied = true
+		}
+		return err
+	}
+}
+
 func (o *Options) applyBucket(ctx context.Context) error {
 	p := o.Store.plan
-	if p == nil || o.dryRun() {
+	if p == nil || o.dryRun() || o.Store.applied {
 		return nil
 	}
 	if !p.Changes() {
