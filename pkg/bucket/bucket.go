@@ -263,18 +263,23 @@ func Read(ctx context.Context, c API, w Want) (State, error) {
 	if w.AccountID != "" {
 		in.ExpectedBucketOwner = &w.AccountID
 	}
-	// Two round trips wherever S3 is: whether the bucket exists and whether
-	// this account lists it, at once; then its settings, all at once.
+	// One round trip wherever S3 is: whether the bucket exists, whether
+	// this account lists it, and its settings, all at once. The settings'
+	// answers count only for a bucket that exists, is ours and is in the
+	// cluster's region; for any other, what they say is not read.
 	var (
-		head       *s3.HeadBucketOutput
-		headErr    error
-		mine       bool
-		listErr    error
-		firstRound sync.WaitGroup
+		head     *s3.HeadBucketOutput
+		headErr  error
+		mine     bool
+		listErr  error
+		settings State
+		setErr   error
+		wg       sync.WaitGroup
 	)
-	firstRound.Go(func() { head, headErr = c.HeadBucket(ctx, in, inRegion(w.Region)) })
-	firstRound.Go(func() { mine, listErr = listed(ctx, c, w.Name, inRegion(w.Region)) })
-	firstRound.Wait()
+	wg.Go(func() { head, headErr = c.HeadBucket(ctx, in, inRegion(w.Region)) })
+	wg.Go(func() { mine, listErr = listed(ctx, c, w.Name, inRegion(w.Region)) })
+	wg.Go(func() { settings, setErr = readSettings(ctx, c, w, State{Exists: true}, in.ExpectedBucketOwner) })
+	wg.Wait()
 	switch code := awsclient.ErrorCode(headErr); {
 	case headErr == nil:
 	case code == "NotFound" || code == "NoSuchBucket":
@@ -298,7 +303,7 @@ func Read(ctx context.Context, c API, w Want) (State, error) {
 		st.Exists, st.Forbidden = false, true
 		return st, nil
 	}
-	return readSettings(ctx, c, w, st, in.ExpectedBucketOwner)
+	return settings, setErr
 }
 
 // readSettings reads the region and the settings setup hardens of a bucket

@@ -2,9 +2,11 @@ package cleanup
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -21,6 +23,7 @@ import (
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/gvr"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/kube"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/manifests"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/record"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/velero"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/wait"
 )
@@ -82,11 +85,43 @@ func (r *Runner) Run(ctx context.Context, p *Plan) error {
 		} else {
 			r.deleteAndWait(ctx, gvr.Namespace, "", r.Namespace, "namespace "+r.Namespace, false)
 		}
+	} else if len(r.left) == 0 && !r.KeepIAM && !r.KeepBucket {
+		// The namespace stays (--keep-operator) but nothing its record names
+		// does: a setup run later must not follow a record of what is gone
+		// (the chapter's CloudStorage path, a role's name).
+		r.forgetRecord(ctx)
 	}
 	if len(r.left) > 0 {
 		return &LeftBehindError{Items: r.left}
 	}
 	return nil
+}
+
+// forgetRecord removes setup's record (record.Prefix annotations) from the
+// kept namespace.
+func (r *Runner) forgetRecord(ctx context.Context) {
+	ns, err := r.Clients.Kube.Resource(gvr.Namespace).Get(ctx, r.Namespace, metav1.GetOptions{})
+	if err != nil {
+		return // gone, or unreadable: nothing to forget that a rerun would read
+	}
+	drop := map[string]any{}
+	for k := range ns.GetAnnotations() {
+		if strings.HasPrefix(k, record.Prefix) {
+			drop[k] = nil
+		}
+	}
+	if len(drop) == 0 {
+		return
+	}
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": drop}})
+	if err == nil {
+		_, err = r.Clients.Kube.Resource(gvr.Namespace).Patch(ctx, r.Namespace, types.MergePatchType, patch, metav1.PatchOptions{})
+	}
+	if err != nil {
+		r.leave("setup's record on namespace "+r.Namespace, err)
+		return
+	}
+	r.say("namespace %s: setup's record of what it made removed (the namespace stays for the operator)", r.Namespace)
 }
 
 // LeftBehindError lists what cleanup could not remove.

@@ -27,8 +27,11 @@ import (
 
 // The annotations setup writes on the OADP namespace. The prefix is the one
 // of the ownership tags, so both read as the plugin's.
+// Prefix begins every annotation of setup's record.
+const Prefix = "oadp-sts.openshift.io/"
+
 const (
-	prefix = "oadp-sts.openshift.io/"
+	prefix = Prefix
 
 	AnnotationClusterName  = prefix + "cluster-name"
 	AnnotationRoleARN      = prefix + "role-arn"
