@@ -65,7 +65,7 @@ func (r *Rig) startMoto(ctx context.Context) error {
 // AWSConfig is an SDK configuration pointed at moto, for tests to read state back.
 func (r *Rig) AWSConfig() aws.Config {
 	return aws.Config{
-		Region:       Region,
+		Region:       r.Identity.Region,
 		Credentials:  credentials.NewStaticCredentialsProvider("testing", "testing", ""),
 		BaseEndpoint: aws.String(r.AWSEndpoint),
 	}
@@ -79,15 +79,13 @@ func (r *Rig) S3() *s3.Client {
 	return s3.NewFromConfig(r.AWSConfig(), func(o *s3.Options) { o.UsePathStyle = true })
 }
 
-// OIDCProviderARN is the ARN of the rig's OIDC provider in moto.
-func OIDCProviderARN() string {
-	return "arn:aws:iam::" + AWSAccount + ":oidc-provider/" + IssuerHost
-}
+// OIDCProviderARN is the ARN of the default rig's OIDC provider in moto.
+func OIDCProviderARN() string { return DefaultIdentity().OIDCProviderARN() }
 
 // CreateOIDCProvider registers the cluster's issuer in IAM, as ccoctl does.
 func (r *Rig) CreateOIDCProvider(ctx context.Context) error {
 	_, err := r.IAM().CreateOpenIDConnectProvider(ctx, &iam.CreateOpenIDConnectProviderInput{
-		Url:            aws.String(Issuer),
+		Url:            aws.String(r.Identity.Issuer()),
 		ClientIDList:   []string{"openshift"},
 		ThumbprintList: []string{Thumbprint},
 	})

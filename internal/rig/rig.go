@@ -59,6 +59,13 @@ type Options struct {
 	// OADPCRDs is the subdirectory of the CRD fixture directory to install
 	// ("oadp-1.3", "oadp-1.4", "oadp-1.5"); default oadp-1.4.
 	OADPCRDs string
+	// Identity is the cluster's facts and context name; DefaultIdentity
+	// when empty.
+	Identity Identity
+	// AWS, when set, is the rig whose moto this one uses instead of
+	// starting its own (one AWS account for a fleet). Its OIDC provider for
+	// this cluster's issuer is made at start.
+	AWS *Rig
 }
 
 // Rig is a running control plane and AWS emulator.
@@ -71,6 +78,8 @@ type Rig struct {
 	AWSEndpoint string
 	// AuditLog is the API server's audit log: one JSON event per request.
 	AuditLog string
+	// Identity is this cluster's facts and kubeconfig context name.
+	Identity Identity
 
 	Config  *rest.Config
 	Dynamic dynamic.Interface
@@ -93,6 +102,10 @@ func Start(ctx context.Context, opts Options) (r *Rig, err error) {
 	if opts.OADPCRDs == "" {
 		opts.OADPCRDs = DefaultOADPCRDs
 	}
+	opts.Identity = opts.Identity.orDefault()
+	if opts.AWS != nil {
+		opts.NoMoto = true
+	}
 	bins, err := BinDir()
 	if err != nil {
 		return nil, err
@@ -108,7 +121,7 @@ func Start(ctx context.Context, opts Options) (r *Rig, err error) {
 	}
 	// A variable of its own: every "return nil, err" below sets the named
 	// result r to nil before this deferred cleanup runs.
-	started := &Rig{Dir: dir, opts: opts, bins: bins}
+	started := &Rig{Dir: dir, opts: opts, bins: bins, Identity: opts.Identity}
 	r = started
 	defer func() {
 		if err != nil {
@@ -136,11 +149,15 @@ func Start(ctx context.Context, opts Options) (r *Rig, err error) {
 	// The emulator starts while the CRDs load: both take a second or two.
 	motoErr := make(chan error, 1)
 	go func() {
-		if opts.NoMoto {
+		switch {
+		case opts.AWS != nil:
+			r.AWSEndpoint = opts.AWS.AWSEndpoint
+			motoErr <- r.CreateOIDCProvider(ctx)
+		case opts.NoMoto:
 			motoErr <- nil
-			return
+		default:
+			motoErr <- r.startMoto(ctx)
 		}
-		motoErr <- r.startMoto(ctx)
 	}()
 	if !opts.Bare {
 		if err := r.InstallCRDs(ctx, opts.OADPCRDs); err != nil {
@@ -276,7 +293,7 @@ func (r *Rig) startAPIServer(ctx context.Context) error {
 			"--cert-dir", filepath.Join(r.Dir, "certs"),
 			"--token-auth-file", filepath.Join(r.Dir, "tokens.csv"),
 			"--authorization-mode", "RBAC",
-			"--service-account-issuer", Issuer,
+			"--service-account-issuer", r.Identity.Issuer(),
 			"--service-account-key-file", filepath.Join(r.Dir, "sa.pub"),
 			"--service-account-signing-key-file", filepath.Join(r.Dir, "sa.key"),
 			"--service-cluster-ip-range", "10.0.0.0/24",
@@ -311,10 +328,7 @@ func (r *Rig) connect() error {
 		return err
 	}
 	cfg := clientcmdapi.NewConfig()
-	cfg.Clusters["rig"] = &clientcmdapi.Cluster{Server: r.APIServerURL, CertificateAuthorityData: ca}
-	cfg.AuthInfos["rig-admin"] = &clientcmdapi.AuthInfo{Token: AdminToken}
-	cfg.Contexts["rig"] = &clientcmdapi.Context{Cluster: "rig", AuthInfo: "rig-admin", Namespace: "default"}
-	cfg.CurrentContext = "rig"
+	r.addToKubeconfig(cfg, ca)
 	r.Kubeconfig = filepath.Join(r.Dir, "kubeconfig")
 	if err := clientcmd.WriteToFile(*cfg, r.Kubeconfig); err != nil {
 		return err
@@ -331,6 +345,16 @@ func (r *Rig) connect() error {
 	}
 	r.Kube, err = kubernetes.NewForConfig(rc)
 	return err
+}
+
+// addToKubeconfig adds the rig's cluster, user and context (named after its
+// Identity's context) to cfg and makes the context current.
+func (r *Rig) addToKubeconfig(cfg *clientcmdapi.Config, ca []byte) {
+	name := r.Identity.Context
+	cfg.Clusters[name] = &clientcmdapi.Cluster{Server: r.APIServerURL, CertificateAuthorityData: ca}
+	cfg.AuthInfos[name+"-admin"] = &clientcmdapi.AuthInfo{Token: AdminToken}
+	cfg.Contexts[name] = &clientcmdapi.Context{Cluster: name, AuthInfo: name + "-admin", Namespace: "default"}
+	cfg.CurrentContext = name
 }
 
 func (r *Rig) startControllerManager() error {
@@ -357,7 +381,7 @@ func (r *Rig) Env() map[string]string {
 		"AWS_ACCESS_KEY_ID":           "testing",
 		"AWS_SECRET_ACCESS_KEY":       "testing",
 		"AWS_SESSION_TOKEN":           "",
-		"AWS_REGION":                  Region,
+		"AWS_REGION":                  r.Identity.Region,
 		"AWS_PROFILE":                 "",
 		"AWS_CONFIG_FILE":             filepath.Join(r.Dir, "no-aws-config"),
 		"AWS_SHARED_CREDENTIALS_FILE": filepath.Join(r.Dir, "no-aws-credentials"),

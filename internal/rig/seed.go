@@ -51,15 +51,18 @@ type ClusterObjects struct {
 	ClusterVersion, Infrastructure, Authentication, CloudCredential *unstructured.Unstructured
 }
 
-// STSCluster returns the seeded objects of a healthy AWS STS cluster.
-func STSCluster() ClusterObjects {
+// STSCluster returns the seeded objects of the default rig's healthy AWS STS cluster.
+func STSCluster() ClusterObjects { return DefaultIdentity().Objects() }
+
+// Objects returns the seeded objects of a healthy AWS STS cluster of this identity.
+func (id Identity) Objects() ClusterObjects {
 	return ClusterObjects{
 		ClusterVersion: obj(map[string]any{
 			"apiVersion": "config.openshift.io/v1", "kind": "ClusterVersion",
 			"metadata": map[string]any{"name": "version"},
-			"spec":     map[string]any{"clusterID": ClusterID, "channel": "stable-4.16"},
+			"spec":     map[string]any{"clusterID": id.ClusterID, "channel": "stable-4.16"},
 			"status": map[string]any{
-				"desired":            map[string]any{"version": OpenShiftVer, "image": "quay.io/openshift-release-dev/ocp-release@sha256:" + fmt.Sprintf("%064d", 0)},
+				"desired":            map[string]any{"version": id.OpenShift, "image": "quay.io/openshift-release-dev/ocp-release@sha256:" + fmt.Sprintf("%064d", 0)},
 				"availableUpdates":   []any{},
 				"observedGeneration": int64(1),
 				"versionHash":        "rig",
@@ -70,9 +73,9 @@ func STSCluster() ClusterObjects {
 			"metadata": map[string]any{"name": "cluster"},
 			"spec":     map[string]any{"platformSpec": map[string]any{"type": "AWS", "aws": map[string]any{}}},
 			"status": map[string]any{
-				"infrastructureName":     InfraName,
+				"infrastructureName":     id.InfraName,
 				"platform":               "AWS",
-				"platformStatus":         map[string]any{"type": "AWS", "aws": map[string]any{"region": Region}},
+				"platformStatus":         map[string]any{"type": "AWS", "aws": map[string]any{"region": id.Region}},
 				"controlPlaneTopology":   "HighlyAvailable",
 				"infrastructureTopology": "HighlyAvailable",
 				"apiServerURL":           "https://api.rig.example.com:6443",
@@ -83,7 +86,7 @@ func STSCluster() ClusterObjects {
 		Authentication: obj(map[string]any{
 			"apiVersion": "config.openshift.io/v1", "kind": "Authentication",
 			"metadata": map[string]any{"name": "cluster"},
-			"spec":     map[string]any{"serviceAccountIssuer": Issuer, "type": "IntegratedOAuth"},
+			"spec":     map[string]any{"serviceAccountIssuer": id.Issuer(), "type": "IntegratedOAuth"},
 		}),
 		CloudCredential: obj(map[string]any{
 			"apiVersion": "operator.openshift.io/v1", "kind": "CloudCredential",
@@ -96,7 +99,7 @@ func STSCluster() ClusterObjects {
 func obj(m map[string]any) *unstructured.Unstructured { return &unstructured.Unstructured{Object: m} }
 
 // Seed makes the cluster look like a healthy AWS STS OpenShift cluster again.
-func (r *Rig) Seed(ctx context.Context) error { return r.ApplyCluster(ctx, STSCluster()) }
+func (r *Rig) Seed(ctx context.Context) error { return r.ApplyCluster(ctx, r.Identity.Objects()) }
 
 // ApplyCluster applies the cluster objects, specs and statuses.
 func (r *Rig) ApplyCluster(ctx context.Context, c ClusterObjects) error {

@@ -15,6 +15,10 @@ var (
 	sharedRig  *Rig
 	sharedErr  error
 	sharedDone bool
+
+	sharedFleet    *Fleet
+	sharedFleetErr error
+	fleetDone      bool
 )
 
 // Main runs a test package's tests with one shared rig, started by the first
@@ -26,6 +30,7 @@ func Main(m *testing.M, opts Options) {
 	code := m.Run()
 	sharedMu.Lock()
 	sharedRig.Stop()
+	sharedFleet.Stop()
 	sharedMu.Unlock()
 	os.Exit(code)
 }
@@ -51,6 +56,30 @@ func Get(t testing.TB) *Rig {
 		SkipOrFail(t, sharedErr)
 	}
 	return sharedRig
+}
+
+// GetFleet returns the package's shared fleet, started by the first test
+// that asks for it with these identities (FleetIdentity(i) for zero ones;
+// later calls get the same fleet) and stopped by Main. Skips and failures are
+// as for Get.
+func GetFleet(t testing.TB, ids ...Identity) *Fleet {
+	t.Helper()
+	sharedMu.Lock()
+	defer sharedMu.Unlock()
+	if !fleetDone {
+		fleetDone = true
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		start := time.Now()
+		sharedFleet, sharedFleetErr = StartFleet(ctx, sharedOpts, ids...)
+		cancel()
+		if sharedFleetErr == nil {
+			fmt.Fprintf(os.Stderr, "rig: a fleet of %d clusters (%v), moto at %s, up in %s\n", len(ids), sharedFleet.Contexts(), sharedFleet.AWS().AWSEndpoint, time.Since(start).Round(time.Millisecond))
+		}
+	}
+	if sharedFleetErr != nil {
+		SkipOrFail(t, sharedFleetErr)
+	}
+	return sharedFleet
 }
 
 // SkipOrFail skips t for a missing prerequisite outside CI and fails it otherwise.

@@ -146,3 +146,21 @@ func NamespaceFlag(ns string) string {
 	}
 	return " -n " + ns
 }
+
+// ForContext is a Factory over the same flags and AWS options for another
+// kubeconfig context: one cluster of a fleet, or the cluster whose backups
+// another restores (--from-cluster). Its clients are its own; the flags that
+// name one cluster or user of the kubeconfig (--cluster, --user) are not
+// carried over, since they belong to the context the user chose, not this one.
+func (f *Factory) ForContext(name string) *Factory {
+	src := f.ConfigFlags
+	c := genericclioptions.NewConfigFlags(true)
+	c.CacheDir, c.KubeConfig, c.Namespace, c.Timeout = src.CacheDir, src.KubeConfig, src.Namespace, src.Timeout
+	c.Insecure, c.CertFile, c.KeyFile, c.CAFile, c.BearerToken = src.Insecure, src.CertFile, src.KeyFile, src.CAFile, src.BearerToken
+	c.Impersonate, c.ImpersonateUID, c.ImpersonateGroup, c.ImpersonateUserExtra = src.Impersonate, src.ImpersonateUID, src.ImpersonateGroup, src.ImpersonateUserExtra
+	c.Username, c.Password, c.DisableCompression, c.ProxyURL = src.Username, src.Password, src.DisableCompression, src.ProxyURL
+	// Flags that name one server, cluster or user override every context.
+	c.APIServer, c.TLSServerName, c.ClusterName, c.AuthInfoName = nil, nil, nil, nil
+	c.Context = &name
+	return NewFactory(c, f.AWS)
+}
