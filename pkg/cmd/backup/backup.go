@@ -6,8 +6,6 @@ package backup
 import (
 	"context"
 	"fmt"
-	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -287,12 +285,12 @@ func (o *BackupOptions) Run(ctx context.Context) error {
 		}
 	}
 	if fsBackup {
-		if err := nodeAgentOn(ctx, dyn, o.ns, "--default-volumes-to-fs-backup", "--fs-backup"); err != nil {
+		if err := velerorun.NodeAgentOn(ctx, dyn, o.ns, "--default-volumes-to-fs-backup", "--fs-backup"); err != nil {
 			return err
 		}
 	}
 	if moveData {
-		if err := nodeAgentOn(ctx, dyn, o.ns, "--snapshot-move-data", "--data-mover"); err != nil {
+		if err := velerorun.NodeAgentOn(ctx, dyn, o.ns, "--snapshot-move-data", "--data-mover"); err != nil {
 			return err
 		}
 	}
@@ -372,29 +370,4 @@ func recordedLocation(bsls []unstructured.Unstructured, dpa string) string {
 		}
 	}
 	return ""
-}
-
-// nodeAgentOn refuses file-system backup, or the Data Mover, when the DPA
-// keeps the node agent off: Velero would accept the Backup and then fail
-// every pod volume (or DataUpload) of it. flag is the backup's flag that
-// needs the agent, setupFlag the setup flag that turns it on.
-func nodeAgentOn(ctx context.Context, dyn dynamic.Interface, ns, flag, setupFlag string) error {
-	l, err := dyn.Resource(gvr.DPA).Namespace(ns).List(ctx, metav1.ListOptions{})
-	switch {
-	case kube.IsTypeMissing(err), apierrors.IsForbidden(err):
-		return nil // no DPA to read (Velero installed otherwise, or no rights): Velero decides
-	case err != nil:
-		return kube.Explain(err, gvr.DPA, "")
-	}
-	// The node agent is one DaemonSet per namespace: any DPA that turns it
-	// on runs it for all.
-	if len(l.Items) == 0 || slices.ContainsFunc(l.Items, func(d unstructured.Unstructured) bool { return manifests.FSBackupEnabled(&d) }) {
-		return nil
-	}
-	names := make([]string, len(l.Items))
-	for i := range l.Items {
-		names[i] = "dataprotectionapplication/" + l.Items[i].GetName()
-	}
-	sort.Strings(names)
-	return fmt.Errorf("%s needs OADP's node agent, and %s keeps it off: run 'kubectl oadp-sts setup %s' first", flag, strings.Join(names, ", "), setupFlag)
 }

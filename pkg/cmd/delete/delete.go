@@ -28,10 +28,6 @@ import (
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/wait"
 )
 
-// DefaultDeleteTimeout bounds the wait for a backup's deletion; Velero
-// deletes a backup's files and snapshots in seconds to minutes.
-const DefaultDeleteTimeout = 10 * time.Minute
-
 // NewCmd returns `delete`, with `backup` under it.
 func NewCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Command {
 	cmd := &cobra.Command{
@@ -93,7 +89,7 @@ func newDeleteBackupCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams) 
 	}
 	cmd.Flags().BoolVarP(&o.Yes, "yes", "y", false, "delete without asking")
 	cmdutil.AddDryRunFlag(cmd, &o.DryRun, `"none", "client" or "server": client only checks the backup exists, server also sends the DeleteBackupRequest with dryRun=All; neither deletes anything`)
-	o.WaitFlags.Add(cmd, "deletion", DefaultDeleteTimeout)
+	o.WaitFlags.Add(cmd, "deletion", velerorun.DefaultDeleteTimeout)
 	return cmd
 }
 

@@ -13,11 +13,11 @@ import (
 	"github.com/spf13/cobra"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/kubectl/pkg/util/templates"
 
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmd/internal/velerorun"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmdutil"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/completion"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/download"
@@ -38,16 +38,16 @@ func NewCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Comma
 	return cmd
 }
 
+// kind is a Velero kind with the DownloadRequest target of its log.
 type kind struct {
-	Noun   string
-	GVR    schema.GroupVersionResource
+	velerorun.Kind
 	Target string
 	Names  func(completion.Source) cobra.CompletionFunc
 }
 
 var (
-	backupKind  = kind{Noun: "backup", GVR: gvr.Backup, Target: velero.TargetBackupLog, Names: completion.BackupNames}
-	restoreKind = kind{Noun: "restore", GVR: gvr.Restore, Target: velero.TargetRestoreLog, Names: completion.RestoreNames}
+	backupKind  = kind{Kind: velerorun.Backup, Target: velero.TargetBackupLog, Names: completion.BackupNames}
+	restoreKind = kind{Kind: velerorun.Restore, Target: velero.TargetRestoreLog, Names: completion.RestoreNames}
 )
 
 // Options are the inputs of `logs backup|restore NAME`.
@@ -115,7 +115,7 @@ func (o *Options) Run(ctx context.Context) error {
 	ns := o.factory.Namespace()
 	u, err := dyn.Resource(o.kind.GVR).Namespace(ns).Get(ctx, o.Name, metav1.GetOptions{})
 	if err != nil {
-		return fmt.Errorf("%w: list them with 'kubectl oadp-sts get %ss%s'", kube.Explain(err, o.kind.GVR, o.Name), o.kind.Noun, cmdutil.NamespaceFlag(ns))
+		return velerorun.NotFoundHint(kube.Explain(err, o.kind.GVR, o.Name), o.kind.Kind, ns)
 	}
 	if err := Ready(u); err != nil {
 		return err

@@ -17,6 +17,7 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/kubectl/pkg/util/templates"
 
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmd/internal/velerorun"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmdutil"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/completion"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/exitcode"
@@ -26,9 +27,6 @@ import (
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/velero"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/wait"
 )
-
-// DefaultDeleteTimeout bounds the wait for the backups' deletion.
-const DefaultDeleteTimeout = 10 * time.Minute
 
 // DeleteOptions are the inputs of `delete schedule NAME`.
 type DeleteOptions struct {
@@ -82,7 +80,7 @@ func NewDeleteCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams) *cobra
 	cmd.Flags().BoolVar(&o.DeleteBackups, "delete-backups", false, "also delete every backup the schedule made, with its data, and wait until they are gone")
 	cmd.Flags().BoolVarP(&o.Yes, "yes", "y", false, "delete without asking")
 	cmdutil.AddDryRunFlag(cmd, &o.DryRun, `"none", "client" or "server": say what would be deleted; server also sends the deletions with dryRun=All; neither deletes anything`)
-	cmd.Flags().DurationVar(&o.Timeout, "timeout", DefaultDeleteTimeout, "with --delete-backups, how long to wait for them to go (exit code 5); Velero carries on")
+	cmd.Flags().DurationVar(&o.Timeout, "timeout", velerorun.DefaultDeleteTimeout, "with --delete-backups, how long to wait for them to go (exit code 5); Velero carries on")
 	return cmd
 }
 

@@ -21,6 +21,7 @@ import (
 	"k8s.io/cli-runtime/pkg/printers"
 	"k8s.io/kubectl/pkg/util/templates"
 
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmd/internal/velerorun"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmdutil"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/completion"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/gvr"
@@ -236,6 +237,16 @@ func (o *CreateOptions) Run(ctx context.Context) error {
 		}
 	} else if err := velero.LocationReady(bsls.Items, loc); err != nil {
 		return err
+	}
+	if o.changed["default-volumes-to-fs-backup"] && o.FSBackup {
+		if err := velerorun.NodeAgentOn(ctx, dyn, o.ns, "--default-volumes-to-fs-backup", "--fs-backup"); err != nil {
+			return err
+		}
+	}
+	if o.changed["snapshot-move-data"] && o.SnapshotMoveData {
+		if err := velerorun.NodeAgentOn(ctx, dyn, o.ns, "--snapshot-move-data", "--data-mover"); err != nil {
+			return err
+		}
 	}
 	for _, n := range o.Namespaces {
 		// A schedule may well be made before its namespace: say so, do not refuse.

@@ -10,6 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"sort"
 	"strings"
 	"time"
 
@@ -26,6 +28,7 @@ import (
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/exitcode"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/gvr"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/kube"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/manifests"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/printer"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/velero"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/wait"
@@ -39,6 +42,11 @@ const DefaultTimeout = time.Hour
 const ExitCodesHelp = `Exit codes: 0 Completed (or created, with --wait=false); 1 bad input or an
 API error (nothing created), or Ctrl-C while waiting; 3 PartiallyFailed;
 4 Failed or FailedValidation; 5 the --timeout ran out (Velero carries on).`
+
+// DefaultDeleteTimeout bounds the wait for backups' deletion (delete backup,
+// delete schedule --delete-backups); Velero deletes a backup's files and
+// snapshots in seconds to minutes.
+const DefaultDeleteTimeout = 10 * time.Minute
 
 // WaitFlags are --wait and --timeout, shared by the commands that wait.
 type WaitFlags struct {
@@ -254,4 +262,29 @@ func Short(d time.Duration) string {
 // NotFoundHint adds to err how to list the objects of kind k in ns.
 func NotFoundHint(err error, k Kind, ns string) error {
 	return fmt.Errorf("%w: list them with 'kubectl oadp-sts get %ss%s'", err, k.Noun, cmdutil.NamespaceFlag(ns))
+}
+
+// NodeAgentOn refuses file-system backup, or the Data Mover, when the DPA
+// keeps the node agent off: Velero would accept the Backup and then fail
+// every pod volume (or DataUpload) of it. flag is the backup's or schedule's
+// flag that needs the agent, setupFlag the setup flag that turns it on.
+func NodeAgentOn(ctx context.Context, dyn dynamic.Interface, ns, flag, setupFlag string) error {
+	l, err := dyn.Resource(gvr.DPA).Namespace(ns).List(ctx, metav1.ListOptions{})
+	switch {
+	case kube.IsTypeMissing(err), apierrors.IsForbidden(err):
+		return nil // no DPA to read (Velero installed otherwise, or no rights): Velero decides
+	case err != nil:
+		return kube.Explain(err, gvr.DPA, "")
+	}
+	// The node agent is one DaemonSet per namespace: any DPA that turns it
+	// on runs it for all.
+	if len(l.Items) == 0 || slices.ContainsFunc(l.Items, func(d unstructured.Unstructured) bool { return manifests.FSBackupEnabled(&d) }) {
+		return nil
+	}
+	names := make([]string, len(l.Items))
+	for i := range l.Items {
+		names[i] = "dataprotectionapplication/" + l.Items[i].GetName()
+	}
+	sort.Strings(names)
+	return fmt.Errorf("%s needs OADP's node agent, and %s keeps it off: run 'kubectl oadp-sts setup %s' first", flag, strings.Join(names, ", "), setupFlag)
 }
