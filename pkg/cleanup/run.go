@@ -8,6 +8,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsiam "github.com/aws/aws-sdk-go-v2/service/iam"
@@ -20,6 +21,7 @@ import (
 	"k8s.io/client-go/dynamic"
 
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/awsclient"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/exitcode"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/gvr"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/kube"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/manifests"
@@ -39,6 +41,9 @@ type Runner struct {
 
 	leftMu sync.Mutex
 	left   []string
+	// waiting counts the left-behind items that were only still going
+	// when their wait ran out (a terminating namespace), not refused.
+	waiting int
 }
 
 // Run executes the plan in order. A failed step does not stop the
@@ -92,7 +97,12 @@ func (r *Runner) Run(ctx context.Context, p *Plan) error {
 		r.forgetRecord(ctx)
 	}
 	if len(r.left) > 0 {
-		return &LeftBehindError{Items: r.left}
+		err := &LeftBehindError{Items: r.left}
+		if r.waiting == len(r.left) {
+			// Nothing refused: the cluster is still deleting what is left.
+			return exitcode.WithCode(exitcode.Timeout, err)
+		}
+		return err
 	}
 	return nil
 }
@@ -148,6 +158,10 @@ func (r *Runner) leave(what string, err error) {
 	r.leftMu.Lock()
 	defer r.leftMu.Unlock()
 	r.left = append(r.left, fmt.Sprintf("%s: %v", what, err))
+	var still *stillTerminatingError
+	if errors.As(err, &still) {
+		r.waiting++
+	}
 	r.say("failed  %s: %v", what, err)
 }
 
@@ -177,7 +191,7 @@ func (r *Runner) deleteAndWait(ctx context.Context, g schema.GroupVersionResourc
 		return true
 	}
 	if !stripFinalizers {
-		r.leave(what, fmt.Errorf("still terminating after %s", r.Timeout))
+		r.leave(what, &stillTerminatingError{after: r.Timeout})
 		return false
 	}
 	if err := removeFinalizers(ctx, res, name); err != nil {
@@ -190,6 +204,14 @@ func (r *Runner) deleteAndWait(ctx context.Context, g schema.GroupVersionResourc
 	}
 	r.leave(what, fmt.Errorf("still present after its finalizers were removed"))
 	return false
+}
+
+// stillTerminatingError is an object still being deleted when the wait on
+// it ran out: the cluster carries on, so cleanup run later finds it gone.
+type stillTerminatingError struct{ after time.Duration }
+
+func (e *stillTerminatingError) Error() string {
+	return fmt.Sprintf("still terminating after %s (the cluster carries on deleting it)", e.after)
 }
 
 func (r *Runner) waitGone(ctx context.Context, g schema.GroupVersionResource, ns, name, what string) bool {

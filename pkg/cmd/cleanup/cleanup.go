@@ -50,7 +50,9 @@ var (
 		what the API server would refuse (AWS has no dry run).
 
 		Exit codes: 0 everything in the plan is gone (or nothing was there); 1
-		something was left behind (listed at the end) or could not be read.`)
+		something was left behind (listed at the end) or could not be read; 5
+		only deletions still running when --timeout ran out (a namespace still
+		terminating: the cluster carries on, and cleanup run again finds it gone).`)
 
 	example = templates.Examples(`
 		# See what would be deleted
