@@ -7,7 +7,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
-	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -105,11 +104,6 @@ func (f *Factory) Kube() (kubernetes.Interface, error) {
 		f.kube, f.kubeErr = kubernetes.NewForConfig(cfg)
 	})
 	return f.kube, f.kubeErr
-}
-
-// Discovery returns a discovery client (cached on disk by the standard flags).
-func (f *Factory) Discovery() (discovery.CachedDiscoveryInterface, error) {
-	return f.ConfigFlags.ToDiscoveryClient()
 }
 
 // RawKubeConfig is the kubeconfig the flags name, as written (for completing
