@@ -8,6 +8,7 @@
 package gitops
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -94,6 +95,9 @@ func Write(dir, format string, clusters []Cluster) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := keepsOtherOverlays(dir, files, clusters); err != nil {
+		return nil, err
+	}
 	var paths []string
 	for _, f := range files {
 		p := filepath.Join(dir, filepath.FromSlash(f.Path))
@@ -106,6 +110,56 @@ func Write(dir, format string, clusters []Cluster) ([]string, error) {
 		paths = append(paths, p)
 	}
 	return paths, nil
+}
+
+// keepsOtherOverlays refuses to write a base unlike the one in dir while dir
+// holds overlays of other clusters: those patch the base they were written
+// against, and would no longer give their clusters' objects. Clusters of the
+// same shape written one run at a time share one base (their own values are
+// placeholders there), so that case writes.
+func keepsOtherOverlays(dir string, files []File, clusters []Cluster) error {
+	entries, err := os.ReadDir(filepath.Join(dir, "clusters"))
+	if err != nil {
+		return nil // no overlays yet (or none readable): nothing to keep
+	}
+	mine := map[string]bool{}
+	for _, c := range clusters {
+		mine[c.Name] = true
+	}
+	var others []string
+	for _, e := range entries {
+		if e.IsDir() && !mine[e.Name()] {
+			others = append(others, e.Name())
+		}
+	}
+	if len(others) == 0 {
+		return nil
+	}
+	want := map[string][]byte{}
+	for _, f := range files {
+		if strings.HasPrefix(f.Path, "base/") {
+			want[strings.TrimPrefix(f.Path, "base/")] = f.Data
+		}
+	}
+	if len(want) == 0 {
+		return nil // not the kustomize format
+	}
+	have := map[string][]byte{}
+	old, _ := os.ReadDir(filepath.Join(dir, "base"))
+	for _, e := range old {
+		if b, err := os.ReadFile(filepath.Join(dir, "base", e.Name())); err == nil {
+			have[e.Name()] = b
+		}
+	}
+	same := len(have) == len(want)
+	for name, b := range want {
+		same = same && bytes.Equal(have[name], b)
+	}
+	if same {
+		return nil
+	}
+	return fmt.Errorf("--output-dir %s holds overlays of other clusters (%s) written against a base this cluster's objects do not share (another OADP version, credentials mode or storage path): write this cluster into another --output-dir, or every cluster in one fleet run",
+		dir, strings.Join(others, ", "))
 }
 
 func toYAML(v any) ([]byte, error) {

@@ -35,14 +35,19 @@ func fleet() []gitops.Cluster {
 	}
 	var out []gitops.Cluster
 	for _, o := range opts {
-		o = o.WithDefaults()
-		o.NamespaceAnnotations = map[string]string{"oadp-sts.openshift.io/cluster-name": o.ClusterName, "oadp-sts.openshift.io/role-arn": o.RoleARN}
-		o.Tags = map[string]string{"cluster_id": o.ClusterID}
-		out = append(out, gitops.Cluster{Name: o.ClusterName, Objects: manifests.Build(o), Values: map[string]string{
-			"CLUSTER_NAME": o.ClusterName, "CLUSTER_ID": o.ClusterID, "REGION": o.Region, "ROLE_ARN": o.RoleARN, "BUCKET": o.Bucket, "DPA_NAME": o.DPAName,
-		}})
+		out = append(out, cluster(o))
 	}
 	return out
+}
+
+// cluster is what setup hands the writer for o (pkg/cmd/setup's gitopsCluster).
+func cluster(o manifests.Options) gitops.Cluster {
+	o = o.WithDefaults()
+	o.NamespaceAnnotations = map[string]string{"oadp-sts.openshift.io/cluster-name": o.ClusterName, "oadp-sts.openshift.io/role-arn": o.RoleARN}
+	o.Tags = map[string]string{"cluster_id": o.ClusterID}
+	return gitops.Cluster{Name: o.ClusterName, Objects: manifests.Build(o), Values: map[string]string{
+		"CLUSTER_NAME": o.ClusterName, "CLUSTER_ID": o.ClusterID, "REGION": o.Region, "ROLE_ARN": o.RoleARN, "BUCKET": o.Bucket, "DPA_NAME": o.DPAName,
+	}}
 }
 
 func kubectl(t *testing.T) string {
@@ -100,18 +105,7 @@ func TestEveryOverlayRendersItsClusterExactly(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, c := range clusters {
-		out, err := exec.Command(bin, "kustomize", filepath.Join(dir, "clusters", c.Name)).Output()
-		if err != nil {
-			t.Fatalf("kubectl kustomize clusters/%s: %v\n%s", c.Name, err, stderrOf(err))
-		}
-		want := make([]map[string]any, len(c.Objects))
-		for i, o := range c.Objects {
-			want[i] = roundTrip(t, o)
-		}
-		got, exp := canonical(t, decodeAll(t, out)), canonical(t, want)
-		if !reflect.DeepEqual(got, exp) {
-			t.Errorf("clusters/%s renders\n%s\nwant\n%s", c.Name, strings.Join(got, "\n"), strings.Join(exp, "\n"))
-		}
+		renders(t, bin, dir, c)
 	}
 	// The base is every cluster's, so it holds none of their own values.
 	for _, p := range paths {
@@ -128,6 +122,73 @@ func TestEveryOverlayRendersItsClusterExactly(t *testing.T) {
 		}
 	}
 	assertPrivate(t, dir)
+}
+
+// renders checks that clusters/NAME in dir renders exactly c's objects.
+func renders(t *testing.T, bin, dir string, c gitops.Cluster) {
+	t.Helper()
+	out, err := exec.Command(bin, "kustomize", filepath.Join(dir, "clusters", c.Name)).Output()
+	if err != nil {
+		t.Fatalf("kubectl kustomize clusters/%s: %v\n%s", c.Name, err, stderrOf(err))
+	}
+	want := make([]map[string]any, len(c.Objects))
+	for i, o := range c.Objects {
+		want[i] = roundTrip(t, o)
+	}
+	got, exp := canonical(t, decodeAll(t, out)), canonical(t, want)
+	if !reflect.DeepEqual(got, exp) {
+		t.Errorf("clusters/%s renders\n%s\nwant\n%s", c.Name, strings.Join(got, "\n"), strings.Join(exp, "\n"))
+	}
+}
+
+// One cluster per run into one directory: a cluster of the same shape adds
+// its overlay to the same base; one of another shape is refused, and the
+// files already there are left as they were.
+func TestClustersWrittenOneRunAtATime(t *testing.T) {
+	bin := kubectl(t)
+	dir := t.TempDir()
+	first := fleet()[1]
+	twin := cluster(manifests.Options{ClusterName: "prod2-abcde", ClusterID: "44444444-dddd", Region: "ap-south-1",
+		RoleARN:     "arn:aws:iam::210987654321:role/prod2-abcde-openshift-oadp-aws-cloud-credentials",
+		OADPVersion: "1.4", BucketLocation: true, InstallOperator: true, WriteSecret: true, StartingCSV: "oadp-operator.v1.4.5"})
+	for _, c := range []gitops.Cluster{first, twin} {
+		if _, err := gitops.Write(dir, gitops.FormatKustomize, []gitops.Cluster{c}); err != nil {
+			t.Fatalf("%s: %v", c.Name, err)
+		}
+	}
+	renders(t, bin, dir, first)
+	renders(t, bin, dir, twin)
+
+	before := snapshot(t, dir)
+	other := fleet()[2]
+	_, err := gitops.Write(dir, gitops.FormatKustomize, []gitops.Cluster{other})
+	if err == nil || !strings.Contains(err.Error(), "prod-x7k2p, prod2-abcde") || !strings.Contains(err.Error(), "--output-dir") {
+		t.Errorf("a cluster of another shape into the same directory: %v, want a refusal naming the overlays and --output-dir", err)
+	}
+	if after := snapshot(t, dir); !reflect.DeepEqual(before, after) {
+		t.Errorf("the refused write changed the directory")
+	}
+	// Rewriting one of the clusters already there is no conflict.
+	if _, err := gitops.Write(dir, gitops.FormatKustomize, []gitops.Cluster{first, twin}); err != nil {
+		t.Errorf("rewriting the same clusters: %v", err)
+	}
+}
+
+func snapshot(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	err := filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
+		if err == nil && !info.IsDir() {
+			b, rerr := os.ReadFile(p)
+			out[p] = string(b)
+			return rerr
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 // roundTrip is an object as YAML gives it back (ints as float64 and so on).

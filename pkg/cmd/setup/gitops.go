@@ -8,6 +8,7 @@ import (
 
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/gitops"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/manifests"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/record"
 )
 
 // validateFormat refuses a --format that would write nothing, or nothing known.
@@ -31,6 +32,7 @@ func gitopsCluster(mo manifests.Options) gitops.Cluster {
 	values := map[string]string{
 		"CLUSTER_NAME": mo.ClusterName, "CLUSTER_ID": mo.ClusterID, "REGION": mo.Region,
 		"ROLE_ARN": mo.RoleARN, "BUCKET": mo.Bucket, "DPA_NAME": mo.DPAName,
+		"POLICY_NAME": mo.NamespaceAnnotations[record.AnnotationPolicyName],
 	}
 	if mo.CloudStorageName != mo.Bucket {
 		values["CLOUDSTORAGE_NAME"] = mo.CloudStorageName
@@ -46,7 +48,13 @@ func (o *Options) writeGitOps(mo manifests.Options) error {
 	if mo.ClusterName == "" {
 		return errors.New("--format names each cluster's directory by the cluster's name, and there is none: set --cluster-name")
 	}
-	paths, err := gitops.Write(o.OutputDir, o.Format, []gitops.Cluster{gitopsCluster(mo)})
+	c := gitopsCluster(mo)
+	if o.GitOps != nil {
+		// A fleet writes every cluster's at once, against one base.
+		o.GitOps(c)
+		return nil
+	}
+	paths, err := gitops.Write(o.OutputDir, o.Format, []gitops.Cluster{c})
 	if err != nil {
 		return err
 	}

@@ -136,6 +136,10 @@ type Options struct {
 	// Format adds GitOps files to --output-dir: gitops.FormatKustomize or
 	// gitops.FormatACM ("" writes the IAM plan alone).
 	Format string
+	// GitOps, when set, is handed this cluster's GitOps input instead of
+	// setup writing it: fleet mode collects every cluster's and calls
+	// gitops.Write once, so all the overlays share one base.
+	GitOps func(gitops.Cluster)
 	Yes    bool
 
 	// Resolved by Run.
