@@ -1,6 +1,10 @@
 package gitops
 
 import (
+	"os"
+	"path/filepath"
+	"sort"
+
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/names"
@@ -30,6 +34,38 @@ const (
 	objectsTemplate  = "oadp-sts-objects"
 )
 
+// acmClusterFiles are the files of each cluster's directory in acm/.
+var acmClusterFiles = []string{"policy.yaml", "placement.yaml", "placementbinding.yaml"}
+
+// keptACM are the clusters of an earlier run in dir/acm that clusters do
+// not rewrite: each directory that holds all of a cluster's files.
+func keptACM(dir string, clusters []Cluster) []string {
+	entries, err := os.ReadDir(filepath.Join(dir, "acm"))
+	if err != nil {
+		return nil
+	}
+	mine := map[string]bool{}
+	for _, c := range clusters {
+		mine[c.Name] = true
+	}
+	var kept []string
+	for _, e := range entries {
+		if !e.IsDir() || mine[e.Name()] {
+			continue
+		}
+		all := true
+		for _, f := range acmClusterFiles {
+			_, err := os.Stat(filepath.Join(dir, "acm", e.Name(), f))
+			all = all && err == nil
+		}
+		if all {
+			kept = append(kept, e.Name())
+		}
+	}
+	sort.Strings(kept)
+	return kept
+}
+
 // PolicyName is the Policy (and Placement, PlacementBinding) of a cluster.
 // ACM replicates a Policy as NAMESPACE.NAME, which must fit a DNS label.
 func PolicyName(cluster string) string {
@@ -41,7 +77,11 @@ func PolicyName(cluster string) string {
 // OperatorPolicy, then the other objects, each template enforced once the one
 // before is compliant), a Placement selecting that ManagedCluster by its name
 // label, and the PlacementBinding between them.
-func ACM(clusters []Cluster) ([]File, error) {
+func ACM(clusters []Cluster) ([]File, error) { return acm(clusters, nil) }
+
+// acm is ACM's files; kept are clusters an earlier run wrote into acm/,
+// which its kustomization keeps listing (a GitOps tool would prune them).
+func acm(clusters []Cluster, kept []string) ([]File, error) {
 	ns := map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": HubNamespace}}
 	binding := map[string]any{
 		"apiVersion": setBindingAPI, "kind": "ManagedClusterSetBinding",
@@ -68,11 +108,16 @@ func ACM(clusters []Cluster) ([]File, error) {
 		for _, f := range []struct {
 			name string
 			obj  map[string]any
-		}{{"policy.yaml", Policy(c)}, {"placement.yaml", Placement(c.Name)}, {"placementbinding.yaml", PlacementBinding(c.Name)}} {
+		}{{acmClusterFiles[0], Policy(c)}, {acmClusterFiles[1], Placement(c.Name)}, {acmClusterFiles[2], PlacementBinding(c.Name)}} {
 			if err := add(c.Name+"/"+f.name, f.obj); err != nil {
 				return nil, err
 			}
 			resources = append(resources, c.Name+"/"+f.name)
+		}
+	}
+	for _, name := range kept {
+		for _, f := range acmClusterFiles {
+			resources = append(resources, name+"/"+f)
 		}
 	}
 	k, err := kustomization("# The hub's objects: 'kubectl apply -k .' on the ACM hub.\n", resources, nil)

@@ -95,6 +95,11 @@ func Write(dir, format string, clusters []Cluster) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	if kept := keptACM(dir, clusters); format == FormatACM && len(kept) > 0 {
+		if files, err = acm(clusters, kept); err != nil {
+			return nil, err
+		}
+	}
 	if err := keepsOtherOverlays(dir, files, clusters); err != nil {
 		return nil, err
 	}

@@ -174,6 +174,39 @@ func TestClustersWrittenOneRunAtATime(t *testing.T) {
 	}
 }
 
+// ACM's kustomization lists the clusters earlier runs wrote into acm/
+// too: a GitOps tool applying it would otherwise prune their policies.
+func TestACMClustersWrittenOneRunAtATime(t *testing.T) {
+	bin := kubectl(t)
+	dir := t.TempDir()
+	clusters := fleet()
+	for _, c := range clusters {
+		if _, err := gitops.Write(dir, gitops.FormatACM, []gitops.Cluster{c}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, err := exec.Command(bin, "kustomize", filepath.Join(dir, "acm")).Output()
+	if err != nil {
+		t.Fatalf("kubectl kustomize acm: %v\n%s", err, stderrOf(err))
+	}
+	var policies []string
+	for _, o := range decodeAll(t, out) {
+		if o["kind"] == "Policy" {
+			policies = append(policies, o["metadata"].(map[string]any)["name"].(string))
+		}
+	}
+	sort.Strings(policies)
+	var want []string
+	for _, c := range clusters {
+		want = append(want, gitops.PolicyName(c.Name))
+	}
+	sort.Strings(want)
+	if !reflect.DeepEqual(policies, want) {
+		t.Errorf("acm/ renders policies %v, want every cluster's %v", policies, want)
+	}
+	assertPrivate(t, dir)
+}
+
 func snapshot(t *testing.T, dir string) map[string]string {
 	t.Helper()
 	out := map[string]string{}
