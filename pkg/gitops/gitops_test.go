@@ -278,6 +278,10 @@ func TestACMPolicyWrapsEveryObjectInOrder(t *testing.T) {
 		}
 		u := unstructured.Unstructured{Object: pol}
 		templates, _, _ := unstructured.NestedSlice(u.Object, "spec", "policy-templates")
+		byKey := map[string]map[string]any{}
+		for _, o := range c.Objects {
+			byKey[o.GetKind()+"/"+o.GetName()] = roundTrip(t, o)
+		}
 		var kinds, wrapped []string
 		var prev string
 		for _, tp := range templates {
@@ -298,7 +302,11 @@ func TestACMPolicyWrapsEveryObjectInOrder(t *testing.T) {
 				ots, _, _ := unstructured.NestedSlice(def, "spec", "object-templates")
 				for _, ot := range ots {
 					o := ot.(map[string]any)["objectDefinition"].(map[string]any)
-					wrapped = append(wrapped, o["kind"].(string)+"/"+o["metadata"].(map[string]any)["name"].(string))
+					key := o["kind"].(string) + "/" + o["metadata"].(map[string]any)["name"].(string)
+					wrapped = append(wrapped, key)
+					if want := byKey[key]; !reflect.DeepEqual(o, want) {
+						t.Errorf("%s: the policy's %s is\n%v\nnot setup's\n%v", c.Name, key, o, want)
+					}
 				}
 			case "OperatorPolicy":
 				name, _, _ := unstructured.NestedString(def, "spec", "subscription", "name")
