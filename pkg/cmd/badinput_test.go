@@ -27,6 +27,8 @@ var badInputs = [][]string{
 	{"setup", "--timeout", "0s"},
 	{"setup", "--role-arn", "my-role"},
 	{"setup", "-o", "yaml", "--output-dir", "plan"},
+	{"setup", "--format", "kustomize"},
+	{"setup", "--output-dir", "plan", "--format", "helm"},
 	{"setup", "--kms-key-arn", "my-key"},
 	{"setup", "--cloudstorage", "--bucket-versioning"},
 	{"cleanup", "--timeout", "0s"},

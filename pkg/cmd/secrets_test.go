@@ -86,6 +86,15 @@ func TestNoSecretInAnyOutput(t *testing.T) {
 	if res := run("setup", "--output-dir", outDir); res.code != 0 {
 		t.Fatalf("setup --output-dir exit %d:\n%s", res.code, tail(res.stderr))
 	}
+	// The GitOps files carry the cluster objects, the credentials profile too.
+	for _, format := range []string{"kustomize", "acm"} {
+		if res := run("setup", "--dry-run=client", "--output-dir", outDir, "--format", format); res.code != 0 {
+			t.Fatalf("setup --format %s exit %d:\n%s", format, res.code, tail(res.stderr))
+		}
+		if _, err := os.Stat(filepath.Join(outDir, map[string]string{"kustomize": "base", "acm": "acm"}[format], "kustomization.yaml")); err != nil {
+			t.Errorf("setup --format %s wrote no kustomization: %v", format, err)
+		}
+	}
 	// The TokenRequest here is the one service-account token the plugin
 	// handles (its JWT starts with the base64 of `{"alg":`), and STS's
 	// answer to it the one set of AWS credentials it is handed.

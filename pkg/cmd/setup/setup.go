@@ -15,6 +15,7 @@ import (
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmdutil"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/completion"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/facts"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/gitops"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/iam"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/install"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/manifests"
@@ -75,7 +76,10 @@ var (
 		--dry-run=client changes nothing and prints the plan to stderr; with -o yaml
 		it prints the cluster objects on stdout for 'oc apply -f -'.
 		--dry-run=server sends the cluster objects with dryRun=All. --output-dir
-		writes the IAM plan as numbered files for 'aws iam ... --cli-input-json'.
+		writes the IAM plan as numbered files for 'aws iam ... --cli-input-json';
+		with --format=kustomize it also writes base/ and clusters/CLUSTER_NAME/,
+		which 'kubectl apply -k' applies as setup would, and with --format=acm
+		acm/, a Policy, Placement and PlacementBinding for an ACM hub.
 		With every fact as a flag (--cluster-name, --cluster-id, --openshift-version,
 		--oidc-issuer, --region, --account-id, --oadp-version, --install-operator,
 		--credentials), a client dry run reads nothing at all.
@@ -102,6 +106,9 @@ var (
 		# Write the IAM plan for a security team to apply with the aws CLI
 		kubectl oadp-sts setup --output-dir ./oadp-iam
 
+		# The IAM plan and a kustomize overlay for this cluster, for Argo CD or 'kubectl apply -k'
+		kubectl oadp-sts setup --dry-run=client --output-dir ./oadp --format kustomize
+
 		# Under a path and a permissions boundary
 		kubectl oadp-sts setup --role-path /oadp/ --permissions-boundary arn:aws:iam::123456789012:policy/boundary --yes`)
 )
@@ -126,7 +133,14 @@ type Options struct {
 
 	DryRun    cmdutil.DryRun
 	OutputDir string
-	Yes       bool
+	// Format adds GitOps files to --output-dir: gitops.FormatKustomize or
+	// gitops.FormatACM ("" writes the IAM plan alone).
+	Format string
+	// GitOps, when set, is handed this cluster's GitOps input instead of
+	// setup writing it: fleet mode collects every cluster's and calls
+	// gitops.Write once, so all the overlays share one base.
+	GitOps func(gitops.Cluster)
+	Yes    bool
 
 	// Resolved by Run.
 	facts *facts.Facts
@@ -173,6 +187,7 @@ func NewCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Comma
 	fs.StringVar(&o.PermissionsBoundary, "permissions-boundary", "", "ARN of a managed policy to set as the role's permissions boundary (an existing role's boundary is removed when not given)")
 	cmdutil.AddDryRunFlag(cmd, &o.DryRun, `"none", "client" or "server": with client or server nothing is changed and the plan is printed to stderr (AWS has no server-side dry run, so server is client for AWS)`)
 	fs.StringVar(&o.OutputDir, "output-dir", "", "write the IAM plan to this directory as numbered 'aws iam ... --cli-input-json' files, and change nothing")
+	fs.StringVar(&o.Format, "format", "", "with --output-dir, also write the cluster objects for GitOps: kustomize (base/ and clusters/CLUSTER_NAME/ for 'kubectl apply -k') or acm (acm/: a Policy, Placement and PlacementBinding per cluster, for an ACM hub)")
 	fs.BoolVarP(&o.Yes, "yes", "y", false, "change AWS without asking")
 	o.Cluster.addFlags(fs)
 	o.Cluster.PrintFlags.AddFlags(cmd)
@@ -185,6 +200,7 @@ func NewCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Comma
 	fixed("install-operator", Auto, installTrue, installFalse)
 	fixed("credentials", Auto, CredsSecret, CredsOLM)
 	fixed("approval", olm.Manual, olm.Automatic)
+	fixed("format", gitops.Formats...)
 	return cmd
 }
 
@@ -228,6 +244,9 @@ func (o *Options) Validate() error {
 			return err
 		}
 	}
+	if err := o.validateFormat(); err != nil {
+		return err
+	}
 	if o.Cluster.PrintFlags.Set() && o.OutputDir != "" {
 		return fmt.Errorf("-o and --output-dir do not go together: -o prints the cluster objects, --output-dir writes the IAM plan")
 	}
@@ -247,7 +266,8 @@ func (o *Options) dryRun() bool { return o.DryRun != DryRunNone }
 // every fact given by flags it reads nothing.
 func (o *Options) needs() facts.Need {
 	n := facts.ClusterID | facts.OpenShiftVersion | facts.OIDCIssuer | facts.AccountID | facts.Partition | facts.Region
-	if o.RoleName == "" || o.Cluster.Bucket == "" || o.Cluster.DPAName == "" {
+	// GitOps files are one directory per cluster, named by the cluster.
+	if o.RoleName == "" || o.Cluster.Bucket == "" || o.Cluster.DPAName == "" || o.Format != "" {
 		n |= facts.ClusterName
 	}
 	if !o.dryRun() {
@@ -333,7 +353,7 @@ func (o *Options) Run(ctx context.Context) error {
 		fmt.Fprintf(o.ErrOut, "using role %s (%s): IAM not read or changed\n", o.RoleARN, o.roleARNFrom())
 	}
 	if o.OutputDir != "" {
-		return nil
+		return o.writeGitOps(mo)
 	}
 	if err := o.applyBucket(ctx); err != nil {
 		return err
