@@ -228,7 +228,8 @@ func assume(ctx context.Context, c awsclient.STSAPI, roleARN string, t tokenRead
 // a fleet's roles at one --role-path), with their trust documents.
 func listRoles(ctx context.Context, c awsclient.IAMAPI, pathPrefix string) ([]status.ListedRole, error) {
 	var out []status.ListedRole
-	p := awsiam.NewListRolesPaginator(c, &awsiam.ListRolesInput{PathPrefix: &pathPrefix})
+	// IAM's largest page: an account of hundreds of roles is one round trip.
+	p := awsiam.NewListRolesPaginator(c, &awsiam.ListRolesInput{PathPrefix: &pathPrefix, MaxItems: aws.Int32(1000)})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
