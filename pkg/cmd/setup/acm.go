@@ -31,8 +31,12 @@ func (o *Options) fromACM(c *ClusterOptions, st *clusterState) (string, error) {
 	installs := c.InstallOperator == installTrue || (c.InstallOperator == Auto && !st.oadp.Installed)
 	switch {
 	case !st.hintRead:
-		fmt.Fprintf(o.ErrOut, "configmap %s/%s not read (a client dry run with every fact given reads nothing): pass --channel to choose the channel ACM's hint names\n",
-			acm.BackupNamespace, acm.HintName)
+		// Only a client dry run with every fact given reads nothing; the
+		// Subscription it prints has the flags' channel, not the hint's.
+		if installs {
+			fmt.Fprintf(o.ErrOut, "configmap %s/%s not read (a client dry run with every fact given reads nothing): pass --channel to choose the channel ACM's hint names\n",
+				acm.BackupNamespace, acm.HintName)
+		}
 		return "", nil
 	case st.hint == nil:
 		fmt.Fprintln(o.ErrOut, acm.AbsentLine(acm.BackupNamespace))

@@ -3,6 +3,7 @@ package setup_test
 import (
 	"context"
 	"encoding/json"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -165,5 +166,24 @@ func TestSetupOnACMHub(t *testing.T) {
 	res = clitest.Run(t, "setup", "--yes", "--wait=false", "-n", ns)
 	if res.Code != 0 || !strings.Contains(res.Stderr, "configmap "+where+" not used: OADP is installed already") {
 		t.Errorf("rerun: exit %d:\n%s", res.Code, res.Stderr)
+	}
+}
+
+// A client dry run with every fact given reads nothing, the hint included,
+// and says so when the Subscription it prints would have taken the hint's
+// channel.
+func TestSetupOnACMHubOffline(t *testing.T) {
+	t.Setenv("KUBECONFIG", filepath.Join(t.TempDir(), "none"))
+	t.Setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:1")
+	t.Setenv("AWS_ACCESS_KEY_ID", "")
+	facts := []string{"setup", "--dry-run=client", "-n", acm.BackupNamespace, "--cluster-name", "hub", "--cluster-id", "id-1", "--openshift-version", "4.16.8",
+		"--oidc-issuer", "https://oidc.example.com/hub", "--account-id", "210987654321", "--region", "us-east-2", "--oadp-version", "1.4", "--credentials=secret"}
+	res := clitest.Run(t, append(facts, "--install-operator=true")...)
+	if res.Code != 0 || !strings.Contains(res.Stderr, "configmap "+acm.BackupNamespace+"/"+acm.HintName+" not read") {
+		t.Errorf("exit %d; want 0 and the hint not read:\n%s", res.Code, res.Stderr)
+	}
+	res = clitest.Run(t, append(facts, "--install-operator=false")...)
+	if res.Code != 0 || strings.Contains(res.Stderr, acm.HintName) {
+		t.Errorf("exit %d; without a Subscription the hint is not mentioned:\n%s", res.Code, res.Stderr)
 	}
 }
