@@ -26,6 +26,8 @@ var callerCalls = map[string][]string{
 	},
 	"status": {
 		"GetCallerIdentity", "GetOpenIDConnectProvider", "GetRole", "ListAttachedRolePolicies", "GetPolicy", "GetPolicyVersion",
+		// The other roles trusting the cluster's issuer (the shared issuer check).
+		"ListRoles",
 		"GetBucketLocation", "HeadBucket",
 		// The hardening of the bucket setup made (pkg/bucket's Read).
 		"ListBuckets", "GetPublicAccessBlock", "GetBucketEncryption", "GetBucketTagging", "GetBucketVersioning",

@@ -6,6 +6,7 @@ package manifests
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 
@@ -99,6 +100,9 @@ type Options struct {
 	// SubscriptionRoleARN puts ROLEARN in the Subscription: the Cloud
 	// Credential Operator then writes the secret (OpenShift 4.14+).
 	SubscriptionRoleARN bool
+	// SubscriptionEnv is more of the operator's env in the Subscription (an
+	// ACM hub's proxy, pkg/acm), after ROLEARN.
+	SubscriptionEnv map[string]string
 	// WriteSecret makes the plugin write the credentials secret itself.
 	WriteSecret bool
 	// Approval is the Subscription's installPlanApproval: Manual (the
@@ -253,8 +257,15 @@ func Subscription(o Options) *unstructured.Unstructured {
 	if o.StartingCSV != "" {
 		spec["startingCSV"] = o.StartingCSV
 	}
+	var env []any
 	if o.SubscriptionRoleARN {
-		spec["config"] = map[string]any{"env": []any{map[string]any{"name": "ROLEARN", "value": o.RoleARN}}}
+		env = append(env, map[string]any{"name": "ROLEARN", "value": o.RoleARN})
+	}
+	for _, k := range slices.Sorted(maps.Keys(o.SubscriptionEnv)) {
+		env = append(env, map[string]any{"name": k, "value": o.SubscriptionEnv[k]})
+	}
+	if len(env) > 0 {
+		spec["config"] = map[string]any{"env": env}
 	}
 	m["spec"] = spec
 	return &unstructured.Unstructured{Object: m}

@@ -34,6 +34,10 @@ type Chain struct {
 	AttachedErr error
 	Policy      *Policy
 	PolicyErr   error
+	// OtherRoles are the account's roles at the role's path, as ListRoles
+	// gives them, for the shared-issuer check.
+	OtherRoles    []ListedRole
+	OtherRolesErr error
 
 	Secret          *corev1.Secret
 	SecretErr       error
@@ -157,10 +161,12 @@ type chain struct {
 	// Filled as the checks run, for the checks after them.
 	roleARN string
 	trust   *trustDoc
+	shared  []SharedIssuer
 }
 
 func (c *chain) build() {
 	c.iamChecks()
+	c.sharedIssuerCheck()
 	c.credentialChecks()
 	c.credentialsRequestCheck()
 	c.operatorChecks()

@@ -59,6 +59,9 @@ type Report struct {
 	Checks []Check `json:"checks"`
 	// Recent are the last backups and restores, newest first.
 	Recent *Recent `json:"recent,omitempty"`
+	// SharedIssuer are the other OADP roles IAM shows trusting this
+	// cluster's OIDC issuer (the shared issuer check).
+	SharedIssuer []SharedIssuer `json:"sharedIssuer,omitempty"`
 	// Ready is true when no check failed: before setup, the cluster is an AWS
 	// STS cluster the plugin can set up; after it, every link of the chain holds.
 	Ready bool `json:"ready"`
@@ -104,6 +107,7 @@ func Build(in Inputs) *Report {
 		c := &chain{Chain: in.Chain, in: in, add: func(ch Check) { r.Checks = append(r.Checks, ch) }}
 		c.build()
 		r.Recent = c.recent
+		r.SharedIssuer = c.shared
 	}
 	r.Ready = len(r.Failed()) == 0
 	return r

@@ -15,6 +15,7 @@ import (
 	"k8s.io/cli-runtime/pkg/printers"
 	"k8s.io/client-go/dynamic"
 
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/acm"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/checks"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/clusterfacts"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/gvr"
@@ -70,6 +71,11 @@ type ClusterOptions struct {
 	Timeout        time.Duration
 
 	printer printers.ResourcePrinter
+	// changed says whether a flag was given: a default is not an answer
+	// that wins over ACM's hint (acm.go).
+	changed func(flag string) bool
+	// subscriptionEnv is the operator's env from ACM's hint.
+	subscriptionEnv map[string]string
 }
 
 func (c *ClusterOptions) addFlags(fs *pflag.FlagSet) {
@@ -153,6 +159,10 @@ type clusterState struct {
 	credsAPI bool // cloudcredential.openshift.io credentialsrequests served
 	// evidence is what an earlier setup left: its record, or its objects.
 	evidence record.Evidence
+	// hint is ACM's ConfigMap in its backup namespace (nil when absent);
+	// hintRead is whether it was looked for.
+	hint     *acm.Hint
+	hintRead bool
 }
 
 // needsClusterRead says whether the cluster side must read the cluster: an
@@ -175,8 +185,12 @@ func (o *Options) readCluster(ctx context.Context) (*clusterState, error) {
 	var (
 		wg                       sync.WaitGroup
 		oadpErr, credErr, recErr error
+		hintErr                  error
 	)
 	wg.Go(func() { st.evidence, recErr = record.Read(ctx, dyn, o.factory.Namespace()) })
+	if o.factory.Namespace() == acm.BackupNamespace {
+		wg.Go(func() { st.hint, st.hintRead, hintErr = readHint(ctx, dyn) })
+	}
 	wg.Go(func() { st.oadp, oadpErr = clusterfacts.DiscoverOADP(ctx, dyn, o.factory.Namespace()) })
 	wg.Go(func() {
 		_, err := dyn.Resource(gvr.CredentialsReq).Namespace("openshift-cloud-credential-operator").List(ctx, metav1.ListOptions{Limit: 1})
@@ -189,19 +203,26 @@ func (o *Options) readCluster(ctx context.Context) (*clusterState, error) {
 		}
 	})
 	wg.Wait()
-	return st, errors.Join(oadpErr, credErr, recErr)
+	return st, errors.Join(oadpErr, credErr, recErr, hintErr)
 }
 
 // manifestOptions decides every cluster-side choice from the facts, the flags
 // and what is installed.
 func (o *Options) manifestOptions(st *clusterState) (manifests.Options, error) {
 	c, f := o.Cluster, o.facts
+	hintVersion, err := o.fromACM(&c, st)
+	if err != nil {
+		return manifests.Options{}, err
+	}
 	installed := ""
 	if st.oadp.Version != "" {
 		installed = versions.Minor(st.oadp.Version)
 	}
 	version := c.OADPVersion
 	switch {
+	case version == "" && hintVersion != "":
+		version = hintVersion
+		fmt.Fprintf(o.ErrOut, "oadp version %s: the version of channel %s in configmap %s\n", version, c.Channel, st.hint.Where)
 	case version == "" && installed != "":
 		version = installed
 		fmt.Fprintf(o.ErrOut, "oadp version %s: the installed operator's (%s)\n", version, st.oadp.Version)
@@ -244,7 +265,7 @@ func (o *Options) manifestOptions(st *clusterState) (manifests.Options, error) {
 		VeleroRequests: quantities(c.CPURequest, c.MemoryRequest), VeleroLimits: quantities(c.CPULimit, c.MemoryLimit),
 		VeleroNodeSelector: c.NodeSelector,
 		InstallOperator:    installOp, Package: pkg, Channel: c.Channel, CatalogSource: c.CatalogSource, CatalogSourceNamespace: c.CatalogNS,
-		SubscriptionRoleARN: creds == CredsOLM, WriteSecret: creds == CredsSecret, Approval: c.Approval,
+		SubscriptionRoleARN: creds == CredsOLM, SubscriptionEnv: c.subscriptionEnv, WriteSecret: creds == CredsSecret, Approval: c.Approval,
 		DataMover: c.DataMover,
 		// The bucket carries the ownership tags cleanup checks before deleting it.
 		Tags: iam.OwnershipTags(f.Cluster.ID),

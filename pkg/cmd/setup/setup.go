@@ -65,6 +65,13 @@ var (
 		resource tag, and a name still too long ends in a stable hash. On OKD the
 		operator is the community package oadp-operator (--package).
 
+		On an ACM hub with cluster-backup on STS, run it with
+		-n open-cluster-management-backup: the Subscription's channel (and so
+		the OADP version of a stable-1.x channel), package, catalog source and
+		env come from the ConfigMap acm-redhat-oadp-operator-subscription that
+		ACM's cluster-backup chart leaves there; a flag given wins over it, and
+		setup says which it used and from where.
+
 		Before changing anything, setup checks the cluster is an AWS STS cluster,
 		that IAM has an OIDC provider for its issuer, every name and the DPA rules
 		of the OADP version, and asks for confirmation of IAM changes on a terminal;
@@ -170,6 +177,7 @@ func NewCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Comma
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.Store.backupImagesAsked = cmd.Flags().Changed("backup-images")
+			o.Cluster.changed = cmd.Flags().Changed
 			if err := o.Complete(); err != nil {
 				return err
 			}

@@ -156,7 +156,7 @@ func TestStatusAfterSetupEveryCheckOK(t *testing.T) {
 	// The secret flow leaves the Subscription's ROLEARN unused.
 	notApplicable := []string{"subscription ROLEARN"}
 	want := []string{"platform", "oidc issuer", "credentials mode", "aws identity", "oidc provider",
-		"iam role", "trust issuer", "trust subjects", "trust audience", "policy attached", "policy actions", "role tags",
+		"iam role", "trust issuer", "trust subjects", "trust audience", "policy attached", "policy actions", "role tags", "shared issuer",
 		"credentials secret", "operator", "dpa reconciled", "dpa rules",
 		"storage location " + bslName, "volume snapshots", "bucket " + bucket, "recent backups", "recent restores", "assume role"}
 	var names []string

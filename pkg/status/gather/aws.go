@@ -1,6 +1,7 @@
 package gather
 
 import (
+	"cmp"
 	"context"
 	"errors"
 
@@ -38,6 +39,8 @@ type awsRead struct {
 	attachedErr error
 	policy      *status.Policy
 	policyErr   error
+	otherRoles  []status.ListedRole
+	otherErr    error
 	buckets     []status.Bucket
 	hardening   *status.Hardening
 	assume      *assumeRead
@@ -54,6 +57,7 @@ func (a awsRead) into(ch *status.Chain) {
 	ch.Role, ch.RoleErr = a.role, a.roleErr
 	ch.Attached, ch.AttachedErr = a.attached, a.attachedErr
 	ch.Policy, ch.PolicyErr = a.policy, a.policyErr
+	ch.OtherRoles, ch.OtherRolesErr = a.otherRoles, a.otherErr
 	ch.Buckets = a.buckets
 	ch.Hardening = a.hardening
 	if ch.AssumeRole != nil && a.assume != nil {
@@ -86,11 +90,16 @@ func readAWS(ctx context.Context, c Clients, d awsDeps) (awsRead, error) {
 	}
 	roleName, policyName := roleAndPolicy(rec, cluster)
 	byName := readByName(ctx, clients, d, roleName, cluster.Region)
+	// The shared-issuer check's roles need no account ID either: the list
+	// starts with the caller, so it adds no round trip in sequence unless
+	// the path holds more than one page of roles.
+	others := start(func() ([]status.ListedRole, error) { return listRoles(ctx, clients.IAM, cmp.Or(rec.RolePath, "/")) })
 
 	id, err := awsfacts.WhoAmI(ctx, clients.STS)
 	if err != nil {
 		// Reads without a caller only repeat its error: the report names it once.
 		byName.wait()
+		_, _ = others.wait()
 		return awsRead{err: err}, nil
 	}
 	out := awsRead{facts: &awsfacts.Facts{Identity: id}}
@@ -111,6 +120,7 @@ func readAWS(ctx context.Context, c Clients, d awsDeps) (awsRead, error) {
 		return readHardening(ctx, clients.S3, id, cluster, &status.Chain{DPAs: dpas, SnapshotMode: st.mode}, rec.BucketAdopted), nil
 	})
 	byName.into(&out)
+	out.otherRoles, out.otherErr = others.wait()
 	out.policy, out.policyErr = policy.wait()
 	out.hardening, _ = hardening.wait()
 	if provider != nil {
@@ -212,6 +222,24 @@ func assume(ctx context.Context, c awsclient.STSAPI, roleARN string, t tokenRead
 		a.assumedARN = aws.ToString(res.AssumedRoleUser.Arn)
 	}
 	return a
+}
+
+// listRoles lists the roles at the path of this cluster's role (setup puts
+// a fleet's roles at one --role-path), with their trust documents.
+func listRoles(ctx context.Context, c awsclient.IAMAPI, pathPrefix string) ([]status.ListedRole, error) {
+	var out []status.ListedRole
+	// IAM's largest page: an account of hundreds of roles is one round trip.
+	p := awsiam.NewListRolesPaginator(c, &awsiam.ListRolesInput{PathPrefix: &pathPrefix, MaxItems: aws.Int32(1000)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, awsclient.Explain("list the IAM roles at path "+pathPrefix+" (iam list-roles)", err)
+		}
+		for _, r := range page.Roles {
+			out = append(out, status.ListedRole{Name: aws.ToString(r.RoleName), ARN: aws.ToString(r.Arn), Trust: aws.ToString(r.AssumeRolePolicyDocument)})
+		}
+	}
+	return out, nil
 }
 
 func attachedPolicies(ctx context.Context, c awsclient.IAMAPI, role string) ([]string, error) {
