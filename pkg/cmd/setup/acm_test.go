@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -17,6 +18,7 @@ import (
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/acm"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/gvr"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/manifests"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/wait"
 )
 
 // printedSubscription is the Subscription in setup's -o yaml stream.
@@ -133,6 +135,16 @@ func TestSetupOnACMHub(t *testing.T) {
 	}
 	if _, err := r.Dynamic.Resource(gvr.DPA).Namespace(ns).Get(ctx, dpaName, metav1.GetOptions{}); err != nil {
 		t.Errorf("no DPA in %s: %v", ns, err)
+	}
+
+	// The stand-in OLM installs the CSV a moment after the Subscription
+	// (--wait=false did not wait for it): status's operator check needs it.
+	succeeded := func(o *unstructured.Unstructured) (bool, error) {
+		phase, _, _ := unstructured.NestedString(o.Object, "status", "phase")
+		return phase == "Succeeded", nil
+	}
+	if _, err := wait.For(ctx, r.Dynamic.Resource(gvr.CSV).Namespace(ns), v145, succeeded, wait.Options{What: "the stand-in OLM's CSV", Timeout: time.Minute}); err != nil {
+		t.Fatal(err)
 	}
 
 	// status in the hub's namespace finds setup's role and objects there,
