@@ -20,6 +20,7 @@ import (
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/manifests"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/olm"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/printer"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/record"
 )
 
 var (
@@ -127,6 +128,14 @@ type Options struct {
 	DryRun    cmdutil.DryRun
 	OutputDir string
 	Yes       bool
+	// FromCluster is the kubeconfig context of the cluster whose backups
+	// this one restores: its bucket and prefix, read-only here.
+	FromCluster string
+
+	// from is that cluster's location, as readFrom found it.
+	from *record.Location
+	// prefixGiven is set when --prefix was given by name.
+	prefixGiven bool
 
 	// Resolved by Run.
 	facts *facts.Facts
@@ -156,6 +165,7 @@ func NewCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Comma
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.Store.backupImagesAsked = cmd.Flags().Changed("backup-images")
+			o.prefixGiven = cmd.Flags().Changed("prefix")
 			if err := o.Complete(); err != nil {
 				return err
 			}
@@ -174,6 +184,7 @@ func NewCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Comma
 	cmdutil.AddDryRunFlag(cmd, &o.DryRun, `"none", "client" or "server": with client or server nothing is changed and the plan is printed to stderr (AWS has no server-side dry run, so server is client for AWS)`)
 	fs.StringVar(&o.OutputDir, "output-dir", "", "write the IAM plan to this directory as numbered 'aws iam ... --cli-input-json' files, and change nothing")
 	fs.BoolVarP(&o.Yes, "yes", "y", false, "change AWS without asking")
+	fs.StringVar(&o.FromCluster, "from-cluster", "", "kubeconfig context of the cluster whose backups this one restores: use its bucket and prefix, with a role that may only read its backups (and write restores/), and a ReadOnly location")
 	o.Cluster.addFlags(fs)
 	o.Cluster.PrintFlags.AddFlags(cmd)
 	o.Store.addFlags(fs)
@@ -237,6 +248,9 @@ func (o *Options) Validate() error {
 	if err := o.Store.validate(); err != nil {
 		return err
 	}
+	if err := o.validateFrom(); err != nil {
+		return err
+	}
 	return iam.ValidateBoundary(o.PermissionsBoundary)
 }
 
@@ -270,6 +284,14 @@ func (o *Options) Run(ctx context.Context) error {
 	// else is read or decided, with every reason at once.
 	if err := o.checkCluster(); err != nil {
 		return err
+	}
+	if o.FromCluster != "" {
+		if o.from, err = o.readFrom(ctx); err != nil {
+			return err
+		}
+		if err := o.checkFrom(); err != nil {
+			return err
+		}
 	}
 	st, err := o.readCluster(ctx)
 	if err != nil {
