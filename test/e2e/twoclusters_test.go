@@ -274,7 +274,7 @@ func readerPolicyJudgedByMoto(t *testing.T, r *rig.Rig, doc, bucket string) {
 	}
 	_, err = asRole.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(backup)})
 	allowed("read the first cluster's backup", err)
-	_, err = asRole.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(manifests.DefaultPrefix + "/backups/")})
+	_, err = asRole.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(manifests.DefaultPrefix)})
 	allowed("list the backups (Velero's sync)", err)
 	allowed("write a restore's log", put(bucket, manifests.DefaultPrefix+"/restores/"+app+"/restore-"+app+"-logs.gz"))
 	_, err = asRole.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: aws.String(backup)})
