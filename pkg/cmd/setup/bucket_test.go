@@ -149,6 +149,13 @@ func checkHardened(t *testing.T, r *rig.Rig, b string) {
 // checks that every S3 resource it names is the bucket or under it.
 func scopedPolicyFromIAM(t *testing.T, r *rig.Rig) string {
 	t.Helper()
+	return policyFromIAM(t, r, ownBucket)
+}
+
+// policyFromIAM is the role's one policy's default document, which must name
+// no resource beyond bucket b.
+func policyFromIAM(t *testing.T, r *rig.Rig, b string) string {
+	t.Helper()
 	ctx := context.Background()
 	c := r.IAM()
 	att, err := c.ListAttachedRolePolicies(ctx, &awsiam.ListAttachedRolePoliciesInput{RoleName: aws.String(roleName)})
@@ -183,8 +190,8 @@ func scopedPolicyFromIAM(t *testing.T, r *rig.Rig) string {
 		}
 		for _, x := range res {
 			s, _ := x.(string)
-			if s != "arn:aws:s3:::"+ownBucket && !strings.HasPrefix(s, "arn:aws:s3:::"+ownBucket+"/") {
-				t.Errorf("policy names resource %q beyond bucket %s", s, ownBucket)
+			if s != "arn:aws:s3:::"+b && !strings.HasPrefix(s, "arn:aws:s3:::"+b+"/") {
+				t.Errorf("policy names resource %q beyond bucket %s", s, b)
 			}
 		}
 	}
@@ -388,7 +395,7 @@ func TestSetupOnAnotherClustersBucket(t *testing.T) {
 			}
 		}
 	}
-	doc := scopedPolicyFromIAM(t, r)
+	doc := policyFromIAM(t, r, other)
 	rep, err := iam.CompareScope(doc, iam.ScopedPolicy(iam.Scope{Partition: "aws", Bucket: other, Prefix: "velero", ReadOnly: true}))
 	if err != nil || len(rep.Missing)+len(rep.Extra) > 0 {
 		t.Errorf("the role's policy is not the read-only scope: %+v (%v)\n%s", rep, err, doc)
