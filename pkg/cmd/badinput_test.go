@@ -29,6 +29,7 @@ var badInputs = [][]string{
 	{"setup", "-o", "yaml", "--output-dir", "plan"},
 	{"setup", "--kms-key-arn", "my-key"},
 	{"setup", "--cloudstorage", "--bucket-versioning"},
+	{"setup", "--from-cluster", "backup-cluster", "--cloudstorage"},
 	{"cleanup", "--timeout", "0s"},
 	{"cleanup", "--role-name", "bad/name!"},
 	{"setup", "--bogus"},
