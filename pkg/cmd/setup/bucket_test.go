@@ -420,3 +420,24 @@ func TestSetupOnAnotherClustersBucket(t *testing.T) {
 		t.Errorf("--prefix against the recorded location: exit %d:\n%s", res.Code, res.Stderr)
 	}
 }
+
+// --from-cluster naming no context, or this very cluster, is refused with
+// the flag and the fix, before anything is made.
+func TestSetupFromClusterRefusals(t *testing.T) {
+	r := rig.Get(t)
+	r.Fresh(t)
+	r.UseEnv(t)
+	for _, c := range []struct{ context, want string }{
+		{"no-such-context", `--from-cluster no-such-context: cannot load a kubeconfig: context "no-such-context" does not exist`},
+		{r.Identity.Context, "--from-cluster " + r.Identity.Context + " is this cluster (ID " + r.Identity.ClusterID + ")"},
+	} {
+		stop := record(t, r)
+		res := clitest.Run(t, "setup", "--yes", "--wait=false", "--from-cluster", c.context)
+		if m := mutating(stop()); len(m) != 0 {
+			t.Errorf("--from-cluster %s: AWS changed before the refusal: %v", c.context, m)
+		}
+		if res.Code != 1 || !strings.Contains(res.Stderr, c.want) || !strings.Contains(res.Stderr, "setup changed nothing") {
+			t.Errorf("--from-cluster %s: exit %d, want 1 with %q:\n%s", c.context, res.Code, c.want, res.Stderr)
+		}
+	}
+}

@@ -64,6 +64,9 @@ func (o *Options) readFrom(ctx context.Context) (*record.Location, error) {
 	if err := errors.Join(fErr, rErr); err != nil {
 		return nil, fail(err)
 	}
+	if id := o.facts.Cluster.ID; id != "" && facts.ID == id {
+		return nil, fmt.Errorf("--from-cluster %s is this cluster (ID %s): name the context of the cluster that made the backups; setup changed nothing", name, id)
+	}
 	names, err := record.Decide(record.Flags{}, ev)
 	if err != nil {
 		return nil, fail(err)
@@ -115,12 +118,13 @@ func locationOf(ctx context.Context, dyn dynamic.Interface, dpa *unstructured.Un
 }
 
 // checkFrom refuses, before anything is read of this cluster's AWS, a
-// --from-cluster that names this very cluster or a location in another
-// region: a backup's volume snapshots are restored only in their region.
+// --from-cluster whose location is this cluster's own or in another region: a backup's volume snapshots are restored only in their region.
 func (o *Options) checkFrom() error {
 	f, loc := o.facts, o.from
 	if f.Cluster.ID != "" && loc.ClusterID == f.Cluster.ID {
-		return fmt.Errorf("--from-cluster %s is this cluster (ID %s): name the context of the cluster that made the backups; setup changed nothing", loc.Context, loc.ClusterID)
+		// A second cluster that restores from this one's location, named
+		// as the first: the bucket would be this cluster's own.
+		return fmt.Errorf("--from-cluster %s restores from this cluster's own location (ID %s): name the context of the cluster that made the backups; setup changed nothing", loc.Context, loc.ClusterID)
 	}
 	if f.Cluster.Region != "" && loc.Region != "" && !strings.EqualFold(loc.Region, f.Cluster.Region) {
 		return fmt.Errorf("--from-cluster %s: its bucket %s is in region %s and this cluster is in %s: its volume snapshots cannot be restored across regions with STS credentials; restore on a cluster in %s; setup changed nothing",
