@@ -82,6 +82,11 @@ func (o *Options) readFrom(ctx context.Context) (*record.Location, error) {
 	if err != nil {
 		return nil, fail(err)
 	}
+	if loc.Prefix == "" {
+		// setup's DPAs always have a prefix (manifests.DefaultPrefix when
+		// none is given), so the two DPAs could not name the same place.
+		return nil, fail(fmt.Errorf("the location of dataprotectionapplication %s in bucket %s has no prefix (the bucket's root), and setup writes its location with one: give that DPA a prefix, or restore with a location you write yourself", dpa.GetName(), loc.Bucket))
+	}
 	loc.Context = name
 	loc.ClusterID = facts.ID
 	if names.BucketFrom != "" {
