@@ -73,7 +73,7 @@ func (c *chain) scopedPolicyActions(s *iam.Scope) Check {
 	case len(rep.Missing) > 0:
 		return Check{Name: CheckPolicyActions, Result: Failed, Message: fmt.Sprintf("%d of %d grants missing", len(rep.Missing), len(want.Grants())),
 			Cause: fmt.Sprintf("the default version (%s) of policy %s does not allow %s", c.Policy.VersionID, c.PolicyName, list(rep.Missing)),
-			Fix:   "run '" + c.setupFix() + "' to put the bucket's document back ('kubectl oadp-sts policy --bucket " + s.Bucket + "' prints it)"}
+			Fix:   "run '" + c.setupFix() + "' to put the bucket's document back ('kubectl oadp-sts policy --bucket " + s.Bucket + readOnlyFlag(s) + "' prints it)"}
 	case len(rep.Extra) > 0 && s.ReadOnly:
 		return Check{Name: CheckPolicyActions, Result: Warning, Message: fmt.Sprintf("%d grants beyond reading bucket %s", len(rep.Extra), s.Bucket),
 			Cause: fmt.Sprintf("policy %s also allows %s, which a cluster restoring read-only from bucket %s does not need (and which could change the other cluster's backups)", c.PolicyName, list(rep.Extra), s.Bucket),
@@ -132,4 +132,11 @@ func (c *chain) hardeningCheck() (Check, bool) {
 		enc = "SSE-KMS " + h.State.KMSKey
 	}
 	return Check{Name: name, Result: OK, Message: "public access blocked, " + enc}, true
+}
+
+func readOnlyFlag(s *iam.Scope) string {
+	if s.ReadOnly {
+		return " --read-only"
+	}
+	return ""
 }
