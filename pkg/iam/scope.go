@@ -62,7 +62,6 @@ var (
 // RestoresDir is the directory under the prefix where Velero keeps restores.
 const RestoresDir = "restores"
 
-
 // BucketARN is the ARN of an S3 bucket in a partition.
 func BucketARN(partition, bucket string) string {
 	return fmt.Sprintf("arn:%s:s3:::%s", partitionOr(partition), bucket)
