@@ -39,6 +39,20 @@ func (o *Options) validateFrom() error {
 	return nil
 }
 
+// checkClusterAndFrom is checkCluster, then the location --from-cluster
+// names, if given, read and checked.
+func (o *Options) checkClusterAndFrom(ctx context.Context) error {
+	if err := o.checkCluster(); err != nil || o.FromCluster == "" {
+		return err
+	}
+	loc, err := o.readFrom(ctx)
+	if err != nil {
+		return err
+	}
+	o.from = loc
+	return o.checkFrom()
+}
+
 // readFrom reads the location of the cluster of context --from-cluster:
 // its facts (ID, region) and setup's record there, then the DPA the record
 // names, whose location gives the bucket, prefix and region. A cluster that

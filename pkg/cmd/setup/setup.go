@@ -281,17 +281,10 @@ func (o *Options) Run(ctx context.Context) error {
 	}
 	o.facts = f
 	// A cluster that is not an AWS STS cluster is refused before anything
-	// else is read or decided, with every reason at once.
-	if err := o.checkCluster(); err != nil {
+	// else is read or decided, with every reason at once; so is a
+	// --from-cluster location this cluster cannot restore from.
+	if err := o.checkClusterAndFrom(ctx); err != nil {
 		return err
-	}
-	if o.FromCluster != "" {
-		if o.from, err = o.readFrom(ctx); err != nil {
-			return err
-		}
-		if err := o.checkFrom(); err != nil {
-			return err
-		}
 	}
 	st, err := o.readCluster(ctx)
 	if err != nil {
