@@ -169,6 +169,9 @@ type Location struct {
 	Bucket    string
 	Prefix    string
 	Region    string
+	// KMSKeyARN is the location's kmsKeyId: the role must use the key to
+	// read what the first cluster wrote with it.
+	KMSKeyARN string
 }
 
 // Names are what a command uses. A field Decide leaves empty has no flag and

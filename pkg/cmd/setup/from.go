@@ -50,7 +50,16 @@ func (o *Options) checkClusterAndFrom(ctx context.Context) error {
 		return err
 	}
 	o.from = loc
-	return o.checkFrom()
+	if err := o.checkFrom(); err != nil {
+		return err
+	}
+	switch {
+	case o.Store.KMSKeyARN == "":
+		o.Store.KMSKeyARN = loc.KMSKeyARN
+	case loc.KMSKeyARN != "" && o.Store.KMSKeyARN != loc.KMSKeyARN:
+		return fmt.Errorf("--kms-key-arn %s, but the location of --from-cluster %s uses KMS key %s: drop --kms-key-arn to use it; setup changed nothing", o.Store.KMSKeyARN, loc.Context, loc.KMSKeyARN)
+	}
+	return nil
 }
 
 // readFrom reads the location of the cluster of context --from-cluster:
@@ -121,7 +130,7 @@ func locationOf(ctx context.Context, dyn dynamic.Interface, dpa *unstructured.Un
 		m, _ := l.(map[string]any)
 		if v, ok := m["velero"].(map[string]any); ok && kube.Str(v, "objectStorage", "bucket") != "" {
 			return &record.Location{Bucket: kube.Str(v, "objectStorage", "bucket"), Prefix: kube.Str(v, "objectStorage", "prefix"),
-				Region: kube.Str(v, "config", "region")}, nil
+				Region: kube.Str(v, "config", "region"), KMSKeyARN: kube.Str(v, "config", "kmsKeyId")}, nil
 		}
 		if b, ok := m["bucket"].(map[string]any); ok {
 			name := kube.Str(b, "cloudStorageRef", "name")
