@@ -73,6 +73,8 @@ type Sandbox struct {
 	veleroCh chan struct{}
 	lock     *os.File
 	logs     []*os.File
+	// ownsRig: Start made the rig, so Stop stops it; StartOn's is the caller's.
+	ownsRig bool
 }
 
 // VeleroBinDir finds the Velero server and AWS plugin: $OADP_STS_VELERO_BIN,
@@ -113,9 +115,35 @@ func Start(ctx context.Context, opts Options) (sb *Sandbox, err error) {
 	if err != nil {
 		return nil, err
 	}
+	logf("control plane %s at %s, moto at %s (%s)", rig.KubeVersion, r.APIServerURL, r.AWSEndpoint, time.Since(start).Round(time.Millisecond))
+	return start1(ctx, r, true, bins, opts, logf)
+}
+
+// StartOn runs the sandbox's OADP (the CSV), operator stand-in and Velero
+// server on a rig the caller started and keeps (one cluster of a fleet);
+// Stop stops them and leaves the rig. Only one Velero runs per machine, so
+// a test with two clusters stops the first one's before it starts the
+// second's.
+func StartOn(ctx context.Context, r *rig.Rig, opts Options) (*Sandbox, error) {
+	logf := func(format string, a ...any) {
+		if opts.Log != nil {
+			fmt.Fprintf(opts.Log, format+"\n", a...)
+		}
+	}
+	if opts.LockWait == 0 {
+		opts.LockWait = 10 * time.Minute
+	}
+	bins, err := VeleroBinDir()
+	if err != nil {
+		return nil, err
+	}
+	return start1(ctx, r, false, bins, opts, logf)
+}
+
+func start1(ctx context.Context, r *rig.Rig, ownsRig bool, bins string, opts Options, logf func(string, ...any)) (sb *Sandbox, err error) {
 	// A variable of its own: every "return nil, err" below sets the named
 	// result sb to nil before this deferred cleanup runs.
-	started := &Sandbox{Rig: r, Dir: filepath.Join(r.Dir, "sandbox")}
+	started := &Sandbox{Rig: r, Dir: filepath.Join(r.Dir, "sandbox"), ownsRig: ownsRig}
 	sb = started
 	defer func() {
 		if err != nil {
@@ -123,7 +151,6 @@ func Start(ctx context.Context, opts Options) (sb *Sandbox, err error) {
 			sb = nil
 		}
 	}()
-	logf("control plane %s at %s, moto at %s (%s)", rig.KubeVersion, r.APIServerURL, r.AWSEndpoint, time.Since(start).Round(time.Millisecond))
 	for _, d := range []string{"plugins", "tmp", "home"} {
 		if err := os.MkdirAll(filepath.Join(sb.Dir, d), 0o700); err != nil {
 			return nil, err
@@ -160,7 +187,8 @@ func Start(ctx context.Context, opts Options) (sb *Sandbox, err error) {
 	return sb, nil
 }
 
-// Stop kills Velero, the stand-in and the rig, and removes every directory.
+// Stop kills Velero and the stand-in, and the rig with its directories when
+// Start made it.
 func (sb *Sandbox) Stop() {
 	if sb == nil {
 		return
@@ -183,7 +211,9 @@ func (sb *Sandbox) Stop() {
 		for _, f := range sb.logs {
 			f.Close()
 		}
-		sb.Rig.Stop()
+		if sb.ownsRig {
+			sb.Rig.Stop()
+		}
 	})
 }
 

@@ -78,6 +78,9 @@ type Want struct {
 	// creates carries; ClusterID is whose they say it is.
 	Tags      iam.Tags
 	ClusterID string
+	// From is the ID of the cluster whose location the bucket is (setup
+	// --from-cluster, or its record): it must exist, and is only read.
+	From string
 }
 
 // State is the bucket as Read found it.
@@ -106,7 +109,10 @@ const (
 	// Ours is a bucket an earlier setup made for this cluster (our tags).
 	Ours Kind = "ours"
 	// Adopt is an existing bucket of this account in the cluster's region.
-	Adopt  Kind = "adopt"
+	Adopt Kind = "adopt"
+	// Shared is another cluster's bucket, which this one restores from
+	// read-only: nothing about it is changed, and it is never deleted.
+	Shared Kind = "shared"
 	Refuse Kind = "refuse"
 )
 
@@ -130,10 +136,16 @@ type Plan struct {
 	Fixes []Fix
 	// Tags is the whole tag set PutBucketTagging writes (S3 replaces it).
 	Tags iam.Tags
+
+	owner string
 }
 
 // Adopted reports whether the plan uses a bucket setup did not make.
 func (p *Plan) Adopted() bool { return p.Kind == Adopt }
+
+// Owner is the ID of the other cluster whose bucket a Shared plan reads:
+// the one Want named, else the one the bucket's tags name.
+func (p *Plan) Owner() string { return p.owner }
 
 // Changes reports whether Apply would change anything.
 func (p *Plan) Changes() bool { return p.Kind == Create || len(p.Fixes) > 0 }
@@ -161,6 +173,9 @@ func (p *Plan) Line(done bool) string {
 	case p.Kind == Create:
 		return what + ": would create in " + p.Want.Region + " (" + strings.Join(fixes, ", ") + ")"
 	}
+	if p.Kind == Shared {
+		return what + ": another cluster's (" + p.owner + "), read-only here: not changed, never deleted by this cluster's cleanup"
+	}
 	adopted := ""
 	if p.Kind == Adopt {
 		adopted = " (adopted: an existing bucket of this account, never deleted by cleanup)"
@@ -185,6 +200,9 @@ func Decide(w Want, st State) Plan {
 	if w.KMSKeyARN != "" {
 		wantEnc = SSEKMS
 	}
+	if w.From != "" {
+		return decideShared(w, st, p)
+	}
 	if !st.Exists && !st.Forbidden {
 		p.Kind = Create
 		p.Fixes = []Fix{FixPublicAccess, FixEncryption, FixTags}
@@ -201,8 +219,11 @@ func Decide(w Want, st State) Plan {
 		return refuse("bucket %s is in region %s, and the cluster is in %s: a backup location in another region than its cluster is not what setup makes; choose another --bucket, or use this one with a location you write yourself", w.Name, st.Region, w.Region)
 	}
 	ours := st.Tags[iam.TagManagedBy] == iam.ManagedBy
-	if ours && st.Tags[iam.TagOwnerClusterID] != w.ClusterID {
-		return refuse("bucket %s was made by this plugin for another cluster (tag %s=%s, this cluster is %s): each cluster needs its own bucket; choose another --bucket", w.Name, iam.TagOwnerClusterID, st.Tags[iam.TagOwnerClusterID], w.ClusterID)
+	if other := st.Tags[iam.TagOwnerClusterID]; ours && other != w.ClusterID {
+		// Made by this plugin for another cluster: that cluster's location,
+		// which this one may only read (the chapter's two-cluster case).
+		p.Kind, p.owner = Shared, other
+		return p
 	}
 	p.Kind = Adopt
 	if ours {
@@ -229,6 +250,23 @@ func Decide(w Want, st State) Plan {
 	// versions: setup turns it on when asked and never off.
 	if w.Versioning && st.Versioning != "Enabled" {
 		p.Fixes = append(p.Fixes, FixVersioning)
+	}
+	return p
+}
+
+// decideShared plans another cluster's bucket: it must exist in the
+// cluster's region, and nothing about it is changed.
+func decideShared(w Want, st State, p Plan) Plan {
+	p.owner = w.From
+	switch {
+	case st.Forbidden:
+		p.Kind, p.Reason = Refuse, fmt.Sprintf("bucket %s of cluster %s is not this account's (%s), or this identity may not read it: a location of another account is not what setup sets up", w.Name, w.From, w.AccountID)
+	case !st.Exists:
+		p.Kind, p.Reason = Refuse, fmt.Sprintf("bucket %s of cluster %s does not exist: run setup on that cluster first, or name its location with --from-cluster", w.Name, w.From)
+	case st.Region != w.Region:
+		p.Kind, p.Reason = Refuse, fmt.Sprintf("bucket %s of cluster %s is in region %s, and this cluster is in %s: its volume snapshots cannot be restored across regions with STS credentials; restore on a cluster in %s", w.Name, w.From, st.Region, w.Region, st.Region)
+	default:
+		p.Kind = Shared
 	}
 	return p
 }

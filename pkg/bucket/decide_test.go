@@ -16,6 +16,10 @@ func TestDecide(t *testing.T) {
 	versioned.Versioning = true
 	hardened := State{Exists: true, Region: "eu-west-1", PublicAccessBlocked: true, Encryption: SSES3, Tags: iam.OwnershipTags("id-1")}
 	with := func(f func(*State)) State { s := hardened; s.Tags = hardened.Tags.With(nil); f(&s); return s }
+	// The restore cluster's want: the first cluster's bucket, read-only.
+	from := want
+	from.From = "id-0"
+	othersBucket := State{Exists: true, Region: "eu-west-1", Tags: iam.OwnershipTags("id-0")}
 
 	cases := []struct {
 		name   string
@@ -29,7 +33,13 @@ func TestDecide(t *testing.T) {
 		{"absent, versioned", versioned, State{}, Create, []Fix{FixPublicAccess, FixEncryption, FixTags, FixVersioning}, ""},
 		{"another account's", want, State{Forbidden: true}, Refuse, nil, "not this account's"},
 		{"another region", want, State{Exists: true, Region: "us-east-1"}, Refuse, nil, "is in region us-east-1, and the cluster is in eu-west-1"},
-		{"another cluster's", want, with(func(s *State) { s.Tags[iam.TagOwnerClusterID] = "id-2" }), Refuse, nil, "for another cluster (tag oadp-sts.openshift.io/cluster-id=id-2"},
+		{"another cluster's: read-only, nothing fixed", want, with(func(s *State) { s.Tags[iam.TagOwnerClusterID] = "id-2"; s.PublicAccessBlocked = false }), Shared, nil, ""},
+		{"another cluster's in another region", want, State{Exists: true, Region: "us-east-1", Tags: iam.OwnershipTags("id-2")}, Refuse, nil, "is in region us-east-1"},
+		{"from a cluster: its bucket", from, othersBucket, Shared, nil, ""},
+		{"from a cluster: untagged, unhardened, still only read", from, State{Exists: true, Region: "eu-west-1"}, Shared, nil, ""},
+		{"from a cluster: its bucket is gone", from, State{}, Refuse, nil, "bucket c1-oadp of cluster id-0 does not exist: run setup on that cluster first"},
+		{"from a cluster: another account's", from, State{Forbidden: true}, Refuse, nil, "not this account's"},
+		{"from a cluster in another region", from, State{Exists: true, Region: "us-east-1"}, Refuse, nil, "is in region us-east-1, and this cluster is in eu-west-1"},
 		{"ours, hardened", want, hardened, Ours, nil, ""},
 		{"ours, public access block removed", want, with(func(s *State) { s.PublicAccessBlocked = false }), Ours, []Fix{FixPublicAccess}, ""},
 		{"ours, encryption removed", want, with(func(s *State) { s.Encryption = "" }), Ours, []Fix{FixEncryption}, ""},
@@ -60,6 +70,9 @@ func TestDecide(t *testing.T) {
 			}
 			if p.Kind == Adopt && slices.Contains(p.Fixes, FixTags) {
 				t.Error("an adopted bucket must never get our ownership tags: cleanup would delete it")
+			}
+			if p.Kind == Shared && (p.Changes() || p.Owner() == "" || !strings.Contains(p.Line(false), "read-only")) {
+				t.Errorf("another cluster's bucket: changes %v, owner %q, line %q; want no change, its owner named", p.Changes(), p.Owner(), p.Line(false))
 			}
 			if p.Kind == Create && p.Tags[iam.TagOwnerClusterID] != c.want.ClusterID {
 				t.Errorf("a new bucket's tags %v lack the owner", p.Tags)

@@ -40,6 +40,10 @@ func (r *Runner) ServerDryRun(ctx context.Context, p *Plan) error {
 		del(gvr.Schedule, r.Namespace, sc.GetName(), "schedule "+sc.GetName())
 	}
 	for _, b := range p.backups {
+		if p.backupObjectsOnly {
+			del(gvr.Backup, r.Namespace, b.GetName(), "backup "+b.GetName())
+			continue
+		}
 		what := "deletebackuprequest for backup " + b.GetName()
 		if _, err := r.res(gvr.DeleteBackupRequest, r.Namespace).Create(ctx, velero.NewDeleteBackupRequest(b.GetNamespace(), b.GetName(), string(b.GetUID())), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}}); err != nil {
 			refused = append(refused, fmt.Sprintf("%s: %v", what, kube.Explain(err, gvr.DeleteBackupRequest, "")))

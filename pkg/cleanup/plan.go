@@ -64,7 +64,12 @@ type Options struct {
 	// RecordedBucketAdopted: setup recorded that it adopted the bucket (an
 	// existing one of the account), which cleanup never deletes, --force or not.
 	RecordedBucketAdopted bool
-	Region                string
+	// RecordedBucketFrom is the cluster whose location this one restores
+	// from (setup --from-cluster): its bucket is never deleted from here,
+	// and the backups synced from it are that cluster's, so only their
+	// objects here are deleted, never their data.
+	RecordedBucketFrom string
+	Region             string
 }
 
 // Clients are what cleanup reads and writes.
@@ -93,20 +98,23 @@ type Item struct {
 type Plan struct {
 	Items []Item
 
-	workloads     []string
-	schedules     []*unstructured.Unstructured
-	backups       []*unstructured.Unstructured
-	restores      []*unstructured.Unstructured
-	dpas          []*unstructured.Unstructured
-	cloudStorages []cloudStorage
-	buckets       []cloudStorage // recorded, with no CloudStorage left to name them
-	subscriptions []*unstructured.Unstructured
-	csvs          []string
-	opGroups      []string
-	crds          []string
-	namespace     bool
-	role          *roleState
-	policy        *policyState
+	workloads []string
+	schedules []*unstructured.Unstructured
+	backups   []*unstructured.Unstructured
+	// backupObjectsOnly: the backups are another cluster's, synced here;
+	// their objects are deleted without a DeleteBackupRequest.
+	backupObjectsOnly bool
+	restores          []*unstructured.Unstructured
+	dpas              []*unstructured.Unstructured
+	cloudStorages     []cloudStorage
+	buckets           []cloudStorage // recorded, with no CloudStorage left to name them
+	subscriptions     []*unstructured.Unstructured
+	csvs              []string
+	opGroups          []string
+	crds              []string
+	namespace         bool
+	role              *roleState
+	policy            *policyState
 
 	// credentialsRequest is the operator's CredentialsRequest, to delete.
 	credentialsRequest bool
@@ -304,6 +312,10 @@ func (p *Plan) planVelero(f *found, o Options) {
 		names := itemNames(f.backups)
 		if o.KeepBackups {
 			p.add(Keep, fmt.Sprintf("%s: %s", count(len(f.backups), "backup"), names), "--keep-backups; their data stays in the bucket")
+		} else if o.RecordedBucketFrom != "" {
+			p.backups, p.backupObjectsOnly = ptrs(f.backups), true
+			p.add(Delete, fmt.Sprintf("%s, the objects only: %s", count(len(f.backups), "backup"), names),
+				"synced from the read-only location of cluster "+o.RecordedBucketFrom+", whose data they are and stays")
 		} else {
 			p.backups = ptrs(f.backups)
 			p.add(Delete, fmt.Sprintf("%s with their data (DeleteBackupRequest): %s", count(len(f.backups), "backup"), names), "")
@@ -508,6 +520,10 @@ func policyUsers(ctx context.Context, c awsclient.IAMAPI, arn string) ([]string,
 func (p *Plan) recordedBucket(ctx context.Context, c Clients, o Options) {
 	b := o.RecordedBucket
 	if b == "" || o.KeepBucket || c.S3 == nil || slices.ContainsFunc(p.cloudStorages, func(cs cloudStorage) bool { return cs.bucket == b }) {
+		return
+	}
+	if o.RecordedBucketFrom != "" {
+		p.add(Keep, "bucket "+b, "the backup location of cluster "+o.RecordedBucketFrom+", read-only here: never deleted from this cluster, --force or not")
 		return
 	}
 	if o.RecordedBucketAdopted {

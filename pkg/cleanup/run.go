@@ -240,6 +240,10 @@ func (r *Runner) backupsAndRestores(ctx context.Context, p *Plan) {
 	for _, b := range p.backups {
 		wg.Go(func() {
 			what := "backup " + b.GetName()
+			if p.backupObjectsOnly {
+				r.deleteAndWait(ctx, gvr.Backup, r.Namespace, b.GetName(), what+" (its data is the other cluster's and stays)", true)
+				return
+			}
 			if err := r.requestDeletion(ctx, b); err != nil {
 				r.leave(what, err)
 				return

@@ -31,6 +31,7 @@ var badInputs = [][]string{
 	{"setup", "--output-dir", "plan", "--format", "helm"},
 	{"setup", "--kms-key-arn", "my-key"},
 	{"setup", "--cloudstorage", "--bucket-versioning"},
+	{"setup", "--from-cluster", "backup-cluster", "--cloudstorage"},
 	{"cleanup", "--timeout", "0s"},
 	{"cleanup", "--role-name", "bad/name!"},
 	{"setup", "--bogus"},

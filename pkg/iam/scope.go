@@ -19,6 +19,11 @@ type Scope struct {
 	Prefix          string
 	NativeSnapshots bool
 	KMSKeyARN       string
+	// ReadOnly is the scope of a cluster that restores from another
+	// cluster's location (setup --from-cluster): it reads the backups under
+	// the prefix and writes only what Velero writes there on a restore,
+	// never a backup, and deletes nothing outside restores/.
+	ReadOnly bool
 }
 
 // Actions of the scoped policy, by the resource they apply to. Velero's AWS
@@ -39,7 +44,23 @@ var (
 	// KMSActions let Velero write and read objects of a bucket whose default
 	// encryption is SSE-KMS with the key.
 	KMSActions = []string{"kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey*", "kms:DescribeKey"}
+
+	// ReaderBucketActions and ReaderObjectActions are a read-only scope's:
+	// Velero's location validation lists the prefix, its backup sync lists
+	// backups/ and reads each backup's metadata, and a restore reads the
+	// backup's contents.
+	ReaderBucketActions = []string{"s3:GetBucketLocation", "s3:ListBucket"}
+	ReaderObjectActions = []string{"s3:GetObject"}
+	// RestoreActions are what a restore writes under <prefix>/restores/:
+	// its log, results, restored-resource list and item operations, and
+	// what deleting a Restore removes again. The same restores/ directory
+	// holds the other cluster's restores: a Restore named as one of those
+	// replaces its log.
+	RestoreActions = []string{"s3:PutObject", "s3:DeleteObject"}
 )
+
+// RestoresDir is the directory under the prefix where Velero keeps restores.
+const RestoresDir = "restores"
 
 // BucketARN is the ARN of an S3 bucket in a partition.
 func BucketARN(partition, bucket string) string {
@@ -64,9 +85,32 @@ func partitionOr(p string) string {
 
 // ScopedPolicy is the permissions policy of a role that reaches one bucket.
 func ScopedPolicy(s Scope) Document {
+	if s.ReadOnly {
+		return readerPolicy(s)
+	}
 	st := []Statement{
 		{Effect: "Allow", Action: slices.Clone(BucketActions), Resource: BucketARN(s.Partition, s.Bucket)},
 		{Effect: "Allow", Action: slices.Clone(ObjectActions), Resource: ObjectsARN(s.Partition, s.Bucket, s.Prefix)},
+	}
+	if s.NativeSnapshots {
+		st = append(st, Statement{Effect: "Allow", Action: slices.Clone(SnapshotActions), Resource: "*"})
+	}
+	if s.KMSKeyARN != "" {
+		st = append(st, Statement{Effect: "Allow", Action: slices.Clone(KMSActions), Resource: s.KMSKeyARN})
+	}
+	return Document{Version: PolicyVersion, Statement: st}
+}
+
+// readerPolicy is a read-only scope's document: the bucket listed, the
+// prefix read, restores/ written; snapshots and the KMS key as for a writer,
+// since restoring volumes from EBS snapshots and reading SSE-KMS objects
+// need the same actions.
+func readerPolicy(s Scope) Document {
+	restores := strings.Trim(strings.Trim(s.Prefix, "/")+"/"+RestoresDir, "/")
+	st := []Statement{
+		{Effect: "Allow", Action: slices.Clone(ReaderBucketActions), Resource: BucketARN(s.Partition, s.Bucket)},
+		{Effect: "Allow", Action: slices.Clone(ReaderObjectActions), Resource: ObjectsARN(s.Partition, s.Bucket, s.Prefix)},
+		{Effect: "Allow", Action: slices.Clone(RestoreActions), Resource: ObjectsARN(s.Partition, s.Bucket, restores)},
 	}
 	if s.NativeSnapshots {
 		st = append(st, Statement{Effect: "Allow", Action: slices.Clone(SnapshotActions), Resource: "*"})

@@ -112,3 +112,44 @@ func TestScopedPolicyNameFitsIAM(t *testing.T) {
 		t.Errorf("per-cluster names: %s, %s", ScopedPolicyName("c1"), ScopedPolicyName("c2"))
 	}
 }
+
+// A restore cluster's scope reads the prefix and writes only under
+// restores/; judged against it, its own document is whole, and a writer's
+// document has more than it needs, never less. Judged as a writer's, the
+// reader's document lacks the writes: which is why status must judge it by
+// the location's access mode.
+func TestReaderScope(t *testing.T) {
+	reader := Scope{Partition: "aws", Bucket: "b1", Prefix: "velero", ReadOnly: true}
+	var got []string
+	for _, g := range ScopedPolicy(reader).Grants() {
+		got = append(got, g.String())
+	}
+	want := []string{
+		"s3:GetBucketLocation on arn:aws:s3:::b1", "s3:ListBucket on arn:aws:s3:::b1",
+		"s3:GetObject on arn:aws:s3:::b1/velero/*",
+		"s3:PutObject on arn:aws:s3:::b1/velero/restores/*", "s3:DeleteObject on arn:aws:s3:::b1/velero/restores/*",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("reader grants\n got %v\nwant %v", got, want)
+	}
+	if g := ScopedPolicy(Scope{Bucket: "b1", ReadOnly: true}).Grants(); g[3].Resource != "arn:aws:s3:::b1/restores/*" {
+		t.Errorf("no prefix: restores at %s, want arn:aws:s3:::b1/restores/*", g[3].Resource)
+	}
+
+	readerDoc := ScopedPolicy(reader).JSON()
+	writer := reader
+	writer.ReadOnly = false
+	writerDoc := ScopedPolicy(writer).JSON()
+
+	if rep, err := CompareScope(readerDoc, ScopedPolicy(reader)); err != nil || len(rep.Missing)+len(rep.Extra) > 0 {
+		t.Errorf("reader judged as reader: %+v, %v; want nothing missing or extra", rep, err)
+	}
+	rep, err := CompareScope(writerDoc, ScopedPolicy(reader))
+	if err != nil || len(rep.Missing) > 0 || !slices.Contains(rep.Extra, Grant{"s3:DeleteObject", "arn:aws:s3:::b1/velero/*"}) {
+		t.Errorf("writer judged as reader: %+v, %v; want nothing missing, DeleteObject on the prefix extra", rep, err)
+	}
+	rep, err = CompareScope(readerDoc, ScopedPolicy(writer))
+	if err != nil || !slices.Contains(rep.Missing, Grant{"s3:PutObject", "arn:aws:s3:::b1/velero/*"}) {
+		t.Errorf("reader judged as writer: %+v, %v; want PutObject on the prefix missing", rep, err)
+	}
+}

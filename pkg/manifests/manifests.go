@@ -33,6 +33,9 @@ const (
 	CommunityCatalogSource = "community-operators"
 	DefaultCatalogNS       = "openshift-marketplace"
 	DefaultPrefix          = "velero"
+	// AccessReadOnly is a backup location's accessMode on a cluster that
+	// restores from another cluster's location.
+	AccessReadOnly = "ReadOnly"
 	// ManagedByLabel marks every object the plugin creates, so cleanup and
 	// status can find them.
 	ManagedByLabel = "app.kubernetes.io/managed-by"
@@ -70,7 +73,11 @@ type Options struct {
 	// the chapter's CloudStorage path, where the operator makes the bucket.
 	BucketLocation bool
 	// KMSKeyARN is the bucket's SSE-KMS key, passed to Velero as kmsKeyId.
-	KMSKeyARN        string
+	KMSKeyARN string
+	// ReadOnly makes the velero location accessMode ReadOnly: the bucket
+	// and prefix are another cluster's (setup --from-cluster), whose backups
+	// this one syncs and restores but never writes, deletes or expires.
+	ReadOnly         bool
 	CloudStorageName string
 	DPAName          string
 	Prefix           string
@@ -356,13 +363,17 @@ func (o Options) backupLocation() map[string]any {
 		if o.KMSKeyARN != "" {
 			config["kmsKeyId"] = o.KMSKeyARN
 		}
-		return map[string]any{"velero": map[string]any{
+		loc := map[string]any{
 			"provider":      "aws",
 			"default":       true,
 			"objectStorage": objectStorage,
 			"config":        config,
 			"credential":    credential,
-		}}
+		}
+		if o.ReadOnly {
+			loc["accessMode"] = AccessReadOnly
+		}
+		return map[string]any{"velero": loc}
 	}
 	bucket := map[string]any{
 		"cloudStorageRef": map[string]any{"name": o.CloudStorageName},

@@ -43,6 +43,12 @@ const (
 	AnnotationBucketAdopted = prefix + "bucket-adopted"
 	AnnotationCloudStorage  = prefix + "cloudstorage"
 	AnnotationDPA           = prefix + "dpa"
+	// AnnotationBucketFrom names the cluster (its ID) whose backup location
+	// this cluster restores from (setup --from-cluster): the bucket is that
+	// cluster's, read-only here, never changed or deleted from here.
+	AnnotationBucketFrom = prefix + "bucket-from"
+	// AnnotationPrefix is that location's prefix, recorded with bucket-from.
+	AnnotationPrefix = prefix + "prefix"
 )
 
 // Record is what setup made, as it writes it on the namespace.
@@ -58,6 +64,10 @@ type Record struct {
 	BucketAdopted bool
 	CloudStorage  string
 	DPA           string
+	// BucketFrom is the ID of the cluster whose location Bucket and Prefix
+	// are; "" when the bucket is this cluster's.
+	BucketFrom string
+	Prefix     string
 }
 
 // Empty reports whether nothing is recorded.
@@ -83,6 +93,10 @@ func (r Record) Annotations() map[string]string {
 	}
 	set(AnnotationCloudStorage, r.CloudStorage)
 	set(AnnotationDPA, r.DPA)
+	if r.BucketFrom != "" {
+		set(AnnotationBucketFrom, r.BucketFrom)
+		set(AnnotationPrefix, r.Prefix)
+	}
 	return out
 }
 
@@ -97,6 +111,8 @@ func FromAnnotations(a map[string]string) Record {
 		BucketAdopted: a[AnnotationBucketAdopted] == "true",
 		CloudStorage:  a[AnnotationCloudStorage],
 		DPA:           a[AnnotationDPA],
+		BucketFrom:    a[AnnotationBucketFrom],
+		Prefix:        a[AnnotationPrefix],
 	}
 }
 
@@ -139,6 +155,23 @@ type Flags struct {
 	Bucket       string
 	CloudStorage string
 	DPA          string
+	Prefix       string // setup --prefix, when given
+	// From is another cluster's location (setup --from-cluster): this
+	// cluster restores from its bucket and prefix, read-only.
+	From *Location
+}
+
+// Location is another cluster's backup location, as read through its
+// kubeconfig context.
+type Location struct {
+	Context   string
+	ClusterID string
+	Bucket    string
+	Prefix    string
+	Region    string
+	// KMSKeyARN is the location's kmsKeyId: the role must use the key to
+	// read what the first cluster wrote with it.
+	KMSKeyARN string
 }
 
 // Names are what a command uses. A field Decide leaves empty has no flag and
@@ -160,6 +193,12 @@ type Names struct {
 	BucketAdopted bool
 	CloudStorage  string
 	DPA           string
+	// BucketFrom is the ID of the cluster whose location Bucket and Prefix
+	// are (read-only here); "" when the bucket is this cluster's.
+	BucketFrom string
+	// Prefix is the location's prefix when the flag, the other cluster or
+	// the record says it; "" leaves setup's default.
+	Prefix string
 	// From says where each name came from, by the names of Field*.
 	From map[string]string
 
@@ -200,6 +239,7 @@ const (
 	FieldBucket       = "bucket"
 	FieldCloudStorage = "cloudstorage"
 	FieldDPA          = "dpa"
+	FieldPrefix       = "prefix"
 )
 
 // ConflictError is a flag that names another object than the record.
@@ -209,9 +249,15 @@ type ConflictError struct {
 	FlagValue string
 	Recorded  string
 	Source    string
+	// what is the other side when it is not setup's record.
+	what string
 }
 
 func (e *ConflictError) Error() string {
+	if e.what != "" {
+		return fmt.Sprintf("%s %s, but %s is %s (%s): drop %s, or give the same value",
+			e.Flag, e.FlagValue, e.what, e.Recorded, e.Source, e.Flag)
+	}
 	return fmt.Sprintf("%s %s, but the %s setup made here is %s (%s): drop %s to use it, or run 'kubectl oadp-sts cleanup' first to start over",
 		e.Flag, e.FlagValue, e.Field, e.Recorded, e.Source, e.Flag)
 }
@@ -279,11 +325,57 @@ func Decide(fl Flags, ev Evidence) (Names, error) {
 			}
 		}
 	}
+	if fl.From != nil {
+		return n, n.decideFrom(fl, ev)
+	}
 	if n.Bucket, err = pick(FieldBucket, "--bucket", fl.Bucket, bucketKnown, clusterGiven); err != nil {
 		return Names{}, err
 	}
 	n.BucketAdopted = rec.BucketAdopted && n.Bucket == rec.Bucket
+	if rec.BucketFrom != "" && n.Bucket == rec.Bucket {
+		n.BucketFrom = rec.BucketFrom
+		if n.Prefix, err = pick(FieldPrefix, "--prefix", fl.Prefix, []candidate{fromRecord(rec.Prefix, AnnotationPrefix)}, false); err != nil {
+			return Names{}, err
+		}
+	} else {
+		n.Prefix = fl.Prefix
+	}
 	return n, nil
+}
+
+// decideFrom takes the bucket and prefix of another cluster's location: a
+// --bucket or --prefix naming another, or a record of this cluster naming
+// another bucket (its own, or a third cluster's), is a conflict, so a
+// cluster never ends up half on its own bucket and half on another's.
+func (n *Names) decideFrom(fl Flags, ev Evidence) error {
+	loc := *fl.From
+	flag := "--from-cluster"
+	source := fmt.Sprintf("the backup location of context %s", loc.Context)
+	if fl.Bucket != "" && fl.Bucket != loc.Bucket {
+		return &ConflictError{Field: FieldBucket, Flag: "--bucket", FlagValue: fl.Bucket, Recorded: loc.Bucket, Source: source,
+			what: "the bucket --from-cluster " + loc.Context + " names"}
+	}
+	if fl.Prefix != "" && fl.Prefix != loc.Prefix {
+		return &ConflictError{Field: FieldPrefix, Flag: "--prefix", FlagValue: fl.Prefix, Recorded: loc.Prefix, Source: source,
+			what: "the prefix --from-cluster " + loc.Context + " names"}
+	}
+	rec := ev.Recorded
+	switch {
+	case rec.Bucket != "" && rec.Bucket != loc.Bucket:
+		return &ConflictError{Field: FieldBucket, Flag: flag, FlagValue: loc.Context + " (bucket " + loc.Bucket + ")", Recorded: rec.Bucket,
+			Source: fmt.Sprintf("annotation %s on namespace %s", AnnotationBucket, ev.Namespace)}
+	case rec.BucketFrom != "" && rec.Prefix != loc.Prefix:
+		return &ConflictError{Field: FieldPrefix, Flag: flag, FlagValue: loc.Context + " (prefix " + loc.Prefix + ")", Recorded: rec.Prefix,
+			Source: fmt.Sprintf("annotation %s on namespace %s", AnnotationPrefix, ev.Namespace)}
+	case rec.Bucket == loc.Bucket && rec.BucketFrom == "":
+		// This cluster made or adopted the very bucket as its own.
+		return &ConflictError{Field: FieldBucket, Flag: flag, FlagValue: loc.Context, Recorded: rec.Bucket + " as its own",
+			Source: fmt.Sprintf("annotation %s on namespace %s", AnnotationBucket, ev.Namespace)}
+	}
+	n.Bucket, n.Prefix, n.BucketFrom = loc.Bucket, loc.Prefix, loc.ClusterID
+	n.From[FieldBucket] = flag
+	n.From[FieldPrefix] = flag
+	return nil
 }
 
 // recordedCandidate is a name as setup's record on the namespace has it.

@@ -16,7 +16,7 @@ var recorded = Record{ClusterName: "mycluster", RoleARN: roleARN, PolicyName: "O
 	Bucket: "mycluster-backups", CloudStorage: "mycluster-cs", DPA: "mycluster-dpa"}
 
 func TestAnnotationsRoundTrip(t *testing.T) {
-	for _, r := range []Record{recorded, {RoleARN: roleARN, ExternalRole: true}, {}} {
+	for _, r := range []Record{recorded, {RoleARN: roleARN, ExternalRole: true}, {Bucket: "a-oadp", BucketFrom: "id-a", Prefix: "velero"}, {}} {
 		a := r.Annotations()
 		if got := FromAnnotations(a); got != r {
 			t.Errorf("FromAnnotations(%v) = %+v, want %+v", a, got, r)
@@ -41,6 +41,9 @@ func TestDecide(t *testing.T) {
 		DPAs:          []DPA{{Name: "velero-dpa", CloudStorages: []string{"velero-cs"}}},
 		CloudStorages: []CloudStorage{{Name: "other-cs", Bucket: "other"}, {Name: "velero-cs", Bucket: "velero-bucket"}},
 	}
+	// The first cluster's location, as setup --from-cluster reads it.
+	first := &Location{Context: "a", ClusterID: "id-a", Bucket: "a-oadp", Prefix: "velero", Region: "us-east-2"}
+	restoreRecord := Evidence{Namespace: ns, Recorded: Record{ClusterName: "b", Bucket: "a-oadp", BucketFrom: "id-a", Prefix: "velero", DPA: "b-dpa"}}
 	cases := []struct {
 		name    string
 		flags   Flags
@@ -93,6 +96,27 @@ func TestDecide(t *testing.T) {
 			wantErr: []string{"--dpa-name second", "velero-dpa", "the namespace's one DataProtectionApplication of ours"}},
 		{name: "no record: two DPAs of ours name none", ev: Evidence{Namespace: ns, DPAs: []DPA{{Name: "a"}, {Name: "b"}}},
 			want: Names{}},
+		{name: "--from-cluster: its bucket and prefix, read-only", ev: Evidence{Namespace: ns}, flags: Flags{From: first},
+			want: Names{Bucket: "a-oadp", Prefix: "velero", BucketFrom: "id-a"},
+			from: map[string]string{FieldBucket: "--from-cluster", FieldPrefix: "--from-cluster"}},
+		{name: "--from-cluster with the same --bucket and --prefix", ev: Evidence{Namespace: ns}, flags: Flags{From: first, Bucket: "a-oadp", Prefix: "velero"},
+			want: Names{Bucket: "a-oadp", Prefix: "velero", BucketFrom: "id-a"}},
+		{name: "--from-cluster against --bucket", ev: Evidence{Namespace: ns}, flags: Flags{From: first, Bucket: "b-oadp"},
+			wantErr: []string{"--bucket b-oadp", "the bucket --from-cluster a names is a-oadp", "drop --bucket"}},
+		{name: "--from-cluster against --prefix", ev: Evidence{Namespace: ns}, flags: Flags{From: first, Prefix: "other"},
+			wantErr: []string{"--prefix other", "the prefix --from-cluster a names is velero"}},
+		{name: "--from-cluster on a cluster set up on its own bucket", ev: withRecord, flags: Flags{From: first},
+			wantErr: []string{"--from-cluster a (bucket a-oadp)", "the bucket setup made here is mycluster-backups", "cleanup"}},
+		{name: "--from-cluster naming the bucket this cluster made as its own", ev: Evidence{Namespace: ns, Recorded: Record{Bucket: "a-oadp"}}, flags: Flags{From: first},
+			wantErr: []string{"--from-cluster a", "a-oadp as its own"}},
+		{name: "--from-cluster again: the record agrees", ev: restoreRecord, flags: Flags{From: first},
+			want: Names{ClusterName: "b", Bucket: "a-oadp", Prefix: "velero", BucketFrom: "id-a", DPA: "b-dpa"}},
+		{name: "--from-cluster naming another prefix than the recorded one", ev: restoreRecord, flags: Flags{From: &Location{Context: "a", Bucket: "a-oadp", Prefix: "p2"}},
+			wantErr: []string{"--from-cluster a (prefix p2)", "prefix setup made here is velero"}},
+		{name: "a rerun without --from-cluster keeps the other cluster's location", ev: restoreRecord,
+			want: Names{ClusterName: "b", Bucket: "a-oadp", Prefix: "velero", BucketFrom: "id-a", DPA: "b-dpa"}},
+		{name: "a rerun with another --prefix than the other cluster's", ev: restoreRecord, flags: Flags{Prefix: "mine"},
+			wantErr: []string{"--prefix mine", "velero"}},
 		{name: "no record: one CloudStorage of ours without a DPA", ev: Evidence{Namespace: ns, CloudStorages: []CloudStorage{{Name: "cs", Bucket: "bkt"}}},
 			want: Names{CloudStorage: "cs", Bucket: "bkt"}},
 	}

@@ -40,8 +40,12 @@ func (c *Chain) Scope() *iam.Scope {
 			if b == "" {
 				continue
 			}
+			// A ReadOnly location reads another cluster's backups: its role
+			// is judged by the read-only scope, so the writes it lacks on
+			// purpose are no fault.
 			return &iam.Scope{Bucket: b, Prefix: kube.Str(vel, "objectStorage", "prefix"),
-				NativeSnapshots: c.SnapshotMode == manifests.SnapshotsNative, KMSKeyARN: kube.Str(vel, "config", "kmsKeyId")}
+				NativeSnapshots: c.SnapshotMode == manifests.SnapshotsNative, KMSKeyARN: kube.Str(vel, "config", "kmsKeyId"),
+				ReadOnly: kube.Str(vel, "accessMode") == manifests.AccessReadOnly}
 		}
 	}
 	return nil
@@ -69,11 +73,18 @@ func (c *chain) scopedPolicyActions(s *iam.Scope) Check {
 	case len(rep.Missing) > 0:
 		return Check{Name: CheckPolicyActions, Result: Failed, Message: fmt.Sprintf("%d of %d grants missing", len(rep.Missing), len(want.Grants())),
 			Cause: fmt.Sprintf("the default version (%s) of policy %s does not allow %s", c.Policy.VersionID, c.PolicyName, list(rep.Missing)),
-			Fix:   "run '" + c.setupFix() + "' to put the bucket's document back ('kubectl oadp-sts policy --bucket " + s.Bucket + "' prints it)"}
+			Fix:   "run '" + c.setupFix() + "' to put the bucket's document back ('kubectl oadp-sts policy --bucket " + s.Bucket + readOnlyFlag(s) + "' prints it)"}
+	case len(rep.Extra) > 0 && s.ReadOnly:
+		return Check{Name: CheckPolicyActions, Result: Warning, Message: fmt.Sprintf("%d grants beyond reading bucket %s", len(rep.Extra), s.Bucket),
+			Cause: fmt.Sprintf("policy %s also allows %s, which a cluster restoring read-only from bucket %s does not need (and which could change the other cluster's backups)", c.PolicyName, list(rep.Extra), s.Bucket),
+			Fix:   "run '" + c.setupFix() + "' to make the read-only document the default version again"}
 	case len(rep.Extra) > 0:
 		return Check{Name: CheckPolicyActions, Result: Warning, Message: fmt.Sprintf("%d grants beyond bucket %s", len(rep.Extra), s.Bucket),
 			Cause: fmt.Sprintf("policy %s also allows %s, which this setup (bucket %s, %s snapshots) does not need", c.PolicyName, list(rep.Extra), s.Bucket, printSnapshots(s)),
 			Fix:   "run '" + c.setupFix() + "' to make the scoped document the default version again"}
+	}
+	if s.ReadOnly {
+		return Check{Name: CheckPolicyActions, Result: OK, Message: fmt.Sprintf("reads bucket %s, writes only restores/ (version %s)", s.Bucket, c.Policy.VersionID)}
 	}
 	return Check{Name: CheckPolicyActions, Result: OK, Message: fmt.Sprintf("only bucket %s (version %s)", s.Bucket, c.Policy.VersionID)}
 }
@@ -113,9 +124,19 @@ func (c *chain) hardeningCheck() (Check, bool) {
 			Cause: fmt.Sprintf("bucket %s no longer has the %s setup gave it", h.Want.Name, strings.Join(what, ", ")),
 			Fix:   "run '" + c.setupFix() + "': it puts the " + strings.Join(what, ", ") + " back"}, true
 	}
+	if h.Want.From != "" {
+		return Check{Name: name, Result: OK, Message: "another cluster's (" + h.Want.From + "), read-only here: its settings are that cluster's"}, true
+	}
 	enc := "SSE-S3"
 	if h.State.Encryption == bucket.SSEKMS {
 		enc = "SSE-KMS " + h.State.KMSKey
 	}
 	return Check{Name: name, Result: OK, Message: "public access blocked, " + enc}, true
+}
+
+func readOnlyFlag(s *iam.Scope) string {
+	if s.ReadOnly {
+		return " --read-only"
+	}
+	return ""
 }

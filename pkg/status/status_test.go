@@ -215,3 +215,36 @@ func TestSnapshotCheck(t *testing.T) {
 		}
 	}
 }
+
+// A ReadOnly location (setup --from-cluster) is judged by the read-only
+// scope: the reader's document is whole there, a writer's has grants beyond
+// it, and the same reader's document on a read-write location lacks writes.
+func TestReadOnlyLocationJudgedByTheReaderScope(t *testing.T) {
+	dpa := func(access string) *unstructured.Unstructured {
+		vel := map[string]any{"provider": "aws", "objectStorage": map[string]any{"bucket": "a-oadp", "prefix": "velero"}}
+		if access != "" {
+			vel["accessMode"] = access
+		}
+		return &unstructured.Unstructured{Object: map[string]any{"metadata": map[string]any{"name": "b-dpa"},
+			"spec": map[string]any{"backupLocations": []any{map[string]any{"velero": vel}}}}}
+	}
+	reader := iam.ScopedPolicy(iam.Scope{Partition: "aws", Bucket: "a-oadp", Prefix: "velero", ReadOnly: true}).JSON()
+	writer := iam.ScopedPolicy(iam.Scope{Partition: "aws", Bucket: "a-oadp", Prefix: "velero"}).JSON()
+	for _, tc := range []struct {
+		name, access, doc string
+		want              Result
+		in                string
+	}{
+		{"reader on a ReadOnly location", manifests.AccessReadOnly, reader, OK, "writes only restores/"},
+		{"writer on a ReadOnly location", manifests.AccessReadOnly, writer, Warning, "s3:DeleteObject on arn:aws:s3:::a-oadp/velero/*"},
+		{"reader on a read-write location", "", reader, Failed, "s3:PutObject on arn:aws:s3:::a-oadp/velero/*"},
+	} {
+		r := Build(inputs(&Chain{Namespace: ns, RoleName: "b-role", PolicyName: "b-oadp-bucket", DPAs: []unstructured.Unstructured{*dpa(tc.access)},
+			Role:   &Role{ARN: roleARN, Trust: iam.TrustPolicy("aws", account, issuer, ns).JSON()},
+			Policy: &Policy{ARN: "p", VersionID: "v1", Document: tc.doc}}))
+		c := find(t, r, CheckPolicyActions)
+		if c.Result != tc.want || !strings.Contains(c.Message+c.Cause, tc.in) {
+			t.Errorf("%s: %s %q %q, want %s with %q", tc.name, c.Result, c.Message, c.Cause, tc.want, tc.in)
+		}
+	}
+}

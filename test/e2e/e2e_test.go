@@ -71,7 +71,16 @@ var (
 func TestMain(m *testing.M) {
 	code := m.Run()
 	shared.Stop()
+	twoClusters.Stop()
 	os.Exit(code)
+}
+
+// releaseShared stops the package's sandbox, whose Velero would hold the
+// machine's one Velero lock, for a test that runs Velero on other
+// clusters; a later get starts it again.
+func releaseShared() {
+	shared.Stop()
+	shared, startErr, once = nil, nil, sync.Once{}
 }
 
 // get starts the package's sandbox on first use; a missing prerequisite

@@ -239,7 +239,7 @@ func (o *Options) discover(ctx context.Context) (*cleanup.Plan, cleanup.Clients,
 		KeepCRDs: o.KeepCRDs, KeepIAM: o.KeepIAM, Force: o.Force, Timeout: o.Timeout,
 		RoleName: o.RoleName, PolicyName: o.PolicyName,
 		PolicyARN:      iam.PolicyARN(fc.Identity.Partition, fc.Identity.AccountID, o.PolicyName),
-		RecordedBucket: names.Bucket, RecordedBucketAdopted: names.BucketAdopted, Region: fc.Cluster.Region,
+		RecordedBucket: names.Bucket, RecordedBucketAdopted: names.BucketAdopted, RecordedBucketFrom: names.BucketFrom, Region: fc.Cluster.Region,
 	}
 	plan, err := cleanup.Discover(ctx, clients, copts)
 	return plan, clients, copts, fc.Cluster.Name, err

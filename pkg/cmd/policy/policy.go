@@ -67,6 +67,9 @@ type Options struct {
 	Prefix       string
 	Snapshots    string
 	KMSKeyARN    string
+	// ReadOnly prints the scope of a cluster restoring from another's
+	// location (setup --from-cluster).
+	ReadOnly bool
 
 	factory *cmdutil.Factory
 	genericiooptions.IOStreams
@@ -98,12 +101,16 @@ func NewCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Comma
 	fs.StringVar(&o.Prefix, "prefix", manifests.DefaultPrefix, "the object prefix the policy allows")
 	fs.StringVar(&o.Snapshots, "snapshots", manifests.SnapshotsCSI, "csi, or native to allow the EC2 snapshot actions")
 	fs.StringVar(&o.KMSKeyARN, "kms-key-arn", "", "the bucket's KMS key, which the policy then may use")
+	fs.BoolVar(&o.ReadOnly, "read-only", false, "print the read-only scope of a cluster restoring from another cluster's bucket (setup --from-cluster): reads under the prefix, writes only under its restores/")
 	return cmd
 }
 
 // permissions is the permissions policy setup would write for the flags.
 func (o *Options) permissions(ctx context.Context) (iam.Document, error) {
 	if o.CloudStorage {
+		if o.ReadOnly {
+			return iam.Document{}, fmt.Errorf("--read-only does not go with --cloudstorage: a cluster restoring from another's bucket is never on the CloudStorage path; drop one of them")
+		}
 		if o.Bucket != "" || o.KMSKeyARN != "" {
 			return iam.Document{}, fmt.Errorf("--cloudstorage prints the chapter's policy on every bucket: drop --bucket and --kms-key-arn, or drop --cloudstorage")
 		}
@@ -124,7 +131,7 @@ func (o *Options) permissions(ctx context.Context) (iam.Document, error) {
 		return iam.Document{}, err
 	}
 	return iam.ScopedPolicy(iam.Scope{Partition: partition, Bucket: bucket, Prefix: o.Prefix,
-		NativeSnapshots: o.Snapshots == manifests.SnapshotsNative, KMSKeyARN: o.KMSKeyARN}), nil
+		NativeSnapshots: o.Snapshots == manifests.SnapshotsNative, KMSKeyARN: o.KMSKeyARN, ReadOnly: o.ReadOnly}), nil
 }
 
 // Run prints the document.

@@ -28,6 +28,14 @@ func TestPolicyOffline(t *testing.T) {
 	if eq, _ := iam.Equal(res.Stdout, want); res.Code != 0 || !eq {
 		t.Errorf("policy --bucket: exit %d, a document other than setup's scoped one:\n%s%s", res.Code, res.Stdout, res.Stderr)
 	}
+	res = clitest.Run(t, "policy", "--bucket", "bucket-one", "--read-only")
+	want = iam.ScopedPolicy(iam.Scope{Partition: "aws", Bucket: "bucket-one", Prefix: "velero", ReadOnly: true})
+	if eq, _ := iam.Equal(res.Stdout, want); res.Code != 0 || !eq {
+		t.Errorf("policy --read-only: exit %d, a document other than setup --from-cluster's:\n%s%s", res.Code, res.Stdout, res.Stderr)
+	}
+	if res := clitest.Run(t, "policy", "--read-only", "--cloudstorage"); res.Code != 1 || !strings.Contains(res.Stderr, "--read-only does not go with --cloudstorage") {
+		t.Errorf("policy --read-only --cloudstorage: exit %d, %q", res.Code, res.Stderr)
+	}
 	if res := clitest.Run(t, "policy"); res.Code != 1 || !strings.Contains(res.Stderr, "--bucket") {
 		t.Errorf("policy without a cluster or --bucket: exit %d, %q, want 1 naming --bucket", res.Code, res.Stderr)
 	}

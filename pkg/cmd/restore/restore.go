@@ -4,6 +4,7 @@
 package restore
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -25,6 +26,7 @@ import (
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmd/internal/velerorun"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmdutil"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/completion"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/exitcode"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/gvr"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/kube"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/printer"
@@ -238,7 +240,7 @@ func (o *RestoreOptions) awaitSync(ctx context.Context, backups, bsls dynamic.Re
 		_, err := wait.For(ctx, bsls, loc, func(b *unstructured.Unstructured) (bool, error) {
 			t, err := time.Parse(time.RFC3339, kube.Str(b.Object, "status", "lastSyncedTime"))
 			return err == nil && !t.Before(since), nil
-		}, wait.Options{What: "storage location " + loc})
+		}, wait.Options{What: "storage location " + loc, Out: o.ErrOut, Live: printer.IsTerminal(o.ErrOut), Progress: syncProgress(o.Backup)})
 		synced <- err
 	}()
 	found := make(chan *unstructured.Unstructured, 1)
@@ -264,9 +266,23 @@ func (o *RestoreOptions) awaitSync(ctx context.Context, backups, bsls dynamic.Re
 		}
 		return nil, fmt.Errorf("%w (nor in the bucket of storage location %q as of its last sync)", notFound, loc)
 	case <-timer.C:
-		return nil, fmt.Errorf("%w (no sync from storage location %q within --sync-timeout %s; check its status with 'kubectl oadp-sts status')", notFound, loc, o.SyncTimeout)
+		// A wait that ran out of time (exit 5): the sync may still bring it.
+		return nil, exitcode.WithCode(exitcode.Timeout, fmt.Errorf("%w (no sync from storage location %q within --sync-timeout %s; wait longer with --sync-timeout, and check the location with 'kubectl oadp-sts status')", notFound, loc, o.SyncTimeout))
 	case <-ctx.Done():
 		return nil, errors.New("stopped waiting for the backup to sync; nothing was created")
+	}
+}
+
+// syncProgress says, while the backup is awaited, how the location last
+// synced: its phase and when, so a location that never syncs shows it.
+func syncProgress(backup string) func(*unstructured.Unstructured) string {
+	return func(b *unstructured.Unstructured) string {
+		phase := cmp.Or(kube.Str(b.Object, "status", "phase"), "not validated yet")
+		last := kube.Str(b.Object, "status", "lastSyncedTime")
+		if last == "" {
+			return fmt.Sprintf("backup %s not synced yet; location %s, never synced", backup, phase)
+		}
+		return fmt.Sprintf("backup %s not synced yet; location %s, last synced %s", backup, phase, last)
 	}
 }
 

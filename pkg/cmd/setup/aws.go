@@ -32,10 +32,10 @@ func (o *Options) runAWS(ctx context.Context, ready func() error) (string, error
 	var plan *iam.Plan
 	if o.dryRun() && !o.facts.AWSRead && !o.facts.ClusterRead {
 		// Every fact came from flags: a plan without reading anything.
-		plan = iam.FreshPlan(spec)
 		if err := ready(); err != nil {
 			return "", err
 		}
+		plan = iam.FreshPlan(spec)
 	} else {
 		cfg, err := o.factory.AWSConfig(ctx)
 		if err != nil {
@@ -48,6 +48,16 @@ func (o *Options) runAWS(ctx context.Context, ready func() error) (string, error
 		}
 		if err != nil {
 			return "", err
+		}
+		if newSpec, changed, err := o.rescope(spec); err != nil {
+			return "", err
+		} else if changed {
+			// One more IAM read, only for a --bucket that turned out to be
+			// another cluster's: the plan read was for a writer's scope.
+			spec = newSpec
+			if plan, err = iam.NewPlan(ctx, c, spec); err != nil {
+				return "", err
+			}
 		}
 		fmt.Fprintf(log, "oidc provider %s: found\n", iam.OIDCProviderARN(o.facts.Identity.Partition, o.facts.Identity.AccountID, o.facts.Cluster.OIDCIssuer))
 		if !o.dryRun() {

@@ -34,6 +34,9 @@ type BucketOptions struct {
 	confirmed bool
 	// applied is set once the plan was applied beside IAM's (startBucket).
 	applied bool
+	// from is the ID of the cluster whose location the bucket is: this
+	// cluster only reads it (--from-cluster, its record, or its tags).
+	from string
 }
 
 func (b *BucketOptions) addFlags(fs *pflag.FlagSet) {
@@ -87,13 +90,13 @@ func (o *Options) scope() *iam.Scope {
 		return nil
 	}
 	return &iam.Scope{Bucket: o.Cluster.Bucket, Prefix: o.Cluster.Prefix,
-		NativeSnapshots: o.Cluster.Snapshots == manifests.SnapshotsNative, KMSKeyARN: o.Store.KMSKeyARN}
+		NativeSnapshots: o.Cluster.Snapshots == manifests.SnapshotsNative, KMSKeyARN: o.Store.KMSKeyARN, ReadOnly: o.Store.from != ""}
 }
 
 func (o *Options) bucketWant(mo manifests.Options) bucket.Want {
 	return bucket.Want{Name: mo.Bucket, Region: mo.Region, AccountID: o.facts.Identity.AccountID,
 		KMSKeyARN: o.Store.KMSKeyARN, Versioning: o.Store.Versioning,
-		Tags: iam.OwnershipTags(o.facts.Cluster.ID), ClusterID: o.facts.Cluster.ID}
+		Tags: iam.OwnershipTags(o.facts.Cluster.ID), ClusterID: o.facts.Cluster.ID, From: o.Store.from}
 }
 
 // planBucket reads the bucket and decides, before anything is changed: a
@@ -121,6 +124,13 @@ func (o *Options) planBucket(ctx context.Context, mo *manifests.Options) error {
 	o.Store.plan = &p
 	if p.Adopted() {
 		mo.NamespaceAnnotations[record.AnnotationBucketAdopted] = "true"
+	}
+	if p.Kind == bucket.Shared {
+		// Another cluster's bucket, named by --from-cluster, the record or
+		// its tags: this cluster's location only reads it.
+		mo.ReadOnly = true
+		mo.NamespaceAnnotations[record.AnnotationBucketFrom] = p.Owner()
+		mo.NamespaceAnnotations[record.AnnotationPrefix] = mo.Prefix
 	}
 	if o.dryRun() {
 		fmt.Fprintln(o.ErrOut, p.Line(false))

@@ -149,6 +149,13 @@ func checkHardened(t *testing.T, r *rig.Rig, b string) {
 // checks that every S3 resource it names is the bucket or under it.
 func scopedPolicyFromIAM(t *testing.T, r *rig.Rig) string {
 	t.Helper()
+	return policyFromIAM(t, r, ownBucket)
+}
+
+// policyFromIAM is the role's one policy's default document, which must name
+// no resource beyond bucket b.
+func policyFromIAM(t *testing.T, r *rig.Rig, b string) string {
+	t.Helper()
 	ctx := context.Background()
 	c := r.IAM()
 	att, err := c.ListAttachedRolePolicies(ctx, &awsiam.ListAttachedRolePoliciesInput{RoleName: aws.String(roleName)})
@@ -183,8 +190,8 @@ func scopedPolicyFromIAM(t *testing.T, r *rig.Rig) string {
 		}
 		for _, x := range res {
 			s, _ := x.(string)
-			if s != "arn:aws:s3:::"+ownBucket && !strings.HasPrefix(s, "arn:aws:s3:::"+ownBucket+"/") {
-				t.Errorf("policy names resource %q beyond bucket %s", s, ownBucket)
+			if s != "arn:aws:s3:::"+b && !strings.HasPrefix(s, "arn:aws:s3:::"+b+"/") {
+				t.Errorf("policy names resource %q beyond bucket %s", s, b)
 			}
 		}
 	}
@@ -351,5 +358,86 @@ func TestSetupAdoptsAnAccountBucket(t *testing.T) {
 	}
 	if got := rec.FromAnnotations(ns.Annotations); !got.BucketAdopted || got.Bucket != b {
 		t.Errorf("record %+v, want bucket %s adopted", got, b)
+	}
+}
+
+// --bucket naming a bucket this plugin made for another cluster (its tags)
+// is that cluster's location: setup changes nothing about it, writes a
+// ReadOnly location and the read-only scope (IAM read again for it),
+// records whose it is, and a rerun keeps it all.
+func TestSetupOnAnotherClustersBucket(t *testing.T) {
+	r := rig.Get(t)
+	r.Fresh(t)
+	r.UseEnv(t)
+	ctx := context.Background()
+	other := "first-cluster-oadp"
+	if _, err := r.S3().CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(other),
+		CreateBucketConfiguration: &s3types.CreateBucketConfiguration{LocationConstraint: s3types.BucketLocationConstraint(rig.Region)}}); err != nil {
+		t.Fatal(err)
+	}
+	tags := []s3types.Tag{}
+	for k, v := range iam.OwnershipTags("first-cluster-id") {
+		tags = append(tags, s3types.Tag{Key: aws.String(k), Value: aws.String(v)})
+	}
+	if _, err := r.S3().PutBucketTagging(ctx, &s3.PutBucketTaggingInput{Bucket: aws.String(other), Tagging: &s3types.Tagging{TagSet: tags}}); err != nil {
+		t.Fatal(err)
+	}
+	for run := range 2 {
+		stop := record(t, r)
+		res := clitest.Run(t, "setup", "--yes", "--wait=false", "--bucket", other)
+		reqs := stop()
+		if res.Code != 0 || !strings.Contains(res.Stderr, "another cluster's (first-cluster-id), read-only here") {
+			t.Fatalf("run %d: exit %d, want 0 naming the bucket's cluster:\n%s", run, res.Code, res.Stderr)
+		}
+		for _, q := range reqs {
+			if q.Mutating() && strings.Contains(q.Path, other) {
+				t.Errorf("run %d: setup changed the other cluster's bucket: %s %s", run, q.Method, q.Path)
+			}
+		}
+	}
+	doc := policyFromIAM(t, r, other)
+	rep, err := iam.CompareScope(doc, iam.ScopedPolicy(iam.Scope{Partition: "aws", Bucket: other, Prefix: "velero", ReadOnly: true}))
+	if err != nil || len(rep.Missing)+len(rep.Extra) > 0 {
+		t.Errorf("the role's policy is not the read-only scope: %+v (%v)\n%s", rep, err, doc)
+	}
+	dpa, err := r.Dynamic.Resource(gvr.DPA).Namespace("openshift-adp").Get(ctx, names.DPA(rig.InfraName), metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	locs, _, _ := unstructured.NestedSlice(dpa.Object, "spec", "backupLocations")
+	if m, _, _ := unstructured.NestedString(locs[0].(map[string]any), "velero", "accessMode"); m != "ReadOnly" {
+		t.Errorf("location accessMode %q, want ReadOnly", m)
+	}
+	ns, err := r.Kube.CoreV1().Namespaces().Get(ctx, "openshift-adp", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := rec.FromAnnotations(ns.Annotations); got.BucketFrom != "first-cluster-id" || got.Bucket != other || got.BucketAdopted {
+		t.Errorf("record %+v: want bucket %s from first-cluster-id, not adopted", got, other)
+	}
+	// A --prefix other than the recorded one is a conflict, refused.
+	if res := clitest.Run(t, "setup", "--yes", "--wait=false", "--prefix", "mine"); res.Code != 1 || !strings.Contains(res.Stderr, "--prefix mine") {
+		t.Errorf("--prefix against the recorded location: exit %d:\n%s", res.Code, res.Stderr)
+	}
+}
+
+// --from-cluster naming no context, or this very cluster, is refused with
+// the flag and the fix, before anything is made.
+func TestSetupFromClusterRefusals(t *testing.T) {
+	r := rig.Get(t)
+	r.Fresh(t)
+	r.UseEnv(t)
+	for _, c := range []struct{ context, want string }{
+		{"no-such-context", `--from-cluster no-such-context: cannot load a kubeconfig: context "no-such-context" does not exist`},
+		{r.Identity.Context, "--from-cluster " + r.Identity.Context + " is this cluster (ID " + r.Identity.ClusterID + ")"},
+	} {
+		stop := record(t, r)
+		res := clitest.Run(t, "setup", "--yes", "--wait=false", "--from-cluster", c.context)
+		if m := mutating(stop()); len(m) != 0 {
+			t.Errorf("--from-cluster %s: AWS changed before the refusal: %v", c.context, m)
+		}
+		if res.Code != 1 || !strings.Contains(res.Stderr, c.want) || !strings.Contains(res.Stderr, "setup changed nothing") {
+			t.Errorf("--from-cluster %s: exit %d, want 1 with %q:\n%s", c.context, res.Code, c.want, res.Stderr)
+		}
 	}
 }

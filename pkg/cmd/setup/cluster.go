@@ -278,7 +278,8 @@ func (o *Options) manifestOptions(st *clusterState) (manifests.Options, error) {
 		return mo, err
 	}
 	rec := record.Record{ClusterName: f.Cluster.Name, RoleARN: o.RoleARN, ExternalRole: c.RoleARN != "",
-		Bucket: mo.Bucket, CloudStorage: mo.CloudStorageName, DPA: mo.DPAName}
+		Bucket: mo.Bucket, CloudStorage: mo.CloudStorageName, DPA: mo.DPAName, BucketFrom: o.Store.from, Prefix: mo.Prefix}
+	mo.ReadOnly = o.Store.from != ""
 	if !rec.ExternalRole {
 		rec.PolicyName = o.PolicyName
 	}

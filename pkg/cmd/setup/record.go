@@ -14,6 +14,7 @@ func (o *Options) useRecord(ev record.Evidence) error {
 	names, err := record.Decide(record.Flags{
 		ClusterName: o.Facts.ClusterName, RoleName: o.RoleName, RoleARN: o.Cluster.RoleARN, RolePath: o.RolePath,
 		PolicyName: o.PolicyName, Bucket: o.Cluster.Bucket, CloudStorage: o.Cluster.CloudStorageName, DPA: o.Cluster.DPAName,
+		Prefix: o.givenPrefix(), From: o.from,
 	}, ev)
 	if err != nil {
 		return err
@@ -37,6 +38,14 @@ func (o *Options) useRecord(ev record.Evidence) error {
 	set(&o.Cluster.CloudStorageName, names.CloudStorage)
 	set(&o.Cluster.DPAName, names.DPA)
 	set(&o.RolePath, "/")
+	if names.BucketFrom != "" {
+		o.Store.from = names.BucketFrom
+		if names.Prefix != "" {
+			o.Cluster.Prefix = names.Prefix
+		}
+		fmt.Fprintf(o.ErrOut, "restoring from the backup location of cluster %s: bucket %s, prefix %s, read-only (%s)\n",
+			names.BucketFrom, names.Bucket, o.Cluster.Prefix, fromWhere(names, o.FromCluster))
+	}
 	o.chooseStorage(names.CloudStorage != "")
 
 	if found := names.Found(); found != "" {
@@ -51,4 +60,19 @@ func (o *Options) roleARNFrom() string {
 		return "given to an earlier setup with --role-arn, " + o.recordedRole
 	}
 	return "--role-arn"
+}
+
+// givenPrefix is --prefix when given by name, "" for its default.
+func (o *Options) givenPrefix() string {
+	if o.prefixGiven {
+		return o.Cluster.Prefix
+	}
+	return ""
+}
+
+func fromWhere(n record.Names, context string) string {
+	if context != "" {
+		return "--from-cluster " + context
+	}
+	return "recorded by an earlier setup"
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/manifests"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/olm"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/printer"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/record"
 )
 
 var (
@@ -148,6 +149,14 @@ type Options struct {
 	// gitops.Write once, so all the overlays share one base.
 	GitOps func(gitops.Cluster)
 	Yes    bool
+	// FromCluster is the kubeconfig context of the cluster whose backups
+	// this one restores: its bucket and prefix, read-only here.
+	FromCluster string
+
+	// from is that cluster's location, as readFrom found it.
+	from *record.Location
+	// prefixGiven is set when --prefix was given by name.
+	prefixGiven bool
 
 	// Resolved by Run.
 	facts *facts.Facts
@@ -178,6 +187,7 @@ func NewCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Comma
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.Store.backupImagesAsked = cmd.Flags().Changed("backup-images")
 			o.Cluster.changed = cmd.Flags().Changed
+			o.prefixGiven = cmd.Flags().Changed("prefix")
 			if err := o.Complete(); err != nil {
 				return err
 			}
@@ -197,6 +207,7 @@ func NewCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Comma
 	fs.StringVar(&o.OutputDir, "output-dir", "", "write the IAM plan to this directory as numbered 'aws iam ... --cli-input-json' files, and change nothing")
 	fs.StringVar(&o.Format, "format", "", "with --output-dir, also write the cluster objects for GitOps: kustomize (base/ and clusters/CLUSTER_NAME/ for 'kubectl apply -k') or acm (acm/: a Policy, Placement and PlacementBinding per cluster, for an ACM hub)")
 	fs.BoolVarP(&o.Yes, "yes", "y", false, "change AWS without asking")
+	fs.StringVar(&o.FromCluster, "from-cluster", "", "kubeconfig context of the cluster whose backups this one restores: use its bucket and prefix, with a role that may only read its backups (and write restores/), and a ReadOnly location")
 	o.Cluster.addFlags(fs)
 	o.Cluster.PrintFlags.AddFlags(cmd)
 	o.Store.addFlags(fs)
@@ -264,6 +275,9 @@ func (o *Options) Validate() error {
 	if err := o.Store.validate(); err != nil {
 		return err
 	}
+	if err := o.validateFrom(); err != nil {
+		return err
+	}
 	return iam.ValidateBoundary(o.PermissionsBoundary)
 }
 
@@ -295,8 +309,9 @@ func (o *Options) Run(ctx context.Context) error {
 	}
 	o.facts = f
 	// A cluster that is not an AWS STS cluster is refused before anything
-	// else is read or decided, with every reason at once.
-	if err := o.checkCluster(); err != nil {
+	// else is read or decided, with every reason at once; so is a
+	// --from-cluster location this cluster cannot restore from.
+	if err := o.checkClusterAndFrom(ctx); err != nil {
 		return err
 	}
 	st, err := o.readCluster(ctx)

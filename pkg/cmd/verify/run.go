@@ -256,6 +256,12 @@ func (r *run) locate(ctx context.Context, s *verify.Step) error {
 		}
 	}
 	bucket := kube.Str(r.location.Object, "spec", "objectStorage", "bucket")
+	if kube.Str(r.location.Object, "spec", "accessMode") == manifests.AccessReadOnly {
+		// Velero refuses a backup to a ReadOnly location: no round trip
+		// can be made here, and that is this cluster's role, not a fault.
+		s.Message = fmt.Sprintf("backupstoragelocation/%s is ReadOnly", name)
+		return fmt.Errorf("verify backs up a canary through backupstoragelocation/%s, which is ReadOnly: this cluster restores another cluster's backups (setup --from-cluster); run verify on the cluster that backs up to bucket %s (--context CONTEXT)", name, printer.OrNone(bucket))
+	}
 	s.Message = fmt.Sprintf("backupstoragelocation/%s Available (bucket %s, prefix %s)", name, printer.OrNone(bucket), printer.OrNone(kube.Str(r.location.Object, "spec", "objectStorage", "prefix")))
 	if r.Volume == "" {
 		return nil

@@ -10,6 +10,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/yaml"
 
 	"github.com/oadp-sts/kubectl-oadp_sts/internal/clitest"
@@ -308,6 +309,25 @@ func TestVerifyVolumeRefusedWithoutNodes(t *testing.T) {
 		if !strings.Contains(res.Stdout, "cleanup   skipped") {
 			t.Errorf("--volume %s: cleanup should have had nothing to do:\n%s", tc.class, res.Stdout)
 		}
+	}
+	nothingOfVerify(t, r)
+}
+
+// On a cluster restoring from another's location (setup --from-cluster)
+// the location is ReadOnly: verify says so and where to run it instead,
+// before creating anything.
+func TestVerifyRefusesAReadOnlyLocation(t *testing.T) {
+	r := rig.Get(t)
+	r.Fresh(t)
+	r.UseEnv(t)
+	location(t, r)
+	if _, err := r.Dynamic.Resource(gvr.BSL).Namespace(ns).Patch(context.Background(), bslName, types.MergePatchType,
+		[]byte(`{"spec":{"accessMode":"ReadOnly"}}`), metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	res := clitest.Run(t, "verify")
+	if res.Code != exitcode.Error || !strings.Contains(res.Stdout, "which is ReadOnly") || !strings.Contains(res.Stdout, "run verify on the cluster that backs up to bucket rig-bucket") {
+		t.Errorf("verify on a ReadOnly location: exit %d, want 1 naming the read-only location and where to verify:\n%s%s", res.Code, res.Stdout, res.Stderr)
 	}
 	nothingOfVerify(t, r)
 }

@@ -117,7 +117,7 @@ func readAWS(ctx context.Context, c Clients, d awsDeps) (awsRead, error) {
 	hardening := start(func() (*status.Hardening, error) {
 		dpas, _ := d.dpas.wait()
 		st, _ := d.storage.wait()
-		return readHardening(ctx, clients.S3, id, cluster, &status.Chain{DPAs: dpas, SnapshotMode: st.mode}, rec.BucketAdopted), nil
+		return readHardening(ctx, clients.S3, id, cluster, &status.Chain{DPAs: dpas, SnapshotMode: st.mode}, rec.BucketAdopted, rec.BucketFrom), nil
 	})
 	byName.into(&out)
 	out.otherRoles, out.otherErr = others.wait()
