@@ -12,6 +12,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/kubectl/pkg/util/templates"
 
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/bucket"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmdutil"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/completion"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/facts"
@@ -256,6 +257,31 @@ func (o *Options) needs() facts.Need {
 	return n
 }
 
+// checkClusterSide runs the installer's preflight and the storage checks,
+// and chooses the Subscription's starting CSV, printing their warnings:
+// everything of the cluster that can refuse the run before the first change.
+func (o *Options) checkClusterSide(ctx context.Context, mo *manifests.Options) error {
+	if !o.facts.ClusterRead && o.DryRun == DryRunClient {
+		return nil
+	}
+	dyn, err := o.factory.Dynamic()
+	if err != nil {
+		return err
+	}
+	warnings, err := (&install.Installer{Client: dyn}).Preflight(ctx, *mo)
+	if err != nil {
+		return err
+	}
+	if err := o.startingCSV(ctx, dyn, mo); err != nil {
+		return err
+	}
+	for _, w := range warnings {
+		fmt.Fprintln(o.ErrOut, "warning: "+w)
+	}
+	o.storageCheck(ctx, *mo)
+	return nil
+}
+
 // Run resolves the facts and reads what is installed, decides and checks
 // every cluster-side choice, converges AWS, then applies the cluster objects
 // and waits. Everything that can be refused is refused before the first
@@ -293,34 +319,44 @@ func (o *Options) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if f.ClusterRead || o.DryRun != DryRunClient {
-		dyn, err := o.factory.Dynamic()
-		if err != nil {
-			return err
-		}
-		warnings, err := (&install.Installer{Client: dyn}).Preflight(ctx, mo)
-		if err != nil {
-			return err
-		}
-		if err := o.startingCSV(ctx, dyn, &mo); err != nil {
-			return err
-		}
-		for _, w := range warnings {
-			fmt.Fprintln(o.ErrOut, "warning: "+w)
-		}
-		o.storageCheck(ctx, mo)
+	// AWS is read beside the cluster's checks: its reads need only the
+	// names and the account ID, print nothing until the checks passed, and
+	// nothing is changed before both are done. The bucket's reads and IAM's
+	// go out together, and IAM changes nothing until the bucket's plan is
+	// known (a bucket setup may not use refuses the run before anything is
+	// made).
+	readCtx, stopReads := context.WithCancel(ctx)
+	defer stopReads()
+	iamRead := func() (iamRead, error) { return iamRead{}, nil }
+	if o.Cluster.RoleARN == "" {
+		iamRead = o.startIAMRead(readCtx)
 	}
-	// The bucket's reads need only the account ID, like IAM's: they go out
-	// together, and IAM changes nothing until the bucket's plan is known
-	// (a bucket setup may not use refuses the run before anything is made).
-	bucketPlanned := func() error { return nil }
+	bucketPlanned, bucketRead := func() error { return nil }, func() {}
 	if !o.Store.cloudStorage {
-		done := make(chan error, 1)
-		go func() { done <- o.planBucket(ctx, &mo) }()
-		bucketPlanned = sync.OnceValue(func() error { return <-done })
+		var (
+			p    *bucket.Plan
+			perr error
+			done = make(chan struct{})
+			w    = o.bucketWant(mo)
+		)
+		go func() { defer close(done); p, perr = o.planBucket(readCtx, w) }()
+		bucketRead = func() { <-done }
+		bucketPlanned = sync.OnceValue(func() error {
+			<-done
+			if perr == nil {
+				o.useBucketPlan(p, &mo)
+			}
+			return perr
+		})
+	}
+	if err := o.checkClusterSide(ctx, &mo); err != nil {
+		stopReads()
+		_, _ = iamRead()
+		bucketRead()
+		return err
 	}
 	if o.Cluster.RoleARN == "" {
-		roleARN, err := o.runAWS(ctx, bucketPlanned)
+		roleARN, err := o.runAWS(ctx, iamRead, bucketPlanned)
 		if err != nil {
 			return err
 		}
