@@ -114,9 +114,9 @@ func (o *Options) runAWS(ctx context.Context, read func() (iamRead, error), read
 //
 // The dependency graph of setup's AWS calls, which hack/bench measures
 // against: GetCallerIdentity (the account ID) -> {GetOpenIDConnectProvider,
-// GetPolicy, GetRole, ListAttachedRolePolicies} -> {GetPolicyVersion |
-// CreatePolicy, CreateRole} -> AttachRolePolicy. Calls of other parts of setup
-// that need only the account ID (a bucket's reads) belong with the second.
+// GetPolicy, GetRole, ListAttachedRolePolicies, the bucket's reads} ->
+// {GetPolicyVersion | CreatePolicy, CreateRole, CreateBucket} ->
+// {AttachRolePolicy, the bucket's settings}.
 func (o *Options) readIAM(ctx context.Context, c awsclient.IAMAPI, spec *iam.Spec) (*iam.Plan, error) {
 	var (
 		plan             *iam.Plan
