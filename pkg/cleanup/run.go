@@ -373,9 +373,25 @@ func (r *Runner) iam(ctx context.Context, p *Plan) {
 			r.say("detached IAM policy %s from role %s", r.PolicyName, p.role.name)
 		}
 	}
+	// Once detached, the role and the policy are deleted at once: neither
+	// needs the other gone. What each did is said in this order.
+	var (
+		wg                 sync.WaitGroup
+		roleErr, policyErr error
+		roleDone           bool
+	)
 	if p.role != nil && p.role.delete && roleOK {
-		_, err := r.IAM.DeleteRole(ctx, &awsiam.DeleteRoleInput{RoleName: &p.role.name})
-		switch {
+		wg.Go(func() {
+			_, roleErr = r.IAM.DeleteRole(ctx, &awsiam.DeleteRoleInput{RoleName: &p.role.name})
+			roleDone = true
+		})
+	}
+	if p.policy != nil && p.policy.delete {
+		wg.Go(func() { policyErr = deletePolicy(ctx, r.IAM, p.policy.arn) })
+	}
+	wg.Wait()
+	if roleDone {
+		switch err := roleErr; {
 		case err == nil || awsclient.IsNotFound(err):
 			r.say("deleted IAM role %s", p.role.name)
 		case awsclient.ErrorCode(err) == "DeleteConflict":
@@ -385,8 +401,8 @@ func (r *Runner) iam(ctx context.Context, p *Plan) {
 		}
 	}
 	if p.policy != nil && p.policy.delete {
-		if err := deletePolicy(ctx, r.IAM, p.policy.arn); err != nil {
-			r.leave("IAM policy "+r.PolicyName, err)
+		if policyErr != nil {
+			r.leave("IAM policy "+r.PolicyName, policyErr)
 		} else {
 			r.say("deleted IAM policy %s", r.PolicyName)
 		}
