@@ -174,12 +174,20 @@ func Discover(ctx context.Context, c Clients, o Options) (*Plan, error) {
 	if !o.KeepIAM && c.IAM != nil {
 		iamRead = startIAMRead(ctx, c.IAM, o)
 	}
+	recorded := readBuckets(ctx, c, o, nil, true)
 	f, err := read(ctx, c, o)
 	if err != nil {
 		_, _ = iamRead()
+		recorded()
 		return nil, err
 	}
-	states := readBuckets(ctx, c, o, f.css)()
+	states := readBuckets(ctx, c, o, f.css, false)()
+	for b, st := range recorded() {
+		// A CloudStorage naming the recorded bucket says its region.
+		if _, ok := states[b]; !ok {
+			states[b] = st
+		}
+	}
 	iamF, iamErr := iamRead()
 	p := &Plan{}
 	p.planWorkloads(f)
@@ -207,19 +215,21 @@ type bucketFound struct {
 	reason        string
 }
 
-// readBuckets reads the state of every CloudStorage's bucket and of the
-// bucket setup recorded, all at once; the func returned waits for them.
-func readBuckets(ctx context.Context, c Clients, o Options, css []unstructured.Unstructured) func() map[string]bucketFound {
+// readBuckets reads the state of every CloudStorage's bucket, or of the
+// bucket setup recorded (which needs no CloudStorage to be found, so it is
+// read beside the cluster), all at once; the func returned waits for them.
+func readBuckets(ctx context.Context, c Clients, o Options, css []unstructured.Unstructured, recorded bool) func() map[string]bucketFound {
 	want := map[string]string{}
-	if c.S3 != nil && !o.KeepBucket {
+	switch {
+	case c.S3 == nil || o.KeepBucket:
+	case recorded:
+		if b := o.RecordedBucket; b != "" && !o.RecordedBucketAdopted {
+			want[b] = o.Region
+		}
+	default:
 		for i := range css {
 			if ours(&css[i]) || o.Force {
 				want[kube.Str(css[i].Object, "spec", "name")] = kube.Str(css[i].Object, "spec", "region")
-			}
-		}
-		if b := o.RecordedBucket; b != "" && !o.RecordedBucketAdopted {
-			if _, ok := want[b]; !ok {
-				want[b] = o.Region
 			}
 		}
 	}
