@@ -47,8 +47,10 @@ func latencies() map[string]time.Duration {
 //	           (and AssumeRoleWithWebIdentity after GetRole)
 //	           -> GetPolicyVersion                                   (3)
 //	cleanup:   GetCallerIdentity -> reads of the role, its policies and
-//	           the policy -> DetachRolePolicy -> DeleteRole, DeletePolicy
-//	           (a policy with attachments cannot be deleted)         (4)
+//	           the policy, the bucket's tags -> DetachRolePolicy, the
+//	           bucket's (empty) listing -> DeleteRole, DeletePolicy (a
+//	           policy with attachments cannot be deleted), DeleteBucket
+//	                                                                 (4)
 //
 // The goals are those of the issue: fresh setup at most 4 sequential AWS
 // round trips, a converged rerun and status at most 3, wall time within

@@ -58,9 +58,9 @@ func (r *Runner) Run(ctx context.Context, p *Plan) error {
 		r.cloudStorage(ctx, cs)
 	}
 	// Nothing in the cluster uses the role now: IAM goes beside the rest.
-	iamDone := r.startIAM(ctx, p)
+	iamDone, detached := r.startIAM(ctx, p)
 	for _, b := range p.buckets {
-		r.bucket(ctx, b)
+		r.bucket(ctx, b, detached)
 	}
 	for _, s := range p.subscriptions {
 		r.deleteAndWait(ctx, gvr.Subscription, r.Namespace, s.GetName(), "subscription "+s.GetName(), true)
@@ -264,13 +264,19 @@ func (r *Runner) requestDeletion(ctx context.Context, b *unstructured.Unstructur
 }
 
 // bucket empties and deletes a bucket no CloudStorage names any more.
-func (r *Runner) bucket(ctx context.Context, b cloudStorage) {
+func (r *Runner) bucket(ctx context.Context, b cloudStorage, detached <-chan struct{}) {
 	e := &Emptier{S3: r.S3, Region: b.region, InFlight: 8}
 	n, err := e.Empty(ctx, b.bucket)
 	if err != nil {
 		r.leave("bucket "+b.bucket, err)
 		return
 	}
+	// The bucket's deletion goes out with the role's and the policy's, each
+	// after a call of its own (the last listing, the detachment): one round
+	// trip for the three. Sent as soon as S3 (regional, quicker than IAM)
+	// answered, it would only be one more request in sequence for the same
+	// wall time.
+	<-detached
 	if _, err := r.S3.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: aws.String(b.bucket)}, inRegion(b.region)); err != nil && awsclient.ErrorCode(err) != "NoSuchBucket" {
 		r.leave("bucket "+b.bucket, awsclient.Explain("delete bucket "+b.bucket, err))
 		return
@@ -365,25 +371,33 @@ func (r *Runner) crds(ctx context.Context, names []string) {
 // are gone), beside the bucket's deletion and the operator's removal; the
 // func returned waits for it and says what it did, so the lines come in the
 // plan's order. The detachment and the listing of the policy's versions go
-// out at once, then the role's and the policy's deletions at once.
-func (r *Runner) startIAM(ctx context.Context, p *Plan) func() {
+// out at once, then the role's and the policy's deletions at once; detached
+// is closed between the two.
+func (r *Runner) startIAM(ctx context.Context, p *Plan) (report func(), detached <-chan struct{}) {
+	ch := make(chan struct{})
 	if r.IAM == nil {
-		return func() {}
+		close(ch)
+		return func() {}, ch
 	}
-	var report []func()
+	var lines []func()
 	done := make(chan struct{})
-	go func() { defer close(done); report = r.deleteIAM(ctx, p) }()
+	close1 := sync.OnceFunc(func() { close(ch) })
+	go func() {
+		defer close(done)
+		defer close1()
+		lines = r.deleteIAM(ctx, p, close1)
+	}()
 	return func() {
 		<-done
-		for _, f := range report {
+		for _, f := range lines {
 			f()
 		}
-	}
+	}, ch
 }
 
 // deleteIAM carries out the plan's IAM deletions and returns what to say of
-// them, in order.
-func (r *Runner) deleteIAM(ctx context.Context, p *Plan) []func() {
+// them, in order; detached is called once the detachment answered.
+func (r *Runner) deleteIAM(ctx context.Context, p *Plan, detached func()) []func() {
 	var (
 		report   []func()
 		versions func() (*awsiam.ListPolicyVersionsOutput, error)
@@ -410,6 +424,7 @@ func (r *Runner) deleteIAM(ctx context.Context, p *Plan) []func() {
 			report = append(report, func() { r.say("detached IAM policy %s from role %s", r.PolicyName, p.role.name) })
 		}
 	}
+	detached()
 	// Once detached, the role and the policy are deleted at once: neither
 	// needs the other gone.
 	var (
