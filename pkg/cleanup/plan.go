@@ -1,6 +1,7 @@
 // Package cleanup undoes what setup made, in an order that never hangs on a
 // finalizer: backups and restores, the DPA, the CloudStorage and its bucket,
-// the operator, the CRDs, IAM, then the namespace (kept while IAM is left
+// then the operator and the CRDs with IAM beside them (nothing in the
+// cluster uses the role by then), then the namespace (kept while IAM is left
 // behind: it holds setup's record of the names). It first discovers
 // everything into a Plan (read-only, printable), then executes it.
 //

@@ -100,7 +100,7 @@ func (o *Options) bucketWant(mo manifests.Options) bucket.Want {
 // bucket setup may not use is refused here, with nothing made. A dry run
 // with every fact from flags reads nothing and plans a new bucket. It prints
 // nothing and changes nothing of o, so it runs beside the cluster's checks;
-// usePlan takes its answer.
+// useBucketPlan takes its answer.
 func (o *Options) planBucket(ctx context.Context, w bucket.Want) (*bucket.Plan, error) {
 	var p bucket.Plan
 	if o.dryRun() && !o.facts.AWSRead && !o.facts.ClusterRead {
@@ -154,9 +154,10 @@ func (o *Options) s3(ctx context.Context) (*s3.Client, error) {
 // (regional, quicker than IAM) answered, they would be one more request in
 // sequence for the same wall time; where S3 is as slow as IAM, the bucket's
 // own chain sets the time either way. They are sent whether IAM's creates
-// succeeded or not, so a bucket setup made always carries its ownership tags
-// and a rerun knows it as its own. The func returned waits for it all and
-// says what it did, so the two never write to the terminal at once.
+// succeeded or not: IAM's failure leaves no bucket without its ownership
+// tags and hardening (a rerun knows it as its own). The func returned waits
+// for it all and says what it did, so the two never write to the terminal
+// at once.
 func (o *Options) startBucket(ctx context.Context, iamCreated <-chan struct{}) func() error {
 	p := o.Store.plan
 	if p == nil || o.dryRun() || !p.Changes() {
