@@ -84,7 +84,7 @@ func (b *bench) latencyBench(ctx context.Context, runs int) error {
 		return err
 	}
 	defer lp.Close()
-	awsP, kubeP := lp.aws, lp.kube
+	awsP := lp.aws
 	old := b.env
 	b.env = lp.Env()
 	b.awsURL = awsP.URL
@@ -100,46 +100,15 @@ func (b *bench) latencyBench(ctx context.Context, runs int) error {
 		_, err := b.exec(b.pluginCmd("setup", "--yes", "--wait=false", "-n", ns()))
 		return err
 	}
-	// once runs a scenario one time: prepare, then the commands in order.
 	once := func(row latencyRow, prepare func() error, cmds func() []*exec.Cmd) latencyRow {
-		// On the rig status finds no Velero running, a failed check: exit 2.
-		okExit2 := row.name == "status"
-		if err := prepare(); err != nil {
-			row.failed = err.Error()
-			return row
-		}
-		list := cmds()
-		awsP.ResetLog()
-		kubeP.ResetLog()
-		for _, c := range list {
-			d, err := b.exec(c)
-			row.wall += d
-			if err != nil && row.plugin && (!okExit2 || exitCode(err) != 2) {
-				row.failed = err.Error()
-			}
-		}
-		al, kl := awsP.Log(), kubeP.Log()
-		row.aws, row.kube = len(al), len(kl)
-		row.awsChain = faults.CriticalPath(al)
-		row.fullChain = faults.HeaviestPath(append(al, kl...), lat)
-		row.floor = faults.Floor(row.fullChain, lat)
-		return row
-	}
-	median := func(rows []latencyRow) latencyRow {
-		for _, r := range rows {
-			if r.failed != "" {
-				return r
-			}
-		}
-		sort.Slice(rows, func(i, j int) bool { return rows[i].wall < rows[j].wall })
-		return rows[len(rows)/2]
+		return b.latencyOnce(lp, lat, row, prepare, cmds)
 	}
 	measure := func(name string, plugin bool, prepare func() error, cmds func() []*exec.Cmd) latencyRow {
 		var rows []latencyRow
 		for i := 0; i < runs; i++ {
 			rows = append(rows, once(latencyRow{name: name, plugin: plugin}, prepare, cmds))
 		}
-		return median(rows)
+		return medianRow(rows)
 	}
 
 	setup := func() []*exec.Cmd { return []*exec.Cmd{b.pluginCmd("setup", "--yes", "--wait=false", "-n", ns())} }
@@ -161,7 +130,7 @@ func (b *bench) latencyBench(ctx context.Context, runs int) error {
 		pfs, cfs = append(pfs, p), append(cfs, c)
 		ratios = append(ratios, ratio(c.wall, p.wall))
 	}
-	pf, cf := add(median(pfs)), add(median(cfs))
+	pf, cf := add(medianRow(pfs)), add(medianRow(cfs))
 	sort.Float64s(ratios)
 	speedup := ratios[len(ratios)/2]
 	add(measure("setup, converged", true, converged, setup))
@@ -174,6 +143,45 @@ func (b *bench) latencyBench(ctx context.Context, runs int) error {
 
 	printLatency(out, lat, pf, cf, speedup, runs, b.chains)
 	return nil
+}
+
+// latencyOnce runs a scenario one time through the proxies: prepare, then
+// the commands in order; the row gets their wall time and the chains from
+// the proxies' logs.
+func (b *bench) latencyOnce(lp *latencyProxies, lat map[string]time.Duration, row latencyRow, prepare func() error, cmds func() []*exec.Cmd) latencyRow {
+	// On the rig status finds no Velero running, a failed check: exit 2.
+	okExit2 := row.name == "status"
+	if err := prepare(); err != nil {
+		row.failed = err.Error()
+		return row
+	}
+	list := cmds()
+	lp.aws.ResetLog()
+	lp.kube.ResetLog()
+	for _, c := range list {
+		d, err := b.exec(c)
+		row.wall += d
+		if err != nil && row.plugin && (!okExit2 || exitCode(err) != 2) {
+			row.failed = err.Error()
+		}
+	}
+	al, kl := lp.aws.Log(), lp.kube.Log()
+	row.aws, row.kube = len(al), len(kl)
+	row.awsChain = faults.CriticalPath(al)
+	row.fullChain = faults.HeaviestPath(append(al, kl...), lat)
+	row.floor = faults.Floor(row.fullChain, lat)
+	return row
+}
+
+// medianRow is the run of median wall time, or the first that failed.
+func medianRow(rows []latencyRow) latencyRow {
+	for _, r := range rows {
+		if r.failed != "" {
+			return r
+		}
+	}
+	sort.Slice(rows, func(i, j int) bool { return rows[i].wall < rows[j].wall })
+	return rows[len(rows)/2]
 }
 
 // printLatency prints the latency table and the goals: pf and cf are the

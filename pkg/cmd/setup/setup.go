@@ -282,6 +282,39 @@ func (o *Options) checkClusterSide(ctx context.Context, mo *manifests.Options) e
 	return nil
 }
 
+// startReads reads AWS beside the cluster's checks: its reads need only the
+// names and the account ID, print nothing until the checks passed, and
+// nothing is changed before both are done. The bucket's reads and IAM's go
+// out together, and IAM changes nothing until the bucket's plan is known (a
+// bucket setup may not use refuses the run before anything is made).
+// readIAM is IAM's read; bucketPlanned waits for the bucket's plan and takes
+// it into o and mo; readsDone waits for both, whatever they found.
+func (o *Options) startReads(ctx context.Context, mo *manifests.Options) (readIAM func() (iamRead, error), bucketPlanned func() error, readsDone func()) {
+	readIAM = func() (iamRead, error) { return iamRead{}, nil }
+	if o.Cluster.RoleARN == "" {
+		readIAM = o.startIAMRead(ctx)
+	}
+	bucketPlanned, bucketRead := func() error { return nil }, func() {}
+	if !o.Store.cloudStorage {
+		var (
+			p    *bucket.Plan
+			perr error
+			done = make(chan struct{})
+			w    = o.bucketWant(*mo)
+		)
+		go func() { defer close(done); p, perr = o.planBucket(ctx, w) }()
+		bucketRead = func() { <-done }
+		bucketPlanned = sync.OnceValue(func() error {
+			<-done
+			if perr == nil {
+				o.useBucketPlan(p, mo)
+			}
+			return perr
+		})
+	}
+	return readIAM, bucketPlanned, func() { _, _ = readIAM(); bucketRead() }
+}
+
 // Run resolves the facts and reads what is installed, decides and checks
 // every cluster-side choice, converges AWS, then applies the cluster objects
 // and waits. Everything that can be refused is refused before the first
@@ -319,44 +352,16 @@ func (o *Options) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	// AWS is read beside the cluster's checks: its reads need only the
-	// names and the account ID, print nothing until the checks passed, and
-	// nothing is changed before both are done. The bucket's reads and IAM's
-	// go out together, and IAM changes nothing until the bucket's plan is
-	// known (a bucket setup may not use refuses the run before anything is
-	// made).
 	readCtx, stopReads := context.WithCancel(ctx)
 	defer stopReads()
-	iamRead := func() (iamRead, error) { return iamRead{}, nil }
-	if o.Cluster.RoleARN == "" {
-		iamRead = o.startIAMRead(readCtx)
-	}
-	bucketPlanned, bucketRead := func() error { return nil }, func() {}
-	if !o.Store.cloudStorage {
-		var (
-			p    *bucket.Plan
-			perr error
-			done = make(chan struct{})
-			w    = o.bucketWant(mo)
-		)
-		go func() { defer close(done); p, perr = o.planBucket(readCtx, w) }()
-		bucketRead = func() { <-done }
-		bucketPlanned = sync.OnceValue(func() error {
-			<-done
-			if perr == nil {
-				o.useBucketPlan(p, &mo)
-			}
-			return perr
-		})
-	}
+	readIAM, bucketPlanned, readsDone := o.startReads(readCtx, &mo)
 	if err := o.checkClusterSide(ctx, &mo); err != nil {
 		stopReads()
-		_, _ = iamRead()
-		bucketRead()
+		readsDone()
 		return err
 	}
 	if o.Cluster.RoleARN == "" {
-		roleARN, err := o.runAWS(ctx, iamRead, bucketPlanned)
+		roleARN, err := o.runAWS(ctx, readIAM, bucketPlanned)
 		if err != nil {
 			return err
 		}
