@@ -393,8 +393,8 @@ func (p *Plan) planVelero(f *found, o Options) {
 	}
 }
 
-// planCloudStorages decides each CloudStorage and its bucket, reading the
-// bucket's state in S3.
+// planCloudStorages decides each CloudStorage and its bucket, from the
+// buckets' states readBuckets found.
 func (p *Plan) planCloudStorages(c Clients, o Options, list []unstructured.Unstructured, states map[string]bucketFound) {
 	for i := range list {
 		cs := cloudStorage{obj: &list[i], bucket: kube.Str(list[i].Object, "spec", "name"), region: kube.Str(list[i].Object, "spec", "region")}
