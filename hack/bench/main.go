@@ -49,7 +49,7 @@ type bench struct {
 func main() {
 	runs := flag.Int("runs", 5, "runs per scenario (the median is reported)")
 	only := flag.String("only", "", "run one scenario only: verify, latency")
-	chains := flag.Bool("chains", false, "print each latency scenario's whole critical path")
+	chains := flag.Bool("chains", false, "print each latency scenario's heaviest chain, request by request")
 	flag.Parse()
 	if *only == "verify" {
 		plugin, err := filepath.Abs("bin/kubectl-oadp_sts")

@@ -11,25 +11,46 @@ import (
 // round trips; requests that overlapped count once. Ties go to the chain
 // with the most modelled waiting.
 func CriticalPath(log []Logged) []Logged {
+	return longest(log, func(q Logged) time.Duration { return q.End.Sub(q.Start) }, true)
+}
+
+// HeaviestPath is the chain of logged requests, each started only after
+// the one before it had ended, whose modelled latencies add up to the most:
+// the least time any client needs for what it sent in that order, so the
+// floor a command's wall time is judged against. A longer chain of quick
+// requests (CriticalPath's) can weigh less. Ties go to the longer chain.
+func HeaviestPath(log []Logged, latency map[string]time.Duration) []Logged {
+	return longest(log, func(q Logged) time.Duration { return latency[q.Service] }, false)
+}
+
+// longest finds the best chain by dynamic programming over the requests in
+// the order they ended: by count first (then weight) when byCount, else by
+// weight first (then count).
+func longest(log []Logged, weight func(Logged) time.Duration, byCount bool) []Logged {
 	reqs := append([]Logged(nil), log...)
 	sort.Slice(reqs, func(i, j int) bool { return reqs[i].End.Before(reqs[j].End) })
 	n := len(reqs)
 	length := make([]int, n)
 	spent := make([]time.Duration, n)
 	prev := make([]int, n)
+	better := func(l int, s time.Duration, i int) bool {
+		if byCount {
+			return l > length[i] || l == length[i] && s > spent[i]
+		}
+		return s > spent[i] || s == spent[i] && l > length[i]
+	}
 	best := -1
 	for i := range reqs {
-		length[i], spent[i], prev[i] = 1, reqs[i].End.Sub(reqs[i].Start), -1
+		length[i], spent[i], prev[i] = 1, weight(reqs[i]), -1
 		for j := 0; j < i; j++ {
 			if reqs[j].End.After(reqs[i].Start) {
 				continue
 			}
-			l, s := length[j]+1, spent[j]+reqs[i].End.Sub(reqs[i].Start)
-			if l > length[i] || l == length[i] && s > spent[i] {
+			if l, s := length[j]+1, spent[j]+weight(reqs[i]); better(l, s, i) {
 				length[i], spent[i], prev[i] = l, s, j
 			}
 		}
-		if best < 0 || length[i] > length[best] || length[i] == length[best] && spent[i] > spent[best] {
+		if best < 0 || better(length[i], spent[i], best) {
 			best = i
 		}
 	}

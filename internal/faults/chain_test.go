@@ -48,6 +48,32 @@ func TestCriticalPath(t *testing.T) {
 	}
 }
 
+// Where a longer chain of quick requests and a shorter one of slow ones
+// ran side by side, CriticalPath counts the first and HeaviestPath weighs
+// the second: the floor of the wall time is the slow chain's.
+func TestHeaviestPath(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	at := func(svc, action string, from, to int) Logged {
+		return Logged{Service: svc, Action: action, Start: t0.Add(time.Duration(from) * time.Millisecond), End: t0.Add(time.Duration(to) * time.Millisecond)}
+	}
+	log := []Logged{
+		at("sts", "GetCallerIdentity", 0, 60),
+		at("kube", "GET a", 61, 86), at("kube", "GET b", 87, 112), at("kube", "GET c", 113, 138),
+		at("iam", "GetRole", 61, 211),
+		at("iam", "CreateRole", 212, 362),
+	}
+	if got := actions(CriticalPath(log)); len(got) != 5 || got[1] != "GET a" {
+		t.Errorf("critical path %v, want the identity, the three kube GETs and CreateRole", got)
+	}
+	heavy := HeaviestPath(log, Distant())
+	if got := actions(heavy); len(got) != 3 || got[1] != "GetRole" || got[2] != "CreateRole" {
+		t.Errorf("heaviest path %v, want GetCallerIdentity > GetRole > CreateRole", got)
+	}
+	if f := Floor(heavy, Distant()); f != 360*time.Millisecond {
+		t.Errorf("its floor %s, want 360ms", f)
+	}
+}
+
 func actions(l []Logged) []string {
 	var out []string
 	for _, q := range l {

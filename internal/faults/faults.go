@@ -393,7 +393,62 @@ func classify(req *http.Request, body []byte) (svc, action string) {
 			return svc, v.Get("Action")
 		}
 	}
+	if svc == "s3" {
+		return svc, s3Action(req)
+	}
 	return svc, req.Method + " " + req.URL.Path
+}
+
+// s3Subresources name the bucket operations by the query key that selects
+// them, as the S3 API reference does (PUT ?tagging is PutBucketTagging).
+var s3Subresources = map[string]string{
+	"publicAccessBlock": "PublicAccessBlock", "encryption": "BucketEncryption", "tagging": "BucketTagging",
+	"versioning": "BucketVersioning", "location": "BucketLocation", "policy": "BucketPolicy", "acl": "BucketAcl",
+	"lifecycle": "BucketLifecycleConfiguration", "ownershipControls": "BucketOwnershipControls",
+}
+
+// s3Action names a path-style S3 request by its operation, so a chain
+// reads CreateBucket > PutBucketTagging rather than PUT /b > PUT /b; what it
+// does not know stays the method and path.
+func s3Action(req *http.Request) string {
+	bucket, key, _ := strings.Cut(strings.TrimPrefix(req.URL.Path, "/"), "/")
+	q := req.URL.Query()
+	verb := map[string]string{http.MethodGet: "Get", http.MethodPut: "Put", http.MethodDelete: "Delete"}[req.Method]
+	switch {
+	case bucket == "" && req.Method == http.MethodGet:
+		return "ListBuckets"
+	case key != "":
+		if v := map[string]string{http.MethodGet: "GetObject", http.MethodPut: "PutObject", http.MethodDelete: "DeleteObject", http.MethodHead: "HeadObject"}[req.Method]; v != "" {
+			return v
+		}
+	case req.Method == http.MethodPost && q.Has("delete"):
+		return "DeleteObjects"
+	case req.Method == http.MethodGet && q.Has("versions"):
+		return "ListObjectVersions"
+	case req.Method == http.MethodGet && q.Has("uploads"):
+		return "ListMultipartUploads"
+	}
+	if key == "" {
+		for sub, name := range s3Subresources {
+			if q.Has(sub) && verb != "" {
+				return verb + name
+			}
+		}
+		switch req.Method {
+		case http.MethodHead:
+			return "HeadBucket"
+		case http.MethodPut:
+			return "CreateBucket"
+		case http.MethodDelete:
+			return "DeleteBucket"
+		case http.MethodGet:
+			if q.Get("list-type") == "2" {
+				return "ListObjectsV2"
+			}
+			return "ListObjects"
+		}
+	}
+	return req.Method + " " + req.URL.Path
 }
 
 func mutating(method, action string) bool {

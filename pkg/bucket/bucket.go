@@ -435,33 +435,51 @@ func regionOf(c types.BucketLocationConstraint) string {
 	return string(c)
 }
 
-// Apply makes the plan's changes, in order: the bucket, then its public
-// access block, encryption, tags and versioning.
+// Apply makes the plan's changes: the bucket (Make), then its settings
+// (Harden).
 func Apply(ctx context.Context, c API, p Plan) error {
+	if err := Make(ctx, c, p); err != nil {
+		return err
+	}
+	return Harden(ctx, c, p)
+}
+
+// Make creates the bucket of a Create plan, and does nothing for another:
+// Apply's first half, for a caller that sends the settings (Harden) when it
+// chooses. A bucket that exists has none of the plan's settings yet.
+func Make(ctx context.Context, c API, p Plan) error {
 	w := p.Want
-	opt := inRegion(w.Region)
 	if p.Kind == Refuse {
 		return p.Err()
 	}
-	if p.Kind == Create {
-		in := &s3.CreateBucketInput{Bucket: &w.Name}
-		// us-east-1 is the one region S3 refuses as a LocationConstraint.
-		if w.Region != "us-east-1" {
-			in.CreateBucketConfiguration = &types.CreateBucketConfiguration{LocationConstraint: types.BucketLocationConstraint(w.Region)}
-		}
-		_, err := c.CreateBucket(ctx, in, opt)
-		switch awsclient.ErrorCode(err) {
-		case "BucketAlreadyExists":
-			return fmt.Errorf("bucket %s was just taken by another account: choose another name with --bucket", w.Name)
-		case "BucketAlreadyOwnedByYou":
-			// Made by a run that was interrupted: go on hardening it.
-		default:
-			if err != nil {
-				return awsclient.Explain("create bucket "+w.Name+" in "+w.Region, err)
-			}
+	if p.Kind != Create {
+		return nil
+	}
+	in := &s3.CreateBucketInput{Bucket: &w.Name}
+	// us-east-1 is the one region S3 refuses as a LocationConstraint.
+	if w.Region != "us-east-1" {
+		in.CreateBucketConfiguration = &types.CreateBucketConfiguration{LocationConstraint: types.BucketLocationConstraint(w.Region)}
+	}
+	_, err := c.CreateBucket(ctx, in, inRegion(w.Region))
+	switch awsclient.ErrorCode(err) {
+	case "BucketAlreadyExists":
+		return fmt.Errorf("bucket %s was just taken by another account: choose another name with --bucket", w.Name)
+	case "BucketAlreadyOwnedByYou":
+		// Made by a run that was interrupted: go on hardening it.
+	default:
+		if err != nil {
+			return awsclient.Explain("create bucket "+w.Name+" in "+w.Region, err)
 		}
 	}
-	// Each fix is its own call on the made bucket: all at once.
+	return nil
+}
+
+// Harden makes the plan's fixes on the bucket, which must exist: each is a
+// call of its own, all at once.
+func Harden(ctx context.Context, c API, p Plan) error {
+	if p.Kind == Refuse {
+		return p.Err()
+	}
 	errs := make([]error, len(p.Fixes))
 	var wg sync.WaitGroup
 	for i, f := range p.Fixes {

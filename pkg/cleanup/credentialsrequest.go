@@ -6,25 +6,35 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/gvr"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/kube"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/manifests"
 )
 
-// discoverCredentialsRequest plans the removal of the CredentialsRequest the
+// readCredentialsRequest reads the operator's CredentialsRequest: nil when
+// there is none, or no Cloud Credential Operator API to hold one.
+func readCredentialsRequest(ctx context.Context, c Clients) (*unstructured.Unstructured, error) {
+	cr, err := c.Kube.Resource(gvr.CredentialsReq).Namespace(manifests.CredentialsRequestNamespace).Get(ctx, manifests.CredentialsRequestName, metav1.GetOptions{})
+	switch {
+	case kube.IsTypeMissing(err), apierrors.IsNotFound(err):
+		return nil, nil
+	case err != nil:
+		return nil, kube.Explain(err, gvr.CredentialsReq, manifests.CredentialsRequestName)
+	}
+	return cr, nil
+}
+
+// planCredentialsRequest plans the removal of the CredentialsRequest the
 // operator made in the ROLEARN flow, when it names our role (or --force):
 // left behind, a later install with another role would find it still
 // pointing at this one (OADP-5362). It goes with the operator: kept with
 // --keep-operator. The API is absent on clusters without the Cloud
 // Credential Operator.
-func (p *Plan) discoverCredentialsRequest(ctx context.Context, c Clients, o Options) error {
-	cr, err := c.Kube.Resource(gvr.CredentialsReq).Namespace(manifests.CredentialsRequestNamespace).Get(ctx, manifests.CredentialsRequestName, metav1.GetOptions{})
-	switch {
-	case kube.IsTypeMissing(err), apierrors.IsNotFound(err):
-		return nil
-	case err != nil:
-		return kube.Explain(err, gvr.CredentialsReq, manifests.CredentialsRequestName)
+func (p *Plan) planCredentialsRequest(cr *unstructured.Unstructured, o Options) {
+	if cr == nil {
+		return
 	}
 	what := "credentialsrequest " + manifests.CredentialsRequestNamespace + "/" + manifests.CredentialsRequestName
 	role := kube.Str(cr.Object, "spec", "providerSpec", "stsIAMRoleARN")
@@ -37,7 +47,6 @@ func (p *Plan) discoverCredentialsRequest(ctx context.Context, c Clients, o Opti
 	default:
 		p.add(Skip, what, "it names role "+orNone(role)+", not "+o.RoleName+"; --force deletes it")
 	}
-	return nil
 }
 
 // namesRole says whether a role ARN is of the role called name, at any path.

@@ -1,6 +1,7 @@
 // Package cleanup undoes what setup made, in an order that never hangs on a
 // finalizer: backups and restores, the DPA, the CloudStorage and its bucket,
-// the operator, the CRDs, IAM, then the namespace (kept while IAM is left
+// then the operator and the CRDs with IAM beside them (nothing in the
+// cluster uses the role by then), then the namespace (kept while IAM is left
 // behind: it holds setup's record of the names). It first discovers
 // everything into a Plan (read-only, printable), then executes it.
 //
@@ -174,29 +175,88 @@ func ours(o *unstructured.Unstructured) bool {
 // in the order cleanup deletes them; the buckets and IAM need AWS reads of
 // their own to be decided.
 func Discover(ctx context.Context, c Clients, o Options) (*Plan, error) {
+	// IAM is read beside the cluster (its reads need only the names), and
+	// every bucket at once as soon as the CloudStorages are known: each read
+	// is one round trip, not one after another. The plan is then decided,
+	// in its order, from what they found.
+	iamRead := func() (*iamFound, error) { return nil, nil }
+	if !o.KeepIAM && c.IAM != nil {
+		iamRead = startIAMRead(ctx, c.IAM, o)
+	}
+	recorded := readBuckets(ctx, c, o, nil, true)
 	f, err := read(ctx, c, o)
 	if err != nil {
+		_, _ = iamRead()
+		recorded()
 		return nil, err
 	}
+	states := readBuckets(ctx, c, o, f.css, false)()
+	for b, st := range recorded() {
+		// A CloudStorage naming the recorded bucket says its region.
+		if _, ok := states[b]; !ok {
+			states[b] = st
+		}
+	}
+	iamF, iamErr := iamRead()
 	p := &Plan{}
 	p.planWorkloads(f)
 	p.planVelero(f, o)
-	p.planCloudStorages(ctx, c, o, f.css)
-	p.recordedBucket(ctx, c, o)
+	p.planCloudStorages(c, o, f.css, states)
+	p.recordedBucket(c, o, states)
 	p.planOperator(f, o)
-	if err := p.discoverCredentialsRequest(ctx, c, o); err != nil {
-		return nil, err
-	}
+	p.planCredentialsRequest(f.credentialsRequest, o)
 	p.planCRDs(f.crds, o)
 	p.planNamespace(f.ns, o)
 	if o.KeepIAM {
 		p.add(Keep, "IAM role "+o.RoleName+" and policy "+o.PolicyName, "--keep-iam")
 	} else if c.IAM != nil {
-		if err := p.discoverIAM(ctx, c.IAM, o); err != nil {
-			return nil, err
+		if iamErr != nil {
+			return nil, iamErr
 		}
+		p.planIAM(iamF, o)
 	}
 	return p, nil
+}
+
+// bucketFound is what bucketState read of one bucket.
+type bucketFound struct {
+	exists, owned bool
+	reason        string
+}
+
+// readBuckets reads the state of every CloudStorage's bucket, or of the
+// bucket setup recorded (which needs no CloudStorage to be found, so it is
+// read beside the cluster), all at once; the func returned waits for them.
+func readBuckets(ctx context.Context, c Clients, o Options, css []unstructured.Unstructured, recorded bool) func() map[string]bucketFound {
+	want := map[string]string{}
+	switch {
+	case c.S3 == nil || o.KeepBucket:
+	case recorded:
+		if b := o.RecordedBucket; b != "" && !o.RecordedBucketAdopted {
+			want[b] = o.Region
+		}
+	default:
+		for i := range css {
+			if ours(&css[i]) || o.Force {
+				want[kube.Str(css[i].Object, "spec", "name")] = kube.Str(css[i].Object, "spec", "region")
+			}
+		}
+	}
+	var (
+		mu  sync.Mutex
+		wg  sync.WaitGroup
+		out = map[string]bucketFound{}
+	)
+	for b, region := range want {
+		wg.Go(func() {
+			var st bucketFound
+			st.exists, st.owned, st.reason = bucketState(ctx, c.S3, b, region, o.ClusterID)
+			mu.Lock()
+			out[b] = st
+			mu.Unlock()
+		})
+	}
+	return func() map[string]bucketFound { wg.Wait(); return out }
 }
 
 // found is what cleanup reads of the cluster, before deciding anything.
@@ -205,6 +265,7 @@ type found struct {
 	schedules, backups, restores, dpas, css []unstructured.Unstructured
 	subs, csvs, ogs, crds                   []unstructured.Unstructured
 	ns                                      *unstructured.Unstructured // nil when the OADP namespace is gone
+	credentialsRequest                      *unstructured.Unstructured // nil when there is none
 }
 
 // read lists what cleanup may delete, all at once; a kind the cluster does
@@ -266,6 +327,15 @@ func read(ctx context.Context, c Clients, o Options) (*found, error) {
 	wg.Go(func() { f.csvs = list(gvr.CSV, o.Namespace) })
 	wg.Go(func() { f.ogs = list(gvr.OperatorGroup, o.Namespace) })
 	wg.Go(func() { f.crds = list(gvr.CRD, "") })
+	wg.Go(func() {
+		cr, err := readCredentialsRequest(ctx, c)
+		if err != nil {
+			mu.Lock()
+			errs = append(errs, err)
+			mu.Unlock()
+		}
+		f.credentialsRequest = cr
+	})
 	wg.Go(func() {
 		got, err := c.Kube.Resource(gvr.Namespace).Get(ctx, o.Namespace, metav1.GetOptions{})
 		if err == nil {
@@ -335,9 +405,9 @@ func (p *Plan) planVelero(f *found, o Options) {
 	}
 }
 
-// planCloudStorages decides each CloudStorage and its bucket, reading the
-// bucket's state in S3.
-func (p *Plan) planCloudStorages(ctx context.Context, c Clients, o Options, list []unstructured.Unstructured) {
+// planCloudStorages decides each CloudStorage and its bucket, from the
+// buckets' states readBuckets found.
+func (p *Plan) planCloudStorages(c Clients, o Options, list []unstructured.Unstructured, states map[string]bucketFound) {
 	for i := range list {
 		cs := cloudStorage{obj: &list[i], bucket: kube.Str(list[i].Object, "spec", "name"), region: kube.Str(list[i].Object, "spec", "region")}
 		if !ours(cs.obj) && !o.Force {
@@ -351,7 +421,8 @@ func (p *Plan) planCloudStorages(ctx context.Context, c Clients, o Options, list
 		case c.S3 == nil:
 			p.add(Delete, what, "bucket "+cs.bucket+" left alone: no AWS access")
 		default:
-			exists, owned, reason := bucketState(ctx, c.S3, cs.bucket, cs.region, o.ClusterID)
+			st := states[cs.bucket]
+			exists, owned, reason := st.exists, st.owned, st.reason
 			cs.bucketExists = exists
 			switch {
 			case !exists:
@@ -440,18 +511,57 @@ func keepReason(o Options) string {
 
 // discoverIAM decides the role's and the policy's fate from their tags and
 // from who else uses the policy (the chapter shares one policy across clusters).
-func (p *Plan) discoverIAM(ctx context.Context, c awsclient.IAMAPI, o Options) error {
-	role, err := c.GetRole(ctx, &awsiam.GetRoleInput{RoleName: &o.RoleName})
-	switch {
-	case awsclient.IsNotFound(err):
-	case err != nil:
-		return awsclient.Explain("read IAM role "+o.RoleName, err)
-	default:
-		rs := &roleState{name: o.RoleName}
-		if rs.attachedPolicy, err = iam.IsAttached(ctx, c, o.RoleName, o.PolicyARN); err != nil {
-			return err
+// iamFound is what startIAMRead read: the role (nil when there is none),
+// whether the policy is attached to it, the policy (nil when there is none)
+// and what it is attached to.
+type iamFound struct {
+	role     *awsiam.GetRoleOutput
+	attached bool
+	policy   *awsiam.GetPolicyOutput
+	users    []string
+}
+
+// startIAMRead reads the role, its attachment, the policy and what it is
+// attached to, all at once: each needs only a name. The func returned waits
+// for them; its error is the first a read in that order met, a read of
+// what does not exist aside.
+func startIAMRead(ctx context.Context, c awsclient.IAMAPI, o Options) func() (*iamFound, error) {
+	var (
+		f                               iamFound
+		roleErr, attErr, polErr, usrErr error
+		wg                              sync.WaitGroup
+	)
+	wg.Go(func() { f.role, roleErr = c.GetRole(ctx, &awsiam.GetRoleInput{RoleName: &o.RoleName}) })
+	wg.Go(func() { f.attached, attErr = iam.IsAttached(ctx, c, o.RoleName, o.PolicyARN) })
+	wg.Go(func() { f.policy, polErr = c.GetPolicy(ctx, &awsiam.GetPolicyInput{PolicyArn: &o.PolicyARN}) })
+	wg.Go(func() { f.users, usrErr = policyUsers(ctx, c, o.PolicyARN) })
+	return func() (*iamFound, error) {
+		wg.Wait()
+		switch {
+		case awsclient.IsNotFound(roleErr):
+			f.role, f.attached = nil, false
+		case roleErr != nil:
+			return nil, awsclient.Explain("read IAM role "+o.RoleName, roleErr)
+		case attErr != nil:
+			return nil, attErr
 		}
-		if iam.Owned(role.Role.Tags, o.ClusterID) || o.Force {
+		switch {
+		case awsclient.IsNotFound(polErr):
+			f.policy, f.users = nil, nil
+		case polErr != nil:
+			return nil, awsclient.Explain("read IAM policy "+o.PolicyARN, polErr)
+		case usrErr != nil:
+			return nil, usrErr
+		}
+		return &f, nil
+	}
+}
+
+// planIAM decides the role and the policy from what startIAMRead found.
+func (p *Plan) planIAM(f *iamFound, o Options) {
+	if f.role != nil {
+		rs := &roleState{name: o.RoleName, attachedPolicy: f.attached}
+		if iam.Owned(f.role.Role.Tags, o.ClusterID) || o.Force {
 			rs.delete = true
 			what := "IAM role " + o.RoleName
 			if rs.attachedPolicy {
@@ -463,25 +573,17 @@ func (p *Plan) discoverIAM(ctx context.Context, c awsclient.IAMAPI, o Options) e
 		}
 		p.role = rs
 	}
-	pol, err := c.GetPolicy(ctx, &awsiam.GetPolicyInput{PolicyArn: &o.PolicyARN})
-	switch {
-	case awsclient.IsNotFound(err):
-		return nil
-	case err != nil:
-		return awsclient.Explain("read IAM policy "+o.PolicyARN, err)
+	if f.policy == nil {
+		return
 	}
 	ps := &policyState{arn: o.PolicyARN}
 	p.policy = ps
-	users, err := policyUsers(ctx, c, o.PolicyARN)
-	if err != nil {
-		return err
-	}
-	others := slices.DeleteFunc(users, func(u string) bool { return u == "role/"+o.RoleName })
+	others := slices.DeleteFunc(f.users, func(u string) bool { return u == "role/"+o.RoleName })
 	ps.detach = p.role != nil && p.role.delete && p.role.attachedPolicy
 	switch {
 	case len(others) > 0:
 		p.add(Skip, "IAM policy "+o.PolicyName, "still attached to "+strings.Join(others, ", "))
-	case !iam.Owned(pol.Policy.Tags, o.ClusterID) && !o.Force:
+	case !iam.Owned(f.policy.Policy.Tags, o.ClusterID) && !o.Force:
 		p.add(Skip, "IAM policy "+o.PolicyName, "not tagged "+iam.TagOwnerClusterID+"="+o.ClusterID+"; --force deletes it")
 	case p.role != nil && p.role.attachedPolicy && !p.role.delete:
 		p.add(Skip, "IAM policy "+o.PolicyName, "the role that uses it stays")
@@ -489,7 +591,6 @@ func (p *Plan) discoverIAM(ctx context.Context, c awsclient.IAMAPI, o Options) e
 		ps.delete = true
 		p.add(Delete, "IAM policy "+o.PolicyName, "no other role uses it")
 	}
-	return nil
 }
 
 // policyUsers lists every role, user and group the policy is attached to.
@@ -517,7 +618,7 @@ func policyUsers(ctx context.Context, c awsclient.IAMAPI, arn string) ([]string,
 // recordedBucket plans the bucket setup recorded when no CloudStorage names
 // it any more (deleted by hand, or its finalizer released): without the
 // record nothing would lead cleanup to it.
-func (p *Plan) recordedBucket(ctx context.Context, c Clients, o Options) {
+func (p *Plan) recordedBucket(c Clients, o Options, states map[string]bucketFound) {
 	b := o.RecordedBucket
 	if b == "" || o.KeepBucket || c.S3 == nil || slices.ContainsFunc(p.cloudStorages, func(cs cloudStorage) bool { return cs.bucket == b }) {
 		return
@@ -530,7 +631,8 @@ func (p *Plan) recordedBucket(ctx context.Context, c Clients, o Options) {
 		p.add(Keep, "bucket "+b, "adopted by setup (it existed before), so it is never deleted")
 		return
 	}
-	exists, owned, reason := bucketState(ctx, c.S3, b, o.Region, o.ClusterID)
+	st := states[b]
+	exists, owned, reason := st.exists, st.owned, st.reason
 	switch {
 	case !exists:
 	case owned || o.Force:

@@ -62,8 +62,10 @@ func (r *Runner) Run(ctx context.Context, p *Plan) error {
 	for _, cs := range p.cloudStorages {
 		r.cloudStorage(ctx, cs)
 	}
+	// Nothing in the cluster uses the role now: IAM goes beside the rest.
+	iamDone, detached := r.startIAM(ctx, p)
 	for _, b := range p.buckets {
-		r.bucket(ctx, b)
+		r.bucket(ctx, b, detached)
 	}
 	for _, s := range p.subscriptions {
 		r.deleteAndWait(ctx, gvr.Subscription, r.Namespace, s.GetName(), "subscription "+s.GetName(), true)
@@ -83,7 +85,7 @@ func (r *Runner) Run(ctx context.Context, p *Plan) error {
 	// IAM before the namespace: the namespace carries setup's record of the
 	// role's and policy's names, which a rerun needs while either is left.
 	before := len(r.left)
-	r.iam(ctx, p)
+	iamDone()
 	if p.namespace {
 		if len(r.left) > before {
 			r.leave("namespace "+r.Namespace, errors.New("kept: its annotations name the IAM role and policy left behind, so that cleanup run again finds them"))
@@ -288,13 +290,19 @@ func (r *Runner) requestDeletion(ctx context.Context, b *unstructured.Unstructur
 }
 
 // bucket empties and deletes a bucket no CloudStorage names any more.
-func (r *Runner) bucket(ctx context.Context, b cloudStorage) {
+func (r *Runner) bucket(ctx context.Context, b cloudStorage, detached <-chan struct{}) {
 	e := &Emptier{S3: r.S3, Region: b.region, InFlight: 8}
 	n, err := e.Empty(ctx, b.bucket)
 	if err != nil {
 		r.leave("bucket "+b.bucket, err)
 		return
 	}
+	// The bucket's deletion goes out with the role's and the policy's, each
+	// after a call of its own (the last listing, the detachment): one round
+	// trip for the three. Sent as soon as S3 (regional, quicker than IAM)
+	// answered, it would only be one more request in sequence for the same
+	// wall time.
+	<-detached
 	if _, err := r.S3.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: aws.String(b.bucket)}, inRegion(b.region)); err != nil && awsclient.ErrorCode(err) != "NoSuchBucket" {
 		r.leave("bucket "+b.bucket, awsclient.Explain("delete bucket "+b.bucket, err))
 		return
@@ -384,44 +392,112 @@ func (r *Runner) crds(ctx context.Context, names []string) {
 	wg.Wait()
 }
 
-// iam detaches the policy, deletes the role, then the policy with its old versions.
-func (r *Runner) iam(ctx context.Context, p *Plan) {
+// startIAM deletes the role and the policy from a goroutine of its own, as
+// soon as nothing in the cluster uses them (the DPA and the CloudStorages
+// are gone), beside the bucket's deletion and the operator's removal; the
+// func returned waits for it and says what it did, so the lines come in the
+// plan's order. The detachment and the listing of the policy's versions go
+// out at once, then the role's and the policy's deletions at once; detached
+// is closed between the two.
+func (r *Runner) startIAM(ctx context.Context, p *Plan) (report func(), detached <-chan struct{}) {
+	ch := make(chan struct{})
 	if r.IAM == nil {
-		return
+		close(ch)
+		return func() {}, ch
+	}
+	var lines []func()
+	done := make(chan struct{})
+	close1 := sync.OnceFunc(func() { close(ch) })
+	go func() {
+		defer close(done)
+		defer close1()
+		lines = r.deleteIAM(ctx, p, close1)
+	}()
+	return func() {
+		<-done
+		for _, f := range lines {
+			f()
+		}
+	}, ch
+}
+
+// deleteIAM carries out the plan's IAM deletions and returns what to say of
+// them, in order; detached is called once the detachment answered.
+func (r *Runner) deleteIAM(ctx context.Context, p *Plan, detached func()) []func() {
+	var (
+		report   []func()
+		versions func() (*awsiam.ListPolicyVersionsOutput, error)
+	)
+	if p.policy != nil && p.policy.delete {
+		var (
+			out  *awsiam.ListPolicyVersionsOutput
+			err  error
+			done = make(chan struct{})
+		)
+		go func() {
+			defer close(done)
+			out, err = r.IAM.ListPolicyVersions(ctx, &awsiam.ListPolicyVersionsInput{PolicyArn: &p.policy.arn})
+		}()
+		versions = func() (*awsiam.ListPolicyVersionsOutput, error) { <-done; return out, err }
 	}
 	roleOK := true
 	if p.policy != nil && p.policy.detach {
 		_, err := r.IAM.DetachRolePolicy(ctx, &awsiam.DetachRolePolicyInput{RoleName: &p.role.name, PolicyArn: &p.policy.arn})
 		if err != nil && !awsclient.IsNotFound(err) {
-			r.leave("IAM role "+p.role.name, awsclient.Explain("detach the policy", err))
+			report = append(report, func() { r.leave("IAM role "+p.role.name, awsclient.Explain("detach the policy", err)) })
 			roleOK = false
 		} else {
-			r.say("detached IAM policy %s from role %s", r.PolicyName, p.role.name)
+			report = append(report, func() { r.say("detached IAM policy %s from role %s", r.PolicyName, p.role.name) })
 		}
 	}
+	detached()
+	// Once detached, the role and the policy are deleted at once: neither
+	// needs the other gone.
+	var (
+		wg                 sync.WaitGroup
+		roleErr, policyErr error
+		roleDone           bool
+	)
 	if p.role != nil && p.role.delete && roleOK {
-		_, err := r.IAM.DeleteRole(ctx, &awsiam.DeleteRoleInput{RoleName: &p.role.name})
-		switch {
-		case err == nil || awsclient.IsNotFound(err):
-			r.say("deleted IAM role %s", p.role.name)
-		case awsclient.ErrorCode(err) == "DeleteConflict":
-			r.leave("IAM role "+p.role.name, fmt.Errorf("other policies or instance profiles are still attached to it; detach them, then run cleanup again"))
-		default:
-			r.leave("IAM role "+p.role.name, awsclient.Explain("delete the role", err))
-		}
+		wg.Go(func() {
+			_, roleErr = r.IAM.DeleteRole(ctx, &awsiam.DeleteRoleInput{RoleName: &p.role.name})
+			roleDone = true
+		})
 	}
-	if p.policy != nil && p.policy.delete {
-		if err := deletePolicy(ctx, r.IAM, p.policy.arn); err != nil {
-			r.leave("IAM policy "+r.PolicyName, err)
-		} else {
-			r.say("deleted IAM policy %s", r.PolicyName)
-		}
+	if versions != nil {
+		wg.Go(func() {
+			out, err := versions()
+			policyErr = deletePolicy(ctx, r.IAM, p.policy.arn, out, err)
+		})
 	}
+	wg.Wait()
+	if roleDone {
+		report = append(report, func() {
+			switch err := roleErr; {
+			case err == nil || awsclient.IsNotFound(err):
+				r.say("deleted IAM role %s", p.role.name)
+			case awsclient.ErrorCode(err) == "DeleteConflict":
+				r.leave("IAM role "+p.role.name, fmt.Errorf("other policies or instance profiles are still attached to it; detach them, then run cleanup again"))
+			default:
+				r.leave("IAM role "+p.role.name, awsclient.Explain("delete the role", err))
+			}
+		})
+	}
+	if versions != nil {
+		report = append(report, func() {
+			if policyErr != nil {
+				r.leave("IAM policy "+r.PolicyName, policyErr)
+			} else {
+				r.say("deleted IAM policy %s", r.PolicyName)
+			}
+		})
+	}
+	return report
 }
 
-// deletePolicy removes the non-default versions IAM requires gone first.
-func deletePolicy(ctx context.Context, c awsclient.IAMAPI, arn string) error {
-	versions, err := c.ListPolicyVersions(ctx, &awsiam.ListPolicyVersionsInput{PolicyArn: &arn})
+// deletePolicy removes the non-default versions IAM requires gone first,
+// as ListPolicyVersions answered (versions, err), then the policy.
+func deletePolicy(ctx context.Context, c awsclient.IAMAPI, arn string, versions *awsiam.ListPolicyVersionsOutput, err error) error {
 	if awsclient.IsNotFound(err) {
 		return nil
 	}

@@ -1,8 +1,10 @@
 package cleanup_test
 
 import (
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/oadp-sts/kubectl-oadp_sts/internal/clitest"
 	"github.com/oadp-sts/kubectl-oadp_sts/internal/faults"
@@ -71,5 +73,49 @@ func TestCleanupFailsClearlyWhenAWSFaultsPersist(t *testing.T) {
 	}
 	if !bucketExists(t, r, bucket) || !roleExists(r, roleName) || !policyExists(r) || !exists(t, r, gvr.DPA, ns, rig.InfraName+"-dpa") {
 		t.Error("something was deleted although the plan could not be read")
+	}
+}
+
+// Far from AWS, with IAM slower than S3 as from a laptop, cleanup of what
+// setup made (the bucket, empty, the role and the policy) is four AWS round
+// trips deep, as the bench measures it from the proxy's log (moto behind
+// it): the caller's identity, every read at once, then the detachment (and
+// the bucket's listing), then the deletions at once.
+func TestCleanupIsFourAWSRoundTripsDeep(t *testing.T) {
+	r := rig.Get(t)
+	r.Fresh(t)
+	r.UseEnv(t)
+	waitNamespaceGone(t, r, ns)
+	defer teardown(t, r)
+	if res := clitest.Run(t, "setup", "--yes", "--wait=false"); res.Code != 0 {
+		t.Fatalf("setup: exit %d: %s", res.Code, res.Stderr)
+	}
+	p := faults.Front(t, r.AWSEndpoint, faults.Options{Latency: map[string]time.Duration{
+		"iam": 150 * time.Millisecond, "sts": 30 * time.Millisecond, "s3": 30 * time.Millisecond}})
+	res := clitest.Run(t, "cleanup", "--yes", "--keep-operator", "--keep-crds", "--timeout", "15s")
+	if res.Code != 0 {
+		t.Fatalf("cleanup: exit %d: %s", res.Code, res.Stderr)
+	}
+	log := p.Log()
+	var did []string
+	for _, q := range log {
+		did = append(did, q.Action)
+	}
+	for _, want := range []string{"DeleteBucket", "DetachRolePolicy", "DeleteRole", "DeletePolicy"} {
+		if !slices.Contains(did, want) {
+			t.Fatalf("cleanup sent no %s (it sent %v): the test proves nothing", want, did)
+		}
+	}
+	chain := faults.CriticalPath(log)
+	var names []string
+	for _, q := range chain {
+		names = append(names, q.Action)
+	}
+	t.Logf("%d AWS requests; critical path %s", len(log), strings.Join(names, " > "))
+	if len(chain) > 4 {
+		t.Errorf("%d AWS round trips in sequence, want at most 4: %s", len(chain), strings.Join(names, " > "))
+	}
+	if bucketExists(t, r, bucket) || roleExists(r, roleName) {
+		t.Errorf("AWS left behind:\n%s", res.Stderr)
 	}
 }

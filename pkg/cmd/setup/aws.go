@@ -15,12 +15,51 @@ import (
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/status"
 )
 
+// iamRead is IAM as startIAMRead found it, and the client that read it (nil
+// when nothing was read).
+type iamRead struct {
+	plan *iam.Plan
+	c    awsclient.IAMAPI
+}
+
+// startIAMRead reads IAM from a goroutine of its own, printing nothing and
+// changing nothing, so that the cluster's checks go on meanwhile; the func
+// it returns waits for the read. A dry run with every fact from flags reads
+// nothing: its plan creates everything.
+func (o *Options) startIAMRead(ctx context.Context) func() (iamRead, error) {
+	spec, err := o.iamSpec()
+	switch {
+	case err != nil:
+		return func() (iamRead, error) { return iamRead{}, err }
+	case o.dryRun() && !o.facts.AWSRead && !o.facts.ClusterRead:
+		return func() (iamRead, error) { return iamRead{plan: iam.FreshPlan(spec)}, nil }
+	}
+	var (
+		r    iamRead
+		rerr error
+		done = make(chan struct{})
+	)
+	go func() {
+		defer close(done)
+		cfg, err := o.factory.AWSConfig(ctx)
+		if err != nil {
+			rerr = err
+			return
+		}
+		c := awsclient.New(cfg).IAM
+		r.plan, rerr = o.readIAM(ctx, c, spec)
+		r.c = c
+	}()
+	return func() (iamRead, error) { <-done; return r, rerr }
+}
+
 // runAWS converges the IAM policy, the role and the attachment, or in a dry
 // run prints what it would do, and returns the role's ARN either way: the ARN
 // follows from the account, path and name, so the cluster side can be
-// planned before the role exists. ready is called once IAM is read and
-// before anything is printed or changed: the bucket's plan, read meanwhile.
-func (o *Options) runAWS(ctx context.Context, ready func() error) (string, error) {
+// planned before the role exists. read is IAM's read (startIAMRead); ready
+// is called once it ended and before anything is printed or changed: the
+// bucket's plan, read meanwhile.
+func (o *Options) runAWS(ctx context.Context, read func() (iamRead, error), ready func() error) (string, error) {
 	log := o.ErrOut
 	spec, err := o.iamSpec()
 	if err != nil {
@@ -29,39 +68,28 @@ func (o *Options) runAWS(ctx context.Context, ready func() error) (string, error
 	if err := o.checkCluster(); err != nil {
 		return "", err
 	}
-	var plan *iam.Plan
-	if o.dryRun() && !o.facts.AWSRead && !o.facts.ClusterRead {
-		// Every fact came from flags: a plan without reading anything.
-		if err := ready(); err != nil {
-			return "", err
-		}
-		plan = iam.FreshPlan(spec)
-	} else {
-		cfg, err := o.factory.AWSConfig(ctx)
-		if err != nil {
-			return "", err
-		}
-		c := awsclient.New(cfg).IAM
-		plan, err = o.readIAM(ctx, c, spec)
-		if rerr := ready(); rerr != nil {
-			return "", rerr
-		}
-		if err != nil {
-			return "", err
-		}
+	r, err := read()
+	if rerr := ready(); rerr != nil {
+		return "", rerr
+	}
+	if err != nil {
+		return "", err
+	}
+	plan := r.plan
+	if r.c != nil {
 		if newSpec, changed, err := o.rescope(spec); err != nil {
 			return "", err
 		} else if changed {
 			// One more IAM read, only for a --bucket that turned out to be
 			// another cluster's: the plan read was for a writer's scope.
 			spec = newSpec
-			if plan, err = iam.NewPlan(ctx, c, spec); err != nil {
+			if plan, err = iam.NewPlan(ctx, r.c, spec); err != nil {
 				return "", err
 			}
 		}
 		fmt.Fprintf(log, "oidc provider %s: found\n", iam.OIDCProviderARN(o.facts.Identity.Partition, o.facts.Identity.AccountID, o.facts.Cluster.OIDCIssuer))
 		if !o.dryRun() {
-			return spec.RoleARN, o.apply(ctx, c, plan)
+			return spec.RoleARN, o.apply(ctx, r.c, plan)
 		}
 	}
 
@@ -96,9 +124,9 @@ func (o *Options) runAWS(ctx context.Context, ready func() error) (string, error
 //
 // The dependency graph of setup's AWS calls, which hack/bench measures
 // against: GetCallerIdentity (the account ID) -> {GetOpenIDConnectProvider,
-// GetPolicy, GetRole, ListAttachedRolePolicies} -> {GetPolicyVersion |
-// CreatePolicy, CreateRole} -> AttachRolePolicy. Calls of other parts of setup
-// that need only the account ID (a bucket's reads) belong with the second.
+// GetPolicy, GetRole, ListAttachedRolePolicies, the bucket's reads} ->
+// {GetPolicyVersion | CreatePolicy, CreateRole, CreateBucket} ->
+// {AttachRolePolicy, the bucket's settings}.
 func (o *Options) readIAM(ctx context.Context, c awsclient.IAMAPI, spec *iam.Spec) (*iam.Plan, error) {
 	var (
 		plan             *iam.Plan
@@ -138,10 +166,14 @@ func (o *Options) apply(ctx context.Context, c awsclient.IAMAPI, plan *iam.Plan)
 		}
 	}
 	// The bucket is made and hardened while IAM converges: neither needs
-	// the other, and each is a chain of round trips of its own.
-	bucketDone := o.startBucket(ctx)
+	// the other. Its settings go out with the attachment: Apply reports the
+	// policy and the role together, once both have answered.
+	iamCreated := make(chan struct{})
+	created := sync.OnceFunc(func() { close(iamCreated) })
+	bucketDone := o.startBucket(ctx, iamCreated)
 	var lines []string
-	err := plan.Apply(ctx, c, func(st *iam.Step) { lines = append(lines, st.Line(true)) })
+	err := plan.Apply(ctx, c, func(st *iam.Step) { created(); lines = append(lines, st.Line(true)) })
+	created()
 	berr := bucketDone()
 	for _, l := range lines {
 		fmt.Fprintln(log, l)

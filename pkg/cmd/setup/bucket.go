@@ -101,27 +101,34 @@ func (o *Options) bucketWant(mo manifests.Options) bucket.Want {
 
 // planBucket reads the bucket and decides, before anything is changed: a
 // bucket setup may not use is refused here, with nothing made. A dry run
-// with every fact from flags reads nothing and plans a new bucket.
-func (o *Options) planBucket(ctx context.Context, mo *manifests.Options) error {
-	w := o.bucketWant(*mo)
+// with every fact from flags reads nothing and plans a new bucket. It prints
+// nothing and changes nothing of o, so it runs beside the cluster's checks;
+// useBucketPlan takes its answer.
+func (o *Options) planBucket(ctx context.Context, w bucket.Want) (*bucket.Plan, error) {
 	var p bucket.Plan
 	if o.dryRun() && !o.facts.AWSRead && !o.facts.ClusterRead {
 		p = bucket.Decide(w, bucket.State{})
 	} else {
 		c, err := o.s3(ctx)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		st, err := bucket.Read(ctx, c, w)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		p = bucket.Decide(w, st)
 	}
 	if err := p.Err(); err != nil {
-		return fmt.Errorf("%w; setup changed nothing", err)
+		return nil, fmt.Errorf("%w; setup changed nothing", err)
 	}
-	o.Store.plan = &p
+	return &p, nil
+}
+
+// useBucketPlan makes p the bucket's plan: recorded as adopted when it is,
+// and printed in a dry run.
+func (o *Options) useBucketPlan(p *bucket.Plan, mo *manifests.Options) {
+	o.Store.plan = p
 	if p.Adopted() {
 		mo.NamespaceAnnotations[record.AnnotationBucketAdopted] = "true"
 	}
@@ -135,7 +142,6 @@ func (o *Options) planBucket(ctx context.Context, mo *manifests.Options) error {
 	if o.dryRun() {
 		fmt.Fprintln(o.ErrOut, p.Line(false))
 	}
-	return nil
 }
 
 func (o *Options) s3(ctx context.Context) (*s3.Client, error) {
@@ -150,12 +156,19 @@ func (o *Options) s3(ctx context.Context) (*s3.Client, error) {
 	return c, nil
 }
 
-// applyBucket makes the bucket plan's changes, asking first unless the IAM
-// step already asked for both.
 // startBucket applies the bucket's plan beside IAM's, once the person (or
-// --yes) agreed to both; the func it returns waits for it and says what it
-// did, so the two never write to the terminal at once.
-func (o *Options) startBucket(ctx context.Context) func() error {
+// --yes) agreed to both. The bucket is made with IAM's creates; its settings
+// go out once it and IAM's creates have answered (iamCreated closed), with
+// the attachment: each waits on a create only, so together they are one
+// round trip and setup's AWS work is four deep. Sent as soon as CreateBucket
+// (regional, quicker than IAM) answered, they would be one more request in
+// sequence for the same wall time; where S3 is as slow as IAM, the bucket's
+// own chain sets the time either way. They are sent whether IAM's creates
+// succeeded or not: IAM's failure leaves no bucket without its ownership
+// tags and hardening (a rerun knows it as its own). The func returned waits
+// for it all and says what it did, so the two never write to the terminal
+// at once.
+func (o *Options) startBucket(ctx context.Context, iamCreated <-chan struct{}) func() error {
 	p := o.Store.plan
 	if p == nil || o.dryRun() || !p.Changes() {
 		return func() error { return nil }
@@ -164,7 +177,11 @@ func (o *Options) startBucket(ctx context.Context) func() error {
 	go func() {
 		c, err := o.s3(ctx)
 		if err == nil {
-			err = bucket.Apply(ctx, c, *p)
+			err = bucket.Make(ctx, c, *p)
+		}
+		if err == nil {
+			<-iamCreated
+			err = bucket.Harden(ctx, c, *p)
 		}
 		done <- err
 	}()
@@ -178,6 +195,8 @@ func (o *Options) startBucket(ctx context.Context) func() error {
 	}
 }
 
+// applyBucket makes the bucket plan's changes when the IAM step did not
+// (a role given by --role-arn), asking first unless it already asked.
 func (o *Options) applyBucket(ctx context.Context) error {
 	p := o.Store.plan
 	if p == nil || o.dryRun() || o.Store.applied {

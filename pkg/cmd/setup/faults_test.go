@@ -1,8 +1,10 @@
 package setup_test
 
 import (
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/oadp-sts/kubectl-oadp_sts/internal/clitest"
 	"github.com/oadp-sts/kubectl-oadp_sts/internal/faults"
@@ -102,4 +104,42 @@ func checkPersistentFailure(t *testing.T, res clitest.Result, code string) {
 			t.Errorf("stderr shows the SDK's %q:\n%s", raw, res.Stderr)
 		}
 	}
+}
+
+// Far from AWS, with IAM slower than S3 as from a laptop, a fresh setup
+// that makes the bucket is four AWS round trips deep, as the bench measures
+// it from the proxy's log (moto behind it): the caller's identity, then
+// every read, then the creates (the bucket's too), then the attachment with
+// the bucket's settings. Sent as soon as CreateBucket answered, the settings
+// would be one more request in sequence.
+func TestFreshSetupIsFourAWSRoundTripsDeep(t *testing.T) {
+	r := rig.Get(t)
+	r.Fresh(t)
+	r.UseEnv(t)
+	p := faults.Front(t, r.AWSEndpoint, faults.Options{Latency: map[string]time.Duration{
+		"iam": 150 * time.Millisecond, "sts": 30 * time.Millisecond, "s3": 30 * time.Millisecond}})
+	res := clitest.Run(t, "setup", "--yes", "--wait=false")
+	if res.Code != 0 {
+		t.Fatalf("setup exit %d: %s", res.Code, res.Stderr)
+	}
+	log := p.Log()
+	var did []string
+	for _, q := range log {
+		did = append(did, q.Action)
+	}
+	for _, want := range []string{"CreateBucket", "PutPublicAccessBlock", "PutBucketEncryption", "PutBucketTagging", "CreatePolicy", "CreateRole", "AttachRolePolicy"} {
+		if !slices.Contains(did, want) {
+			t.Fatalf("setup sent no %s (it sent %v): not a fresh setup that makes the bucket, the test proves nothing", want, did)
+		}
+	}
+	chain := faults.CriticalPath(log)
+	var names []string
+	for _, q := range chain {
+		names = append(names, q.Action)
+	}
+	t.Logf("%d AWS requests; critical path %s", len(log), strings.Join(names, " > "))
+	if len(chain) > 4 {
+		t.Errorf("%d AWS round trips in sequence, want at most 4: %s", len(chain), strings.Join(names, " > "))
+	}
+	checkHardened(t, r, ownBucket)
 }

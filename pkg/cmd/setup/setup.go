@@ -12,6 +12,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/kubectl/pkg/util/templates"
 
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/bucket"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmdutil"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/completion"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/facts"
@@ -298,6 +299,64 @@ func (o *Options) needs() facts.Need {
 	return n
 }
 
+// checkClusterSide runs the installer's preflight and the storage checks,
+// and chooses the Subscription's starting CSV, printing their warnings:
+// everything of the cluster that can refuse the run before the first change.
+func (o *Options) checkClusterSide(ctx context.Context, mo *manifests.Options) error {
+	if !o.facts.ClusterRead && o.DryRun == DryRunClient {
+		return nil
+	}
+	dyn, err := o.factory.Dynamic()
+	if err != nil {
+		return err
+	}
+	warnings, err := (&install.Installer{Client: dyn}).Preflight(ctx, *mo)
+	if err != nil {
+		return err
+	}
+	if err := o.startingCSV(ctx, dyn, mo); err != nil {
+		return err
+	}
+	for _, w := range warnings {
+		fmt.Fprintln(o.ErrOut, "warning: "+w)
+	}
+	o.storageCheck(ctx, *mo)
+	return nil
+}
+
+// startReads reads AWS beside the cluster's checks: its reads need only the
+// names and the account ID, print nothing until the checks passed, and
+// nothing is changed before both are done. The bucket's reads and IAM's go
+// out together, and IAM changes nothing until the bucket's plan is known (a
+// bucket setup may not use refuses the run before anything is made).
+// readIAM is IAM's read; bucketPlanned waits for the bucket's plan and takes
+// it into o and mo; readsDone waits for both, whatever they found.
+func (o *Options) startReads(ctx context.Context, mo *manifests.Options) (readIAM func() (iamRead, error), bucketPlanned func() error, readsDone func()) {
+	readIAM = func() (iamRead, error) { return iamRead{}, nil }
+	if o.Cluster.RoleARN == "" {
+		readIAM = o.startIAMRead(ctx)
+	}
+	bucketPlanned, bucketRead := func() error { return nil }, func() {}
+	if !o.Store.cloudStorage {
+		var (
+			p    *bucket.Plan
+			perr error
+			done = make(chan struct{})
+			w    = o.bucketWant(*mo)
+		)
+		go func() { defer close(done); p, perr = o.planBucket(ctx, w) }()
+		bucketRead = func() { <-done }
+		bucketPlanned = sync.OnceValue(func() error {
+			<-done
+			if perr == nil {
+				o.useBucketPlan(p, mo)
+			}
+			return perr
+		})
+	}
+	return readIAM, bucketPlanned, func() { _, _ = readIAM(); bucketRead() }
+}
+
 // Run resolves the facts and reads what is installed, decides and checks
 // every cluster-side choice, converges AWS, then applies the cluster objects
 // and waits. Everything that can be refused is refused before the first
@@ -336,34 +395,16 @@ func (o *Options) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if f.ClusterRead || o.DryRun != DryRunClient {
-		dyn, err := o.factory.Dynamic()
-		if err != nil {
-			return err
-		}
-		warnings, err := (&install.Installer{Client: dyn}).Preflight(ctx, mo)
-		if err != nil {
-			return err
-		}
-		if err := o.startingCSV(ctx, dyn, &mo); err != nil {
-			return err
-		}
-		for _, w := range warnings {
-			fmt.Fprintln(o.ErrOut, "warning: "+w)
-		}
-		o.storageCheck(ctx, mo)
-	}
-	// The bucket's reads need only the account ID, like IAM's: they go out
-	// together, and IAM changes nothing until the bucket's plan is known
-	// (a bucket setup may not use refuses the run before anything is made).
-	bucketPlanned := func() error { return nil }
-	if !o.Store.cloudStorage {
-		done := make(chan error, 1)
-		go func() { done <- o.planBucket(ctx, &mo) }()
-		bucketPlanned = sync.OnceValue(func() error { return <-done })
+	readCtx, stopReads := context.WithCancel(ctx)
+	defer stopReads()
+	readIAM, bucketPlanned, readsDone := o.startReads(readCtx, &mo)
+	if err := o.checkClusterSide(ctx, &mo); err != nil {
+		stopReads()
+		readsDone()
+		return err
 	}
 	if o.Cluster.RoleARN == "" {
-		roleARN, err := o.runAWS(ctx, bucketPlanned)
+		roleARN, err := o.runAWS(ctx, readIAM, bucketPlanned)
 		if err != nil {
 			return err
 		}
