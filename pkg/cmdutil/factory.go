@@ -40,9 +40,13 @@ type Factory struct {
 	kube     kubernetes.Interface
 	kubeErr  error
 
-	awsOnce sync.Once
-	awsCfg  aws.Config
-	awsErr  error
+	// aws is shared with the factories ForContext makes: one fleet loads
+	// the AWS configuration (and resolves its credentials) once.
+	aws *awsLoad
+
+	// Contexts are the --context values as given (the root fills it), more
+	// than one only for the commands that run on several clusters.
+	Contexts []string
 
 	regionMu      sync.Mutex
 	clusterRegion string
@@ -50,7 +54,13 @@ type Factory struct {
 
 // NewFactory returns a Factory over the standard kubectl flags and the AWS options.
 func NewFactory(flags *genericclioptions.ConfigFlags, awsOpts *awsclient.Options) *Factory {
-	return &Factory{ConfigFlags: flags, AWS: awsOpts}
+	return &Factory{ConfigFlags: flags, AWS: awsOpts, aws: &awsLoad{}}
+}
+
+type awsLoad struct {
+	once sync.Once
+	cfg  aws.Config
+	err  error
 }
 
 // Namespace is the OADP namespace: -n when given, else openshift-adp.
@@ -122,12 +132,12 @@ func (f *Factory) RawKubeConfig() (clientcmdapi.Config, error) {
 // credentials from the SDK's default chain). When it names no region, the
 // cluster's is used (SetClusterRegion), else us-east-1.
 func (f *Factory) AWSConfig(ctx context.Context) (aws.Config, error) {
-	f.awsOnce.Do(func() {
-		f.awsCfg, f.awsErr = f.AWS.Load(ctx)
+	f.aws.once.Do(func() {
+		f.aws.cfg, f.aws.err = f.AWS.Load(ctx)
 	})
 	f.regionMu.Lock()
 	defer f.regionMu.Unlock()
-	return awsclient.WithRegion(f.awsCfg, f.clusterRegion), f.awsErr
+	return awsclient.WithRegion(f.aws.cfg, f.clusterRegion), f.aws.err
 }
 
 // SetClusterRegion tells the factory the cluster's AWS region, for AWS calls
@@ -149,7 +159,8 @@ func NamespaceFlag(ns string) string {
 
 // ForContext is a Factory over the same flags and AWS options for another
 // kubeconfig context: one cluster of a fleet, or the cluster whose backups
-// another restores (--from-cluster). Its clients are its own; the flags that
+// another restores (--from-cluster). Its clients and its cluster's region are
+// its own, the loaded AWS configuration is shared; the flags that
 // name one cluster or user of the kubeconfig (--cluster, --user) are not
 // carried over, since they belong to the context the user chose, not this one.
 func (f *Factory) ForContext(name string) *Factory {
@@ -162,5 +173,5 @@ func (f *Factory) ForContext(name string) *Factory {
 	// Flags that name one server, cluster or user override every context.
 	c.APIServer, c.TLSServerName, c.ClusterName, c.AuthInfoName = nil, nil, nil, nil
 	c.Context = &name
-	return NewFactory(c, f.AWS)
+	return &Factory{ConfigFlags: c, AWS: f.AWS, aws: f.aws, Contexts: []string{name}}
 }
