@@ -305,3 +305,20 @@ func (r *Runner) finish(rows []fleet.Row) error {
 	}
 	return exitcode.WithCode(worst, fmt.Errorf("%s: %d of %d clusters did not succeed: %s", r.Verb, len(bad), len(rows), strings.Join(bad, ", ")))
 }
+
+// RefuseOneClusterFlags refuses, in fleet mode, the flags that name one
+// cluster's own fact or object: given once for every cluster, they would
+// make the clusters collide (one bucket, one role) or lie (one cluster ID).
+func RefuseOneClusterFlags(cmd *cobra.Command, names ...string) error {
+	for _, n := range names {
+		if cmd.Flags().Changed(n) {
+			return fmt.Errorf("--%s names one cluster's own, and %s in fleet mode runs on several: leave --%s out (each cluster uses what setup recorded there, or its own default), or run %s on that cluster alone with one --context",
+				n, cmd.Name(), n, cmd.Name())
+		}
+	}
+	return nil
+}
+
+// ReportRow is the summary row's read for a verb that reads no status
+// report of its own: status's, as the cluster is once the verb is done.
+type ReportRow func(ctx context.Context, f *cmdutil.Factory) (*status.Report, error)
