@@ -219,6 +219,7 @@ func TestFromReport(t *testing.T) {
 			{Name: status.CheckLocation + " default", Result: status.OK},
 			{Name: status.CheckLocation + " other", Result: status.Failed},
 			{Name: status.CheckBucket + " fleet-a-oadp", Result: status.OK},
+			{Name: status.CheckBucketHardening + " fleet-a-oadp", Result: status.OK},
 		},
 	}
 	row := FromReport(Row{Context: "a"}, rep)

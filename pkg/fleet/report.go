@@ -30,6 +30,7 @@ func FromReport(row Row, r *status.Report) Row {
 			row.DPAReconciled = yesNo(ch.Result)
 		case strings.HasPrefix(ch.Name, status.CheckLocation+" "):
 			locations = append(locations, ch.Result)
+		case strings.HasPrefix(ch.Name, status.CheckBucketHardening):
 		case strings.HasPrefix(ch.Name, status.CheckBucket+" "):
 			buckets = append(buckets, strings.TrimPrefix(ch.Name, status.CheckBucket+" "))
 		}
