@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/exitcode"
 )
@@ -107,31 +108,38 @@ func (s Selection) Select(known []string) ([]string, error) {
 	return slices.Clone(s.Contexts), nil
 }
 
-// Run calls job once for each of n clusters, at most parallel at a time, and
-// returns when every job has. A job that panics fails alone: its error says
-// so, and the others carry on.
+// Run calls job once for each of n clusters, at most parallel at a time,
+// starting them in order, and returns when every job has. A job that panics
+// fails alone: its error says so, and the others carry on.
 func Run(ctx context.Context, n, parallel int, job func(ctx context.Context, i int) error) []error {
 	errs := make([]error, n)
-	sem := make(chan struct{}, max(parallel, 1))
+	var next atomic.Int64
 	var wg sync.WaitGroup
-	for i := range n {
+	for range min(max(parallel, 1), n) {
 		wg.Go(func() {
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			defer func() {
-				if p := recover(); p != nil {
-					errs[i] = fmt.Errorf("internal error: %v", p)
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
 				}
-			}()
-			if err := ctx.Err(); err != nil {
-				errs[i] = err
-				return
+				errs[i] = runJob(ctx, i, job)
 			}
-			errs[i] = job(ctx, i)
 		})
 	}
 	wg.Wait()
 	return errs
+}
+
+func runJob(ctx context.Context, i int, job func(ctx context.Context, i int) error) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("internal error: %v", p)
+		}
+	}()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return job(ctx, i)
 }
 
 // severity ranks the exit codes from README's table for Worst: an error (1:
