@@ -31,6 +31,13 @@ import (
 func TestFleetSetupStatusCleanup(t *testing.T) {
 	f := fleet3(t)
 	ctx := context.Background()
+	dry := clitest.Run(t, append([]string{"setup", "--dry-run=client"}, contexts(f)...)...)
+	if dry.Code != 0 || strings.Count(dry.Stderr, "dry run: AWS not changed") != 3 {
+		t.Errorf("setup --dry-run=client: exit %d, want 0 and each cluster's plan:\n%s", dry.Code, dry.Stderr)
+	}
+	if roles, err := f.AWS().IAM().ListRoles(ctx, &iam.ListRolesInput{}); err != nil || len(roles.Roles) > 0 {
+		t.Fatalf("a dry run made roles (%v)", err)
+	}
 	res := clitest.Run(t, append([]string{"setup", "--yes", "--wait=false"}, contexts(f)...)...)
 	if res.Code != 0 {
 		t.Fatalf("setup: exit %d:\n%s", res.Code, res.Stderr)

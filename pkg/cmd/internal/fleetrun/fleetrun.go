@@ -240,7 +240,7 @@ func (r *Runner) runOne(ctx context.Context, name string, width int, out, errOut
 		cancel()
 	}
 	row = fleet.FromReport(row, rep)
-	if r.Output != "" && json(report.Bytes()) {
+	if r.Output != "" && isJSON(report.Bytes()) {
 		row.Report = bytes.TrimSpace(report.Bytes())
 	}
 	flushOut()
@@ -265,7 +265,7 @@ func unreachable(err error) bool {
 	return strings.Contains(s, "connection refused") || strings.Contains(s, "no such host") || strings.Contains(s, "i/o timeout")
 }
 
-func json(b []byte) bool {
+func isJSON(b []byte) bool {
 	b = bytes.TrimSpace(b)
 	return len(b) > 0 && (b[0] == '{' || b[0] == '[')
 }
