@@ -51,25 +51,34 @@ func (s Selection) Compile() (*regexp.Regexp, error) {
 	return re, nil
 }
 
-// Select resolves the selection against the kubeconfig's context names: the
-// given contexts in the order given, or every (matching) context sorted.
-// A name the kubeconfig lacks, a name given twice, a pattern matching
-// nothing, or two ways of choosing at once is refused, naming the flag.
-func (s Selection) Select(known []string) ([]string, error) {
-	re, err := s.Compile()
-	if err != nil {
-		return nil, err
+// Validate refuses a bad --contexts-matching and two ways of choosing the
+// clusters at once, before the kubeconfig is read.
+func (s Selection) Validate() error {
+	if _, err := s.Compile(); err != nil {
+		return err
 	}
 	if s.All && s.Matching != "" {
-		return nil, fmt.Errorf("--all-contexts and --contexts-matching do not go together: give one")
+		return fmt.Errorf("--all-contexts and --contexts-matching do not go together: give one")
 	}
 	if (s.All || s.Matching != "") && len(s.Contexts) > 0 {
 		flag := "--all-contexts"
 		if !s.All {
 			flag = "--contexts-matching"
 		}
-		return nil, fmt.Errorf("--context and %s do not go together: name the clusters with --context, or choose them with %s", flag, flag)
+		return fmt.Errorf("--context and %s do not go together: name the clusters with --context, or choose them with %s", flag, flag)
 	}
+	return nil
+}
+
+// Select resolves the selection against the kubeconfig's context names: the
+// given contexts in the order given, or every (matching) context sorted.
+// A name the kubeconfig lacks, a name given twice, a pattern matching
+// nothing, or two ways of choosing at once is refused, naming the flag.
+func (s Selection) Select(known []string) ([]string, error) {
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	re, _ := s.Compile() // Validate compiled it
 	known = slices.Sorted(slices.Values(known))
 	list := func() string {
 		if len(known) == 0 {

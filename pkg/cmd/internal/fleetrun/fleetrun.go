@@ -66,8 +66,7 @@ func (fl *Flags) Validate(f *cmdutil.Factory) error {
 	if fl.Parallel < 1 {
 		return fmt.Errorf("--parallel must be at least 1, not %d: it is how many clusters run at once", fl.Parallel)
 	}
-	_, err := fl.Selection(f).Compile()
-	return err
+	return fl.Selection(f).Validate()
 }
 
 // Cluster is one cluster's run: its context, Factory and streams, and what
