@@ -123,7 +123,7 @@ type UnreachableError struct {
 
 func (e *UnreachableError) Error() string {
 	// The dial's own words, without the request's long URL.
-	var cause error = e.Err
+	cause := e.Err
 	var oe *net.OpError
 	if errors.As(e.Err, &oe) {
 		cause = oe

@@ -171,4 +171,3 @@ func assertNothingLeft(ctx context.Context, t *testing.T, f *rig.Fleet) {
 		}
 	}
 }
-

@@ -197,18 +197,17 @@ func (r *Runner) runAll(ctx context.Context, contexts []string, set func(*Cluste
 	return rows
 }
 
-//nolint:funlen // one cluster's run: its streams, the verb, its one error line, its row
 func (r *Runner) runOne(ctx context.Context, name string, width int, out, errOut io.Writer, set func(*Cluster)) fleet.Row {
 	f := r.Factory.ForContext(name)
 	var (
 		report             bytes.Buffer
 		outGroup, errGroup fleet.Group
-		flushOut, flushErr = func() {}, func() {}
+		flushOut, flushErr func()
 		clusterOut, cluErr io.Writer
 	)
 	switch {
 	case r.Output != "":
-		clusterOut = &report
+		clusterOut, flushOut = &report, func() {}
 	case printer.IsTerminal(r.Out):
 		p := fleet.NewPrefixed(out, fleet.Prefix(name, width))
 		clusterOut, flushOut = p, func() { _ = p.Flush() } // the terminal: a failed write shows itself
@@ -233,7 +232,7 @@ func (r *Runner) runOne(ctx context.Context, name string, width int, out, errOut
 		fmt.Fprintf(cluErr, "error: %s\n", fleet.OneLine(err))
 	}
 	row := fleet.Row{Context: name, Result: fleet.ResultWord(code), ExitCode: code, Error: fleet.OneLine(err)}
-	if rep == nil && r.Row != nil && !(err != nil && code == exitcode.Error && unreachable(err)) {
+	if rep == nil && r.Row != nil && (err == nil || code != exitcode.Error || !unreachable(err)) {
 		rctx, cancel := context.WithTimeout(ctx, rowTimeout)
 		rep, _ = r.Row(rctx, f) // a row without facts: the cluster's own error says why
 		cancel()
