@@ -45,8 +45,11 @@ func TestFleetSetupStatusCleanup(t *testing.T) {
 	for _, r := range f.Rigs {
 		role, bucket, dpa := names(r)
 		assertTrustedOnlyBy(ctx, t, f, role, r)
-		if _, err := f.AWS().S3().HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(bucket)}); err != nil {
+		// The AWS configuration names no region: each bucket is in its own cluster's.
+		if loc, err := f.AWS().S3().GetBucketLocation(ctx, &s3.GetBucketLocationInput{Bucket: aws.String(bucket)}); err != nil {
 			t.Errorf("%s: bucket %s: %v", r.Identity.Context, bucket, err)
+		} else if string(loc.LocationConstraint) != r.Identity.Region {
+			t.Errorf("%s: bucket %s in %q, want the cluster's region %s", r.Identity.Context, bucket, loc.LocationConstraint, r.Identity.Region)
 		}
 		if _, err := r.Dynamic.Resource(gvr.DPA).Namespace("openshift-adp").Get(ctx, dpa, metav1.GetOptions{}); err != nil {
 			t.Errorf("%s: DPA %s: %v", r.Identity.Context, dpa, err)
