@@ -50,6 +50,20 @@ type Factory struct {
 
 	regionMu      sync.Mutex
 	clusterRegion string
+
+	flagsOnce sync.Once
+}
+
+// flags are the ConfigFlags with one --context in them, as cli-runtime's own
+// --context would have put it: also where no PersistentPreRun ran (shell
+// completion), so a TAB after '--context other' asks the other cluster.
+func (f *Factory) flags() *genericclioptions.ConfigFlags {
+	f.flagsOnce.Do(func() {
+		if f.ConfigFlags.Context == nil && len(f.Contexts) == 1 {
+			f.ConfigFlags.Context = &f.Contexts[0]
+		}
+	})
+	return f.ConfigFlags
 }
 
 // NewFactory returns a Factory over the standard kubectl flags and the AWS options.
@@ -74,7 +88,7 @@ func (f *Factory) Namespace() string {
 // RESTConfig is the user's kubeconfig as resolved by the standard flags.
 func (f *Factory) RESTConfig() (*rest.Config, error) {
 	f.restOnce.Do(func() {
-		cfg, err := f.ConfigFlags.ToRESTConfig()
+		cfg, err := f.flags().ToRESTConfig()
 		if err != nil {
 			f.restErr = fmt.Errorf("cannot load a kubeconfig: %w (set --kubeconfig or KUBECONFIG, or log in with 'oc login')", err)
 			return
@@ -119,13 +133,13 @@ func (f *Factory) Kube() (kubernetes.Interface, error) {
 
 // Discovery returns a discovery client (cached on disk by the standard flags).
 func (f *Factory) Discovery() (discovery.CachedDiscoveryInterface, error) {
-	return f.ConfigFlags.ToDiscoveryClient()
+	return f.flags().ToDiscoveryClient()
 }
 
 // RawKubeConfig is the kubeconfig the flags name, as written (for completing
 // its context, cluster and user names).
 func (f *Factory) RawKubeConfig() (clientcmdapi.Config, error) {
-	return f.ConfigFlags.ToRawKubeConfigLoader().RawConfig()
+	return f.flags().ToRawKubeConfigLoader().RawConfig()
 }
 
 // AWSConfig loads the AWS configuration once (profile, region, endpoint and
@@ -164,7 +178,7 @@ func NamespaceFlag(ns string) string {
 // name one cluster or user of the kubeconfig (--cluster, --user) are not
 // carried over, since they belong to the context the user chose, not this one.
 func (f *Factory) ForContext(name string) *Factory {
-	src := f.ConfigFlags
+	src := f.flags()
 	c := genericclioptions.NewConfigFlags(true)
 	c.CacheDir, c.KubeConfig, c.Namespace, c.Timeout = src.CacheDir, src.KubeConfig, src.Namespace, src.Timeout
 	c.Insecure, c.CertFile, c.KeyFile, c.CAFile, c.BearerToken = src.Insecure, src.CertFile, src.KeyFile, src.CAFile, src.BearerToken
