@@ -38,7 +38,10 @@ type fleetRow struct {
 	parallel int
 	wall     time.Duration
 	rssKiB   int64
-	failed   string
+	// cpu is the plugin's user and system time: against wall, how much of
+	// the run the plugin itself worked rather than waited on the servers.
+	cpu    time.Duration
+	failed string
 }
 
 // fleetBench starts a fleet of six rig clusters against one moto, puts the
@@ -90,7 +93,7 @@ func fleetBench(plugin string, runs int) error {
 			c := b.pluginCmd(append([]string{verb, "-n", ns, "--contexts-matching", match}, args...)...)
 			rssFile := filepath.Join(f.Dir, "rss")
 			if timeCmd != "" && i == 0 {
-				c = exec.Command(timeCmd, append([]string{"-f", "%M", "-o", rssFile}, c.Args...)...)
+				c = exec.Command(timeCmd, append([]string{"-f", "%U %S %M", "-o", rssFile}, c.Args...)...)
 				c.Env = b.pluginCmd().Env
 			}
 			d, err := b.exec(c)
@@ -102,7 +105,12 @@ func fleetBench(plugin string, runs int) error {
 				// GNU time writes "Command exited with non-zero status N"
 				// before the number when the command failed (status: 2).
 				data, _ := os.ReadFile(rssFile)
-				row.rssKiB, _ = strconv.ParseInt(lastLine(strings.TrimSpace(string(data))), 10, 64)
+				if f := strings.Fields(lastLine(strings.TrimSpace(string(data)))); len(f) == 3 {
+					user, _ := strconv.ParseFloat(f[0], 64)
+					sys, _ := strconv.ParseFloat(f[1], 64)
+					row.cpu = time.Duration((user + sys) * float64(time.Second))
+					row.rssKiB, _ = strconv.ParseInt(f[2], 10, 64)
+				}
 			}
 			walls = append(walls, d)
 		}
@@ -194,7 +202,7 @@ func printFleet(rows []fleetRow, lat map[string]time.Duration, runs int, rss boo
 	fmt.Printf("\nfleet mode under the latency model (IAM %s, STS %s, S3 %s, each API server %s per request), --parallel 4 (the default), %d runs, median:\n",
 		lat["iam"], lat["sts"], lat["s3"], lat["kube"], runs)
 	tw := tabwriter.NewWriter(os.Stdout, 0, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "command\tclusters\t--parallel\twall (median)\tvs 1 cluster\tpeak RSS (plugin)")
+	fmt.Fprintln(tw, "command\tclusters\t--parallel\twall (median)\tvs 1 cluster\tpeak RSS (plugin)\tplugin CPU (user+sys)")
 	one := map[string]time.Duration{}
 	for _, r := range rows {
 		par := "4"
@@ -202,17 +210,17 @@ func printFleet(rows []fleetRow, lat map[string]time.Duration, runs int, rss boo
 			par = strconv.Itoa(r.parallel)
 		}
 		if r.failed != "" {
-			fmt.Fprintf(tw, "%s\t%d\t%s\tFAILED: %s\t\t\n", r.verb, r.clusters, par, lastLine(r.failed))
+			fmt.Fprintf(tw, "%s\t%d\t%s\tFAILED: %s\t\t\t\n", r.verb, r.clusters, par, lastLine(r.failed))
 			continue
 		}
 		if r.clusters == 1 {
 			one[r.verb] = r.wall
 		}
-		mem := "-"
+		mem, cpu := "-", "-"
 		if rss {
-			mem = fmt.Sprintf("%.1f MiB", float64(r.rssKiB)/1024)
+			mem, cpu = fmt.Sprintf("%.1f MiB", float64(r.rssKiB)/1024), r.cpu.Round(10*time.Millisecond).String()
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%.2fx\t%s\n", r.verb, r.clusters, par, r.wall.Round(time.Millisecond), ratio(r.wall, one[r.verb]), mem)
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%.2fx\t%s\t%s\n", r.verb, r.clusters, par, r.wall.Round(time.Millisecond), ratio(r.wall, one[r.verb]), mem, cpu)
 	}
 	tw.Flush()
 	verdict := func(ok bool) string {
