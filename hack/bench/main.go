@@ -48,7 +48,7 @@ type bench struct {
 
 func main() {
 	runs := flag.Int("runs", 5, "runs per scenario (the median is reported)")
-	only := flag.String("only", "", "run one scenario only: verify, latency")
+	only := flag.String("only", "", "run one scenario only: verify, latency, fleet")
 	chains := flag.Bool("chains", false, "print each latency scenario's heaviest chain, request by request")
 	flag.Parse()
 	if *only == "verify" {
@@ -62,9 +62,22 @@ func main() {
 		}
 		return
 	}
-	if err := run(*runs, *only, *chains); err != nil {
-		fmt.Fprintln(os.Stderr, "bench:", err)
-		os.Exit(1)
+	if *only != "fleet" {
+		if err := run(*runs, *only, *chains); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+	}
+	if *only == "" || *only == "fleet" {
+		// After the single rig has stopped: the fleet starts six clusters of its own.
+		plugin, err := filepath.Abs("bin/kubectl-oadp_sts")
+		if err == nil {
+			err = fleetBench(plugin, min(*runs, 3))
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench: fleet:", err)
+			os.Exit(1)
+		}
 	}
 }
 

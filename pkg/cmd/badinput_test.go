@@ -53,6 +53,11 @@ var badInputs = [][]string{
 	{"get", "backups", "-l", "a=b=c"},
 	{"cleanup", "--dry-run=yes"},
 	{"policy", "--bucket", "My_Bucket"},
+	{"status", "--contexts-matching", "prod-("},
+	{"status", "--all-contexts", "--contexts-matching", "^prod-"},
+	{"setup", "--all-contexts", "--parallel", "0"},
+	{"setup", "--context", "prod-east", "--context", "prod-west", "--bucket", "shared-oadp"},
+	{"backup", "hello-world", "--context", "prod-east", "--context", "prod-west"},
 }
 
 // hostileRows are rows of the same table drawn from TestHostileInput's

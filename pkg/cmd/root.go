@@ -3,6 +3,8 @@ package cmd
 
 import (
 	"flag"
+	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
@@ -17,6 +19,7 @@ import (
 	deletecmd "github.com/oadp-sts/kubectl-oadp_sts/pkg/cmd/delete"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmd/describe"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmd/get"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmd/internal/fleetrun"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmd/logs"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmd/policy"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmd/restore"
@@ -54,7 +57,12 @@ func NewRootCmd(streams genericiooptions.IOStreams) *cobra.Command {
 		SilenceErrors: true,
 		// Hostile values (empty, multi-line, NUL, not UTF-8, too long) are
 		// refused here, before any command reads or writes anything.
-		PersistentPreRunE: inputcheck.Check,
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			if err := inputcheck.Check(cmd, args); err != nil {
+				return err
+			}
+			return useContexts(cmd, configFlags, f)
+		},
 		Annotations: map[string]string{
 			cobra.CommandDisplayNameAnnotation: "kubectl oadp-sts",
 		},
@@ -64,7 +72,11 @@ func NewRootCmd(streams genericiooptions.IOStreams) *cobra.Command {
 	root.SetErr(streams.ErrOut)
 
 	flags := root.PersistentFlags()
+	// --context is ours: repeatable for the fleet commands. cli-runtime's is
+	// a plain string whose last value silently wins.
+	configFlags.Context = nil
 	configFlags.AddFlags(flags)
+	flags.StringArrayVar(&f.Contexts, "context", nil, "the name of the kubeconfig context to use; status, setup, verify and cleanup take it more than once, to run on each cluster (fleet mode)")
 	awsOpts.AddFlags(flags)
 	addKlogFlags(root)
 	completion.RegisterGlobalFlags(root, f)
@@ -89,6 +101,20 @@ func NewRootCmd(streams genericiooptions.IOStreams) *cobra.Command {
 	)
 	inputcheck.Guard(root)
 	return root
+}
+
+// useContexts hands one --context to the kubeconfig loader, as kubectl's
+// own flag would, and refuses a second one where the command runs on one
+// cluster only.
+func useContexts(cmd *cobra.Command, configFlags *genericclioptions.ConfigFlags, f *cmdutil.Factory) error {
+	switch {
+	case len(f.Contexts) == 1:
+		configFlags.Context = &f.Contexts[0]
+	case len(f.Contexts) > 1 && !fleetrun.IsFleetCommand(cmd):
+		return fmt.Errorf("--context is given %d times (%s), but %s runs on one cluster: give one --context (only status, setup, verify and cleanup take several)",
+			len(f.Contexts), strings.Join(f.Contexts, ", "), cmd.CommandPath())
+	}
+	return nil
 }
 
 // addKlogFlags exposes klog's -v so `-v=6` shows every API request, as in

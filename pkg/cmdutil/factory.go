@@ -39,17 +39,41 @@ type Factory struct {
 	kube     kubernetes.Interface
 	kubeErr  error
 
-	awsOnce sync.Once
-	awsCfg  aws.Config
-	awsErr  error
+	// aws is shared with the factories ForContext makes: one fleet loads
+	// the AWS configuration (and resolves its credentials) once.
+	aws *awsLoad
+
+	// Contexts are the --context values as given (the root fills it), more
+	// than one only for the commands that run on several clusters.
+	Contexts []string
 
 	regionMu      sync.Mutex
 	clusterRegion string
+
+	flagsOnce sync.Once
+}
+
+// flags are the ConfigFlags with one --context in them, as cli-runtime's own
+// --context would have put it: also where no PersistentPreRun ran (shell
+// completion), so a TAB after '--context other' asks the other cluster.
+func (f *Factory) flags() *genericclioptions.ConfigFlags {
+	f.flagsOnce.Do(func() {
+		if f.ConfigFlags.Context == nil && len(f.Contexts) == 1 {
+			f.ConfigFlags.Context = &f.Contexts[0]
+		}
+	})
+	return f.ConfigFlags
 }
 
 // NewFactory returns a Factory over the standard kubectl flags and the AWS options.
 func NewFactory(flags *genericclioptions.ConfigFlags, awsOpts *awsclient.Options) *Factory {
-	return &Factory{ConfigFlags: flags, AWS: awsOpts}
+	return &Factory{ConfigFlags: flags, AWS: awsOpts, aws: &awsLoad{}}
+}
+
+type awsLoad struct {
+	once sync.Once
+	cfg  aws.Config
+	err  error
 }
 
 // Namespace is the OADP namespace: -n when given, else openshift-adp.
@@ -63,7 +87,7 @@ func (f *Factory) Namespace() string {
 // RESTConfig is the user's kubeconfig as resolved by the standard flags.
 func (f *Factory) RESTConfig() (*rest.Config, error) {
 	f.restOnce.Do(func() {
-		cfg, err := f.ConfigFlags.ToRESTConfig()
+		cfg, err := f.flags().ToRESTConfig()
 		if err != nil {
 			f.restErr = fmt.Errorf("cannot load a kubeconfig: %w (set --kubeconfig or KUBECONFIG, or log in with 'oc login')", err)
 			return
@@ -109,19 +133,19 @@ func (f *Factory) Kube() (kubernetes.Interface, error) {
 // RawKubeConfig is the kubeconfig the flags name, as written (for completing
 // its context, cluster and user names).
 func (f *Factory) RawKubeConfig() (clientcmdapi.Config, error) {
-	return f.ConfigFlags.ToRawKubeConfigLoader().RawConfig()
+	return f.flags().ToRawKubeConfigLoader().RawConfig()
 }
 
 // AWSConfig loads the AWS configuration once (profile, region, endpoint and
 // credentials from the SDK's default chain). When it names no region, the
 // cluster's is used (SetClusterRegion), else us-east-1.
 func (f *Factory) AWSConfig(ctx context.Context) (aws.Config, error) {
-	f.awsOnce.Do(func() {
-		f.awsCfg, f.awsErr = f.AWS.Load(ctx)
+	f.aws.once.Do(func() {
+		f.aws.cfg, f.aws.err = f.AWS.Load(ctx)
 	})
 	f.regionMu.Lock()
 	defer f.regionMu.Unlock()
-	return awsclient.WithRegion(f.awsCfg, f.clusterRegion), f.awsErr
+	return awsclient.WithRegion(f.aws.cfg, f.clusterRegion), f.aws.err
 }
 
 // SetClusterRegion tells the factory the cluster's AWS region, for AWS calls
@@ -143,11 +167,12 @@ func NamespaceFlag(ns string) string {
 
 // ForContext is a Factory over the same flags and AWS options for another
 // kubeconfig context: one cluster of a fleet, or the cluster whose backups
-// another restores (--from-cluster). Its clients are its own; the flags that
+// another restores (--from-cluster). Its clients and its cluster's region are
+// its own, the loaded AWS configuration is shared; the flags that
 // name one cluster or user of the kubeconfig (--cluster, --user) are not
 // carried over, since they belong to the context the user chose, not this one.
 func (f *Factory) ForContext(name string) *Factory {
-	src := f.ConfigFlags
+	src := f.flags()
 	c := genericclioptions.NewConfigFlags(true)
 	c.CacheDir, c.KubeConfig, c.Namespace, c.Timeout = src.CacheDir, src.KubeConfig, src.Namespace, src.Timeout
 	c.Insecure, c.CertFile, c.KeyFile, c.CAFile, c.BearerToken = src.Insecure, src.CertFile, src.KeyFile, src.CAFile, src.BearerToken
@@ -156,5 +181,5 @@ func (f *Factory) ForContext(name string) *Factory {
 	// Flags that name one server, cluster or user override every context.
 	c.APIServer, c.TLSServerName, c.ClusterName, c.AuthInfoName = nil, nil, nil, nil
 	c.Context = &name
-	return NewFactory(c, f.AWS)
+	return &Factory{ConfigFlags: c, AWS: f.AWS, aws: f.aws, Contexts: []string{name}}
 }

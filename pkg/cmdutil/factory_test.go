@@ -54,3 +54,30 @@ func TestForContext(t *testing.T) {
 		t.Errorf("the original factory moved to %s", own.Host)
 	}
 }
+
+// One --context reaches its cluster even where the root's PersistentPreRun
+// did not run (shell completion): the factory puts it into the flags itself.
+func TestOneContextWithoutPreRun(t *testing.T) {
+	cfg := clientcmdapi.NewConfig()
+	for name, server := range map[string]string{"a": "https://a.example:6443", "b": "https://b.example:6443"} {
+		cfg.Clusters[name] = &clientcmdapi.Cluster{Server: server}
+		cfg.AuthInfos[name] = &clientcmdapi.AuthInfo{Token: "t-" + name}
+		cfg.Contexts[name] = &clientcmdapi.Context{Cluster: name, AuthInfo: name}
+	}
+	cfg.CurrentContext = "a"
+	path := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := clientcmd.WriteToFile(*cfg, path); err != nil {
+		t.Fatal(err)
+	}
+	flags := genericclioptions.NewConfigFlags(true)
+	flags.KubeConfig, flags.Context = &path, nil
+	f := NewFactory(flags, awsclient.NewOptions())
+	f.Contexts = []string{"b"}
+	rc, err := f.RESTConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rc.Host != "https://b.example:6443" {
+		t.Errorf("--context b reaches %s", rc.Host)
+	}
+}

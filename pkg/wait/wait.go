@@ -27,6 +27,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"sync"
 	"time"
 
@@ -105,7 +106,33 @@ type Watch struct {
 	obj    *unstructured.Unstructured
 	gone   bool // deleted since seen, or absent after the initial list
 	notify chan struct{}
+	// lost is the error of the last request, while the API server does not
+	// answer, and lostSince when it stopped: a wait that times out then
+	// says the cluster was lost, not that the object was slow.
+	lost      error
+	lostSince time.Time
 }
+
+// UnreachableError is a wait that ran out of time while the API server did
+// not answer: the cluster was lost, which no longer wait fixes.
+type UnreachableError struct {
+	What  string
+	Since time.Duration
+	Err   error
+}
+
+func (e *UnreachableError) Error() string {
+	// The dial's own words, without the request's long URL.
+	cause := e.Err
+	var oe *net.OpError
+	if errors.As(e.Err, &oe) {
+		cause = oe
+	}
+	return fmt.Sprintf("lost the cluster while waiting for %s: its API server has not answered for %s (%v); check that it is up and reachable, then run 'kubectl oadp-sts status'",
+		e.What, e.Since.Round(time.Second), cause)
+}
+
+func (e *UnreachableError) Unwrap() error { return e.Err }
 
 // Start begins watching the object called name through client and returns
 // once the initial list is in, so a create issued after Start is never
@@ -117,6 +144,7 @@ func Start(ctx context.Context, client dynamic.ResourceInterface, name string) (
 	w := &Watch{cancel: cancel, done: make(chan struct{}), notify: make(chan struct{}, 1)}
 	refused := make(chan error, 1)
 	report := func(err error) {
+		w.noteReach(err)
 		if err != nil && !kube.IsUnreachable(err) && refusal(err) {
 			select {
 			case refused <- err:
@@ -197,6 +225,21 @@ func (w *Watch) set(o any, deleted bool) {
 	}
 }
 
+// noteReach keeps whether the last request reached the API server.
+func (w *Watch) noteReach(err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	switch {
+	case err == nil:
+		w.lost, w.lostSince = nil, time.Time{}
+	case kube.IsUnreachable(err):
+		if w.lost == nil {
+			w.lostSince = time.Now()
+		}
+		w.lost = err
+	}
+}
+
 func (w *Watch) latest() (*unstructured.Unstructured, bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -270,6 +313,12 @@ func (w *Watch) next(ctx context.Context, tick, timeout <-chan time.Time, p *pro
 		case <-tick:
 			p.redraw()
 		case <-timeout:
+			w.mu.Lock()
+			lost, since := w.lost, w.lostSince
+			w.mu.Unlock()
+			if lost != nil {
+				return exitcode.WithCode(exitcode.Error, &UnreachableError{What: opts.What, Since: time.Since(since), Err: lost})
+			}
 			return p.timedOut(opts)
 		case <-ctx.Done():
 			return p.interrupted(ctx, opts)

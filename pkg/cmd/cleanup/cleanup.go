@@ -13,6 +13,8 @@ import (
 
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/awsclient"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cleanup"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmd/internal/fleetrun"
+	statuscmd "github.com/oadp-sts/kubectl-oadp_sts/pkg/cmd/status"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmdutil"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/facts"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/iam"
@@ -49,10 +51,15 @@ var (
 		also sends each Kubernetes deletion of the plan with dryRun=All and says
 		what the API server would refuse (AWS has no dry run).
 
+		With --context given more than once, --all-contexts or --contexts-matching,
+		cleanup runs on each cluster at once (--parallel, 4 by default): on a
+		terminal every cluster's plan is shown and one question asked for all.
+
 		Exit codes: 0 everything in the plan is gone (or nothing was there); 1
 		something was left behind (listed at the end) or could not be read; 5
 		only deletions still running when --timeout ran out (a namespace still
-		terminating: the cluster carries on, and cleanup run again finds it gone).`)
+		terminating: the cluster carries on, and cleanup run again finds it gone).
+		Several clusters: the worst of theirs.`)
 
 	example = templates.Examples(`
 		# See what would be deleted
@@ -76,6 +83,7 @@ type Options struct {
 	Force, Yes                                               bool
 	DryRun                                                   cmdutil.DryRun
 	Timeout                                                  time.Duration
+	Fleet                                                    fleetrun.Flags
 
 	isTerminal func() bool
 	factory    *cmdutil.Factory
@@ -94,6 +102,10 @@ func NewCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Comma
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := o.Validate(); err != nil {
 				return err
+			}
+			if o.Fleet.Fleet(f) {
+				o.complete()
+				return o.runFleet(cmd, statuscmd.ReportRow)
 			}
 			return o.Run(cmd.Context())
 		},
@@ -114,6 +126,7 @@ func NewCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Comma
 	cmdutil.AddDryRunFlag(cmd, &o.DryRun, `"none", "client" or "server": print the plan and change nothing; server also sends each Kubernetes deletion with dryRun=All (AWS has no dry run)`)
 	fs.BoolVarP(&o.Yes, "yes", "y", false, "delete without asking")
 	fs.DurationVar(&o.Timeout, "timeout", o.Timeout, "how long each wait on a deletion may take before the plugin steps in")
+	o.Fleet.AddFlags(cmd, f)
 	return cmd
 }
 
@@ -124,6 +137,9 @@ func (o *Options) Validate() error {
 	}
 	if o.Timeout <= 0 {
 		return fmt.Errorf("--timeout must be positive, not %s", o.Timeout)
+	}
+	if err := o.Fleet.Validate(o.factory); err != nil {
+		return err
 	}
 	if o.PolicyName != "" {
 		if err := iam.ValidatePolicyName(o.PolicyName, "check --policy-name"); err != nil {
@@ -138,9 +154,7 @@ func (o *Options) Validate() error {
 
 // Run discovers, prints the plan, asks, and deletes.
 func (o *Options) Run(ctx context.Context) error {
-	if o.isTerminal == nil {
-		o.isTerminal = func() bool { return printer.IsTerminal(o.In) }
-	}
+	o.complete()
 	plan, clients, copts, clusterName, err := o.discover(ctx)
 	if err != nil {
 		return err
@@ -176,6 +190,12 @@ func (o *Options) Run(ctx context.Context) error {
 	}
 	fmt.Fprintln(o.ErrOut, "Cleanup complete.")
 	return nil
+}
+
+func (o *Options) complete() {
+	if o.isTerminal == nil {
+		o.isTerminal = func() bool { return printer.IsTerminal(o.In) }
+	}
 }
 
 // discover resolves the names (flags, then setup's record, then defaults) and

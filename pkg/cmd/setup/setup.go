@@ -13,6 +13,8 @@ import (
 	"k8s.io/kubectl/pkg/util/templates"
 
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/bucket"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmd/internal/fleetrun"
+	statuscmd "github.com/oadp-sts/kubectl-oadp_sts/pkg/cmd/status"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmdutil"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/completion"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/facts"
@@ -93,8 +95,17 @@ var (
 		--oidc-issuer, --region, --account-id, --oadp-version, --install-operator,
 		--credentials), a client dry run reads nothing at all.
 
+		With --context given more than once, --all-contexts or --contexts-matching,
+		setup runs on each cluster at once (--parallel, 4 by default), each with
+		its own role trusted by its own OIDC issuer, its own bucket and names: on a
+		terminal every cluster's plan is shown and one question asked for all.
+		Clusters that share one OIDC issuer are reported, each pair with the fix,
+		and set up anyway. The flags that name one cluster's own (--cluster-name,
+		--role-name, --bucket and the like) are refused there.
+
 		Exit codes: 0 ready; 1 an error (nothing changed when the input was bad);
-		5 a wait timed out (the operator may still finish).`)
+		5 a wait timed out (the operator may still finish). Several clusters: the
+		worst of theirs.`)
 
 	example = templates.Examples(`
 		# Show what setup would do, changing nothing
@@ -111,6 +122,9 @@ var (
 
 		# Set up, without a prompt
 		kubectl oadp-sts setup --yes
+
+		# Three clusters at once, each with its own role, bucket and DPA
+		kubectl oadp-sts setup --context prod-east --context prod-west --context dr --yes
 
 		# Write the IAM plan for a security team to apply with the aws CLI
 		kubectl oadp-sts setup --output-dir ./oadp-iam
@@ -158,6 +172,7 @@ type Options struct {
 	from *record.Location
 	// prefixGiven is set when --prefix was given by name.
 	prefixGiven bool
+	Fleet       fleetrun.Flags
 
 	// Resolved by Run.
 	facts *facts.Facts
@@ -195,6 +210,9 @@ func NewCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Comma
 			if err := o.Validate(); err != nil {
 				return err
 			}
+			if o.Fleet.Fleet(f) {
+				return o.runFleet(cmd, statuscmd.ReportRow)
+			}
 			return o.Run(cmd.Context())
 		},
 	}
@@ -221,6 +239,7 @@ func NewCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Comma
 	fixed("credentials", Auto, CredsSecret, CredsOLM)
 	fixed("approval", olm.Manual, olm.Automatic)
 	fixed("format", gitops.Formats...)
+	o.Fleet.AddFlags(cmd, f)
 	return cmd
 }
 
@@ -243,6 +262,9 @@ func (o *Options) Complete() error {
 // Validate checks every flag that needs no fact, before anything is read.
 func (o *Options) Validate() error {
 	if err := o.DryRun.Validate(); err != nil {
+		return err
+	}
+	if err := o.Fleet.Validate(o.factory); err != nil {
 		return err
 	}
 	if o.PolicyName != "" {

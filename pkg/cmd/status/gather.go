@@ -59,3 +59,10 @@ func setupCommand(ns string, o GatherOptions) string {
 	}
 	return strings.Join(args, " ")
 }
+
+// ReportRow reads the status report of a fleet's summary row after another
+// verb ran on the cluster (setup, verify, cleanup): the names setup recorded,
+// nothing assumed, and no TokenRequest.
+func ReportRow(ctx context.Context, f *cmdutil.Factory) (*status.Report, error) {
+	return Gather(ctx, f, GatherOptions{})
+}

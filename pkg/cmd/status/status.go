@@ -13,6 +13,7 @@ import (
 	"k8s.io/kubectl/pkg/util/templates"
 
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/clusterfacts"
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmd/internal/fleetrun"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmdutil"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/exitcode"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/iam"
@@ -52,8 +53,14 @@ var (
 		the one create status makes, and only with this flag) and calls STS
 		AssumeRoleWithWebIdentity with it.
 
+		With --context given more than once, --all-contexts or --contexts-matching,
+		status checks each cluster at once (--parallel, 4 by default), then prints
+		a summary table and every pair of clusters that share one OIDC issuer; -o
+		json is then a list, one element per cluster.
+
 		Exit codes: 0 ready; 2 a check failed (each failure is printed with its
-		cause and fix); 1 the facts could not be read at all.`)
+		cause and fix); 1 the facts could not be read at all. Several clusters:
+		the worst of theirs (1, then 4, 5, 3, 2, then 0).`)
 
 	example = templates.Examples(`
 		# Check the current cluster, AWS account and OADP set up
@@ -63,13 +70,17 @@ var (
 		kubectl oadp-sts status -o json
 
 		# Also assume the role with the velero service account's token
-		kubectl oadp-sts status --assume-role`)
+		kubectl oadp-sts status --assume-role
+
+		# Three clusters at once, then a summary table
+		kubectl oadp-sts status --context prod-east --context prod-west --context dr`)
 )
 
 // Options are the status command's inputs.
 type Options struct {
 	Gather GatherOptions
 	Output string
+	Fleet  fleetrun.Flags
 
 	factory *cmdutil.Factory
 	genericiooptions.IOStreams
@@ -97,6 +108,9 @@ func NewCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Comma
 			if err := o.Validate(); err != nil {
 				return err
 			}
+			if o.Fleet.Fleet(f) {
+				return o.RunFleet(cmd.Context())
+			}
 			return o.Run(cmd.Context())
 		},
 	}
@@ -106,6 +120,7 @@ func NewCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Comma
 	fs.StringVar(&o.Gather.PolicyName, "policy-name", "", "name of the IAM permissions policy to check (default: the one setup recorded, else "+iam.DefaultPolicyName+")")
 	fs.BoolVar(&o.Gather.AssumeRole, "assume-role", false, "also request a token for the velero service account (a TokenRequest: the only create status makes) and assume the role with it through STS")
 	fs.StringVarP(&o.Output, "output", "o", "", "output format: json or yaml")
+	o.Fleet.AddFlags(cmd, f)
 	return cmd
 }
 
@@ -121,31 +136,52 @@ func (o *Options) Validate() error {
 			return err
 		}
 	}
+	if err := o.Fleet.Validate(o.factory); err != nil {
+		return err
+	}
 	return printer.ValidateFormat(o.Output)
 }
 
 // Run reads the facts, prints the report and fails when a check failed.
 func (o *Options) Run(ctx context.Context) error {
-	report, err := Gather(ctx, o.factory, o.Gather)
+	_, err := o.run(ctx, o.factory, o.IOStreams, o.Output)
+	return err
+}
+
+func (o *Options) run(ctx context.Context, f *cmdutil.Factory, streams genericiooptions.IOStreams, output string) (*status.Report, error) {
+	report, err := Gather(ctx, f, o.Gather)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if o.Output != "" {
-		if err := printer.Print(o.Out, o.Output, report); err != nil {
-			return err
+	if output != "" {
+		if err := printer.Print(streams.Out, output, report); err != nil {
+			return report, err
 		}
 	} else {
-		PrintHuman(o.Out, report)
+		PrintHuman(streams.Out, report)
 	}
 	if failed := report.Failed(); len(failed) > 0 {
 		names := make([]string, len(failed))
 		for i, c := range failed {
 			names[i] = c.Name
 		}
-		return exitcode.WithCode(exitcode.NotReady,
+		return report, exitcode.WithCode(exitcode.NotReady,
 			cmdutil.Silent{Err: fmt.Errorf("not ready: %s", strings.Join(names, ", "))})
 	}
-	return nil
+	return report, nil
+}
+
+// RunFleet is Run on every cluster the command line names, each with its
+// own clients and lines, then the summary and every pair of clusters that
+// share an OIDC issuer.
+func (o *Options) RunFleet(ctx context.Context) error {
+	r := &fleetrun.Runner{Verb: "status", Flags: &o.Fleet, Factory: o.factory, IOStreams: o.IOStreams, Output: o.Output,
+		WarnSharedIssuers: true,
+		Job: func(ctx context.Context, c fleetrun.Cluster) (*status.Report, error) {
+			return o.run(ctx, c.Factory, c.IOStreams, c.Output)
+		},
+	}
+	return r.Run(ctx)
 }
 
 // PrintHuman writes the report as aligned sections and a checklist.

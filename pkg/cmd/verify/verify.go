@@ -18,6 +18,7 @@ import (
 	"k8s.io/cli-runtime/pkg/printers"
 	"k8s.io/kubectl/pkg/util/templates"
 
+	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmd/internal/fleetrun"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/cmdutil"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/completion"
 	"github.com/oadp-sts/kubectl-oadp_sts/pkg/printer"
@@ -75,9 +76,14 @@ var (
 		the DataProtectionTest where served) with dryRun=All, which proves that the
 		caller may create them and that the CRDs accept them, and stores nothing.
 
+		With --context given more than once, --all-contexts or --contexts-matching,
+		verify runs on each cluster at once (--parallel, 4 by default), each with
+		its own canary, then prints a summary table; -o json is then a list, one
+		element per cluster.
+
 		Exit codes: 0 verified; 1 bad input, an API error, or Ctrl-C; 4 the data
 		did not make the round trip (or a link is broken); 5 a wait ran out of
-		--timeout.`)
+		--timeout. Several clusters: the worst of theirs.`)
 
 	example = templates.Examples(`
 		# Prove the round trip through the DPA's storage location
@@ -99,6 +105,7 @@ type Options struct {
 	DPT             bool
 	Output          string
 	DryRun          cmdutil.DryRun
+	Fleet           fleetrun.Flags
 
 	factory *cmdutil.Factory
 	rand    io.Reader
@@ -120,6 +127,9 @@ func NewCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Comma
 			if err := o.Validate(); err != nil {
 				return err
 			}
+			if o.Fleet.Fleet(f) {
+				return o.runFleet(cmd.Context())
+			}
 			return o.Run(cmd.Context())
 		},
 	}
@@ -131,6 +141,7 @@ func NewCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Comma
 	fl.BoolVar(&o.DPT, "dpt", true, "also run a DataProtectionTest against the location where OADP 1.5+ serves the API")
 	fl.StringVarP(&o.Output, "output", "o", "", "print the report as json or yaml on stdout (progress stays on stderr)")
 	cmdutil.AddDryRunFlag(cmd, &o.DryRun, `"none", "client" or "server": client prints the objects verify would create, server sends them with dryRun=All; neither stores anything`)
+	o.Fleet.AddFlags(cmd, f)
 	completion.Register(cmd, map[string]cobra.CompletionFunc{
 		"storage-location": completion.StorageLocations(f),
 		"output":           cobra.FixedCompletions(printer.Formats, cobra.ShellCompDirectiveNoFileComp),
@@ -144,6 +155,9 @@ func (o *Options) Validate() error {
 		return err
 	}
 	if err := printer.ValidateFormat(o.Output); err != nil {
+		return err
+	}
+	if err := o.Fleet.Validate(o.factory); err != nil {
 		return err
 	}
 	if o.Timeout <= 0 {
