@@ -1,9 +1,11 @@
 package setup
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -104,11 +106,17 @@ func (o *Options) runAWS(ctx context.Context, read func() (iamRead, error), read
 	}
 	fmt.Fprintf(log, "role ARN: %s\n", spec.RoleARN)
 	if o.OutputDir != "" {
-		files, err := iam.WriteCLIInputs(o.OutputDir, spec)
+		dir := o.OutputDir
+		if o.planPerCluster {
+			// Several clusters into one --output-dir: each plan its own
+			// directory, beside the GitOps clusters/ of the same names.
+			dir = filepath.Join(o.OutputDir, "iam", cmp.Or(o.facts.Cluster.Name, o.facts.Cluster.ID))
+		}
+		files, err := iam.WriteCLIInputs(dir, spec)
 		if err != nil {
 			return "", err
 		}
-		fmt.Fprintf(log, "wrote the IAM plan to %s; apply it in this order:\n", o.OutputDir)
+		fmt.Fprintf(log, "wrote the IAM plan to %s; apply it in this order:\n", dir)
 		for _, f := range files {
 			fmt.Fprintf(log, "  %s\n", f.Command)
 		}

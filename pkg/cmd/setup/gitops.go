@@ -54,7 +54,12 @@ func (o *Options) writeGitOps(mo manifests.Options) error {
 		o.GitOps(c)
 		return nil
 	}
-	paths, err := gitops.Write(o.OutputDir, o.Format, []gitops.Cluster{c})
+	return o.writeGitOpsFor([]gitops.Cluster{c})
+}
+
+// writeGitOpsFor writes --format's files for clusters and says how to apply them.
+func (o *Options) writeGitOpsFor(clusters []gitops.Cluster) error {
+	paths, err := gitops.Write(o.OutputDir, o.Format, clusters)
 	if err != nil {
 		return err
 	}
@@ -62,11 +67,13 @@ func (o *Options) writeGitOps(mo manifests.Options) error {
 	for _, p := range paths {
 		fmt.Fprintf(o.ErrOut, "  %s\n", p)
 	}
-	switch o.Format {
-	case gitops.FormatKustomize:
-		fmt.Fprintf(o.ErrOut, "apply on the cluster, once the IAM plan is applied: kubectl apply -k %s/clusters/%s\n", o.OutputDir, mo.ClusterName)
-	case gitops.FormatACM:
-		fmt.Fprintf(o.ErrOut, "apply on the ACM hub, once the IAM plan is applied: kubectl apply -k %s/acm (its Placement selects the ManagedCluster labelled name=%s)\n", o.OutputDir, mo.ClusterName)
+	for _, c := range clusters {
+		switch o.Format {
+		case gitops.FormatKustomize:
+			fmt.Fprintf(o.ErrOut, "apply on cluster %s, once its IAM plan is applied: kubectl apply -k %s/clusters/%s\n", c.Name, o.OutputDir, c.Name)
+		case gitops.FormatACM:
+			fmt.Fprintf(o.ErrOut, "apply on the ACM hub, once the IAM plan is applied: kubectl apply -k %s/acm (its Placement for %s selects the ManagedCluster labelled name=%s)\n", o.OutputDir, c.Name, c.Name)
+		}
 	}
 	return nil
 }

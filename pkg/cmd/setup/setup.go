@@ -163,7 +163,10 @@ type Options struct {
 	// setup writing it: fleet mode collects every cluster's and calls
 	// gitops.Write once, so all the overlays share one base.
 	GitOps func(gitops.Cluster)
-	Yes    bool
+	// planPerCluster puts the IAM plan under OutputDir/iam/CLUSTER_NAME:
+	// fleet mode, where clusters share one --output-dir.
+	planPerCluster bool
+	Yes            bool
 	// FromCluster is the kubeconfig context of the cluster whose backups
 	// this one restores: its bucket and prefix, read-only here.
 	FromCluster string
@@ -223,7 +226,7 @@ func NewCmd(f *cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Comma
 	fs.StringVar(&o.RolePath, "role-path", "", "IAM path of the role, for example /oadp/ (default: the recorded role's, else /)")
 	fs.StringVar(&o.PermissionsBoundary, "permissions-boundary", "", "ARN of a managed policy to set as the role's permissions boundary (an existing role's boundary is removed when not given)")
 	cmdutil.AddDryRunFlag(cmd, &o.DryRun, `"none", "client" or "server": with client or server nothing is changed and the plan is printed to stderr (AWS has no server-side dry run, so server is client for AWS)`)
-	fs.StringVar(&o.OutputDir, "output-dir", "", "write the IAM plan to this directory as numbered 'aws iam ... --cli-input-json' files, and change nothing")
+	fs.StringVar(&o.OutputDir, "output-dir", "", "write the IAM plan to this directory as numbered 'aws iam ... --cli-input-json' files (with several clusters, into iam/CLUSTER_NAME/ there), and change nothing")
 	fs.StringVar(&o.Format, "format", "", "with --output-dir, also write the cluster objects for GitOps: kustomize (base/ and clusters/CLUSTER_NAME/ for 'kubectl apply -k') or acm (acm/: a Policy, Placement and PlacementBinding per cluster, for an ACM hub)")
 	fs.BoolVarP(&o.Yes, "yes", "y", false, "change AWS without asking")
 	fs.StringVar(&o.FromCluster, "from-cluster", "", "kubeconfig context of the cluster whose backups this one restores: use its bucket and prefix, with a role that may only read its backups (and write restores/), and a ReadOnly location")
