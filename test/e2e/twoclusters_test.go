@@ -12,11 +12,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	awsiam "github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
-	"github.com/aws/aws-sdk-go-v2/service/sts"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
@@ -205,57 +202,13 @@ func policyDocument(t *testing.T, r *rig.Rig, name string) string {
 func readerPolicyJudgedByMoto(t *testing.T, r *rig.Rig, doc, bucket string) {
 	t.Helper()
 	ctx := context.Background()
-	// The ten setup calls below go without authorization; every later one is judged.
-	endpoint, stop, err := r.StartAuthorizingMoto(ctx, 10)
+	backup := manifests.DefaultPrefix + "/backups/" + app + "/velero-backup.json"
+	role, err := r.PutRolePolicy(ctx, doc, r.Identity.Region, []string{bucket, "someone-elses-bucket"}, map[string]string{bucket + "/" + backup: "{}"})
 	if err != nil {
 		rig.SkipOrFail(t, err)
 	}
-	defer stop()
-	cfg := r.AWSConfig()
-	cfg.BaseEndpoint = aws.String(endpoint)
-	admin := awsiam.NewFromConfig(cfg)
-	must := func(_ any, err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	must(admin.CreateUser(ctx, &awsiam.CreateUserInput{UserName: aws.String("velero")}))
-	key, err := admin.CreateAccessKey(ctx, &awsiam.CreateAccessKeyInput{UserName: aws.String("velero")})
-	must(key, err)
-	roleARN := "arn:aws:iam::" + rig.AWSAccount + ":role/reader"
-	assume, err := admin.CreatePolicy(ctx, &awsiam.CreatePolicyInput{PolicyName: aws.String("assume"),
-		PolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"` + roleARN + `"}]}`)})
-	must(assume, err)
-	must(admin.AttachUserPolicy(ctx, &awsiam.AttachUserPolicyInput{UserName: aws.String("velero"), PolicyArn: assume.Policy.Arn}))
-	must(admin.CreateRole(ctx, &awsiam.CreateRoleInput{RoleName: aws.String("reader"),
-		AssumeRolePolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + rig.AWSAccount + `:user/velero"},"Action":"sts:AssumeRole"}]}`)}))
-	pol, err := admin.CreatePolicy(ctx, &awsiam.CreatePolicyInput{PolicyName: aws.String("reader"), PolicyDocument: aws.String(doc)})
-	must(pol, err)
-	must(admin.AttachRolePolicy(ctx, &awsiam.AttachRolePolicyInput{RoleName: aws.String("reader"), PolicyArn: pol.Policy.Arn}))
-	s3admin := s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true })
-	for _, name := range []string{bucket, "someone-elses-bucket"} {
-		must(s3admin.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(name),
-			CreateBucketConfiguration: &s3types.CreateBucketConfiguration{LocationConstraint: s3types.BucketLocationConstraint(r.Identity.Region)}}))
-	}
-	backup := manifests.DefaultPrefix + "/backups/" + app + "/velero-backup.json"
-	must(s3admin.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(backup), Body: strings.NewReader("{}")}))
-
-	userCfg := cfg
-	userCfg.Credentials = credentials.NewStaticCredentialsProvider(aws.ToString(key.AccessKey.AccessKeyId), aws.ToString(key.AccessKey.SecretAccessKey), "")
-	as, err := sts.NewFromConfig(userCfg).AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String(roleARN), RoleSessionName: aws.String("velero")})
-	if err != nil {
-		t.Fatalf("assume the reader role: %v", err)
-	}
-	roleCfg := cfg
-	roleCfg.Credentials = credentials.NewStaticCredentialsProvider(aws.ToString(as.Credentials.AccessKeyId), aws.ToString(as.Credentials.SecretAccessKey), aws.ToString(as.Credentials.SessionToken))
-	asRole := s3.NewFromConfig(roleCfg, func(o *s3.Options) {
-		o.UsePathStyle = true
-		// moto fails (500) to render a denial of a request with a trailing
-		// checksum; without one it answers AccessDenied as S3 does.
-		o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
-		o.RetryMaxAttempts = 1
-	})
+	defer role.Stop()
+	asRole := role.AsRole
 	put := func(bucket, key string) error {
 		_, err := asRole.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: strings.NewReader("x")})
 		return err
