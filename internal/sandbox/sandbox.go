@@ -96,9 +96,10 @@ func VeleroBinDir() (string, error) {
 	return dir, nil
 }
 
-// Start brings the sandbox up; on error everything already started is stopped.
-func Start(ctx context.Context, opts Options) (sb *Sandbox, err error) {
-	logf := func(format string, a ...any) {
+// prepare fills in opts' defaults and finds the Velero binaries, for Start
+// and StartOn; logf writes to opts.Log, when there is one.
+func prepare(opts Options) (_ Options, logf func(string, ...any), bins string, err error) {
+	logf = func(format string, a ...any) {
 		if opts.Log != nil {
 			fmt.Fprintf(opts.Log, format+"\n", a...)
 		}
@@ -106,7 +107,13 @@ func Start(ctx context.Context, opts Options) (sb *Sandbox, err error) {
 	if opts.LockWait == 0 {
 		opts.LockWait = 10 * time.Minute
 	}
-	bins, err := VeleroBinDir()
+	bins, err = VeleroBinDir()
+	return opts, logf, bins, err
+}
+
+// Start brings the sandbox up; on error everything already started is stopped.
+func Start(ctx context.Context, opts Options) (sb *Sandbox, err error) {
+	opts, logf, bins, err := prepare(opts)
 	if err != nil {
 		return nil, err
 	}
@@ -125,15 +132,7 @@ func Start(ctx context.Context, opts Options) (sb *Sandbox, err error) {
 // a test with two clusters stops the first one's before it starts the
 // second's.
 func StartOn(ctx context.Context, r *rig.Rig, opts Options) (*Sandbox, error) {
-	logf := func(format string, a ...any) {
-		if opts.Log != nil {
-			fmt.Fprintf(opts.Log, format+"\n", a...)
-		}
-	}
-	if opts.LockWait == 0 {
-		opts.LockWait = 10 * time.Minute
-	}
-	bins, err := VeleroBinDir()
+	opts, logf, bins, err := prepare(opts)
 	if err != nil {
 		return nil, err
 	}
